@@ -1,0 +1,220 @@
+"""`restore bench`: the paper's Table 1 protocol, with classical inpainting beside the models.
+
+Protocol: 64x64 images (shorter side to 64, centre crop), one of the paper's
+Gaussian rectangles per image drawn from `seed`, SSIM from skimage with its
+default 7x7 window on uint8 images (data_range 255). Every row is scored on the
+same images and masks.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .metrics import hole_mae, psnr, ssim
+
+METRICS = ("ssim", "ssim_gauss", "psnr", "psnr_hole", "mae_hole")
+PAPER = {  # Table 1 of the paper
+    "celeba": {"gray fill (paper baseline)": 0.9268, "ApproxNet": 0.9578, "full model": 0.9460},
+    "cars": {"gray fill (paper baseline)": 0.9262, "ApproxNet": 0.9506, "full model": 0.9454},
+}
+
+
+@dataclass
+class Row:
+    name: str
+    outputs: np.ndarray  # uint8 (N, 64, 64, 3)
+    seconds: float
+
+
+def gray_fill(images: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """The paper's baseline: holes painted mid-gray (128)."""
+    out = images.copy()
+    out[masks] = 128
+    return out
+
+
+def biharmonic(images: np.ndarray, masks: np.ndarray, progress=None) -> np.ndarray:
+    from skimage.restoration import inpaint_biharmonic
+
+    out = images.copy()
+    for i, (im, m) in enumerate(zip(images, masks)):
+        if m.any():
+            f = inpaint_biharmonic(im, m, channel_axis=-1)
+            out[i] = np.clip(np.rint(f * 255), 0, 255).astype(np.uint8)
+        if progress:
+            progress(1)
+    out[~masks] = images[~masks]
+    return out
+
+
+def telea(images: np.ndarray, masks: np.ndarray, progress=None) -> np.ndarray:
+    import cv2
+
+    out = images.copy()
+    for i, (im, m) in enumerate(zip(images, masks)):
+        out[i] = cv2.inpaint(np.ascontiguousarray(im), m.astype(np.uint8), 3, cv2.INPAINT_TELEA)
+        if progress:
+            progress(1)
+    return out
+
+
+def have_opencv() -> bool:
+    try:
+        import cv2  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def score(images: np.ndarray, masks: np.ndarray, outputs: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-image metrics of one row."""
+    res = {k: np.empty(len(images)) for k in METRICS}
+    for i, (a, b, m) in enumerate(zip(images, outputs, masks)):
+        res["ssim"][i] = ssim(a, b)
+        res["ssim_gauss"][i] = ssim(a, b, gaussian=True)
+        res["psnr"][i] = psnr(a, b)
+        res["psnr_hole"][i] = psnr(a, b, m)
+        res["mae_hole"][i] = hole_mae(a, b, m)
+    return res
+
+
+def summarize(per_image: dict[str, np.ndarray]) -> dict[str, float]:
+    out = {}
+    for k, v in per_image.items():
+        v = v[np.isfinite(v)]
+        out[k] = float(v.mean()) if len(v) else float("nan")
+        out[k + "_se"] = float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else 0.0
+    return out
+
+
+def run_rows(images: np.ndarray, masks: np.ndarray, restorer=None, classical: bool = True,
+             bar: Callable[[str, int], object] | None = None) -> tuple[list[Row], list[str]]:
+    """Compute every row's outputs; returns (rows, notes about rows that were left out)."""
+    rows, notes = [], []
+
+    def timed(name, fn):
+        t = time.perf_counter()
+        out = fn()
+        rows.append(Row(name, out, time.perf_counter() - t))
+
+    timed("gray fill (paper baseline)", lambda: gray_fill(images, masks))
+    if restorer is not None:
+        restorer.infer(images[:2], masks[:2])  # warm-up: one-time allocations are not part of the speed
+        t = time.perf_counter()
+        refined, coarse = restorer.infer(images, masks, with_coarse=True)
+        dt = time.perf_counter() - t
+        rows.append(Row("ApproxNet", coarse, dt))
+        rows.append(Row("full model", refined, dt))
+        timed("full model, raw (no paste-back)", lambda: restorer.infer(images, masks, paste=False))
+    if classical:
+        progress = bar("biharmonic", len(images)) if bar else None
+        timed("scikit-image biharmonic", lambda: biharmonic(images, masks, progress.update if progress else None))
+        if progress:
+            progress.close()
+        if have_opencv():
+            progress = bar("telea", len(images)) if bar else None
+            timed("OpenCV Telea", lambda: telea(images, masks, progress.update if progress else None))
+            if progress:
+                progress.close()
+        else:
+            notes.append("OpenCV Telea left out: opencv is not installed (pip install -e '.[classical]')")
+    return rows, notes
+
+
+def table(summary: dict[str, dict], paper: dict[str, float] | None = None) -> str:
+    """Markdown table of the summary, with the paper's SSIM where it has one."""
+    head = "| method | SSIM (paper's) | SSIM (Gaussian) | PSNR dB | hole PSNR dB | hole MAE | img/s |"
+    if paper:
+        head += " paper SSIM |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for name, s in summary.items():
+        line = (f"| {name} | {s['ssim']:.4f} ± {s['ssim_se']:.4f} | {s['ssim_gauss']:.4f} | {s['psnr']:.2f} | "
+                f"{s['psnr_hole']:.2f} | {s['mae_hole']:.2f} | {s['images_per_second']:.0f} |")
+        if paper:
+            line += f" {paper[name]:.4f} |" if name in paper else " - |"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def write_outputs(out_dir: Path, names: list[str], images: np.ndarray, masks: np.ndarray, rows: list[Row],
+                  per_image: dict[str, dict], summary: dict, meta: dict, md: str) -> None:
+    from .imageio import atomic_write_bytes
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out_dir / "summary.md", (md + "\n").encode())
+    atomic_write_bytes(out_dir / "summary.json", (json.dumps({"meta": meta, "rows": summary}, indent=2) + "\n").encode())
+    tmp = out_dir / ".results.csv.tmp"
+    with open(tmp, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["image", "method", *METRICS])
+        for r in rows:
+            for i, n in enumerate(names):
+                w.writerow([n, r.name, *(f"{per_image[r.name][k][i]:.6f}" for k in METRICS)])
+    tmp.replace(out_dir / "results.csv")
+    histograms(per_image, out_dir / "ssim_histograms.png")
+    steps = [r for r in rows if r.name in ("ApproxNet", "full model")]
+    if steps:
+        step_grid(images, masks, steps, out_dir / "steps.png")
+
+
+def histograms(per_image: dict[str, dict], path: Path, bins: int = 40) -> None:
+    """Figure 7: the SSIM distribution of every row, one panel each (drawn with Pillow, no plotting library)."""
+    from PIL import Image, ImageDraw
+
+    from .imageio import atomic_save
+
+    pw, ph, pad = 300, 210, 28
+    lo = max(0.5, min(float(np.min(v["ssim"])) for v in per_image.values()))
+    edges = np.linspace(lo, 1.0, bins + 1)
+    canvas = Image.new("RGB", (pw * len(per_image), ph), "white")
+    d = ImageDraw.Draw(canvas)
+    for j, (name, v) in enumerate(per_image.items()):
+        counts, _ = np.histogram(np.clip(v["ssim"], lo, 1.0), bins=edges)
+        x0, y0, w, h = j * pw + pad, pad + 8, pw - 2 * pad, ph - 2 * pad - 16
+        top = max(int(counts.max()), 1)
+        for i, c in enumerate(counts):
+            bh = round(h * c / top)
+            d.rectangle((x0 + i * w / bins, y0 + h - bh, x0 + (i + 1) * w / bins - 1, y0 + h), fill=(76, 114, 176))
+        d.line((x0, y0 + h, x0 + w, y0 + h), fill="black")
+        d.text((x0, 4), f"{name}", fill="black")
+        d.text((x0, 16), f"mean SSIM {np.mean(v['ssim']):.4f}", fill="black")
+        d.text((x0, y0 + h + 4), f"{lo:.2f}", fill="black")
+        d.text((x0 + w - 20, y0 + h + 4), "1.00", fill="black")
+        d.text((x0 + w // 2 - 14, y0 + h + 4), "SSIM", fill="black")
+    atomic_save(canvas, path, format="PNG")
+
+
+def step_grid(images: np.ndarray, masks: np.ndarray, rows: list[Row], path: Path, n: int = 8, scale: int = 2) -> None:
+    """Figure 8: original | masked | ApproxNet | full model, for the first n images."""
+    from PIL import Image
+
+    from .imageio import atomic_save
+
+    k = min(n, len(images))
+    cols = [images[:k], gray_fill(images[:k], masks[:k])] + [r.outputs[:k] for r in rows]
+    sep = np.full((64, 2, 3), 255, np.uint8)
+    lines = [np.concatenate([x for c in cols for x in (c[i], sep)][:-1], axis=1) for i in range(k)]
+    hsep = np.full((2, lines[0].shape[1], 3), 255, np.uint8)
+    grid = np.concatenate([x for line in lines for x in (line, hsep)][:-1], axis=0)
+    im = Image.fromarray(grid)
+    atomic_save(im.resize((im.width * scale, im.height * scale), Image.Resampling.NEAREST), path, format="PNG")
+
+
+def paper_masks_for(n: int, seed: int) -> np.ndarray:
+    from .masks import paper_masks
+
+    return paper_masks(np.random.default_rng(seed), n)
+
+
+def stroke_masks_for(n: int, seed: int) -> np.ndarray:
+    from .masks import stroke_mask
+
+    rng = np.random.default_rng(seed)
+    return np.stack([stroke_mask(rng, 64) for _ in range(n)]) if n else np.zeros((0, 64, 64), bool)

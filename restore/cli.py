@@ -1,0 +1,305 @@
+"""The `restore` command line. Heavy imports (torch) happen inside commands so --help is instant."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import click
+
+PATH = click.Path(path_type=Path)
+
+
+def _errors(fn):
+    """User errors become one red line (exit 1); tracebacks only with --debug."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, debug: bool = False, **kw):
+        try:
+            return fn(*args, **kw)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as e:
+            from .datasets import DataError
+            from .device import DeviceError
+            from .hub import ModelError
+
+            if debug or not isinstance(e, (ModelError, DeviceError, DataError, OSError, ValueError)):
+                if debug:
+                    raise
+                raise click.ClickException(f"{type(e).__name__}: {e} (run with --debug for the traceback)") from None
+            raise click.ClickException(str(e)) from None
+
+    return click.option("--debug", is_flag=True, help="show full tracebacks")(wrapper)
+
+
+def _model_options(fn):
+    fn = click.option("--model", default="celeba", show_default=True,
+                      help="celeba, cars, a model folder, or hf:OWNER/REPO[@REVISION]")(fn)
+    fn = click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cpu or cuda")(fn)
+    fn = click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch")(fn)
+    return fn
+
+
+def _load_model(model: str, device: str, threads: int | None):
+    import torch
+
+    from . import hub
+    from .device import pick_device
+
+    if threads:
+        torch.set_num_threads(threads)
+    dev = pick_device(device)
+    net, where = hub.load(model, dev)
+    click.echo(f"model {model} ({where.source}: {where.folder}) on {dev}", err=True)
+    return net, dev
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="restore")
+def main():
+    """Fill holes in photos with the attention-based inpainting models of restore."""
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--output", type=PATH, default=Path("restored"), show_default=True, help="output folder")
+@click.option("--masks", "masks_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="folder of masks named like the photos (a.jpg <-> a.png or a_mask.png); white = hole. "
+                   "Without it, holes are drawn as in the paper and saved beside the outputs.")
+@click.option("--seed", type=int, default=0, show_default=True, help="seed for drawn holes")
+@click.option("--holes", type=click.IntRange(min=1), default=1, show_default=True, help="holes drawn per photo")
+@click.option("--overwrite", is_flag=True, help="replace outputs that already exist (otherwise they are skipped)")
+@click.option("-r", "--recursive", is_flag=True, help="descend into sub-folders")
+@click.option("--strict-masks", is_flag=True, help="a photo without a mask is a failure, not a skip")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True, help="64x64 windows per forward pass")
+@click.option("--context", type=click.FloatRange(min=1.0), default=3.0, show_default=True,
+              help="window side around each hole, in hole sizes")
+@_model_options
+@_errors
+def run(inputs, output, masks_dir, seed, holes, overwrite, recursive, strict_masks, batch_size, context,
+        model, device, threads):
+    """Restore the photos in INPUTS (files or folders) into the output folder."""
+    from tqdm import tqdm
+
+    from .imageio import find_photos
+    from .pipeline import Restorer
+    from .runner import Runner, plan
+
+    out_dir = output.resolve()
+    for p in inputs:
+        if p.is_dir() and p.resolve() == out_dir:
+            raise click.UsageError(f"-o {output} is the input folder {p}; choose another output folder")
+        if p.is_file() and (out_dir / p.name).resolve() == p.resolve():
+            raise click.UsageError(f"-o {output} would overwrite the input {p}; choose another output folder")
+    photos = find_photos(list(inputs), recursive, exclude=out_dir)
+    if not photos:
+        raise click.UsageError(f"no photos found in {', '.join(map(str, inputs))} "
+                               "(looked for .jpg .jpeg .png .bmp .webp .tif .tiff .gif"
+                               f"{'' if recursive else '; use --recursive for sub-folders'})")
+    jobs, orphans = plan(photos, out_dir, masks_dir, recursive)
+    for m in orphans:
+        click.echo(f"warning: {m}: mask has no photo with the same name", err=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise click.ClickException(f"{output}: cannot create the output folder ({e.strerror})") from None
+    net, dev = _load_model(model, device, threads)
+    runner = Runner(Restorer(net, dev, batch_size, context), seed, overwrite, strict_masks, holes)
+    counts = {"restored": 0, "skipped": 0, "failed": 0}
+    with tqdm(total=len(jobs), unit="photo", desc="restoring", file=sys.stderr, dynamic_ncols=True) as bar:
+        for outcome in runner.run(jobs):
+            counts[outcome.status] += 1
+            for w in outcome.warnings:
+                bar.write(f"warning: {w}", file=sys.stderr)
+            if outcome.status == "failed":
+                bar.write(f"error: {outcome.message}", file=sys.stderr)
+            elif outcome.status == "skipped" and outcome.job.mask_file is None and outcome.job.mask_out is None:
+                bar.write(f"skipped: {outcome.message}", file=sys.stderr)
+            bar.update(1)
+    click.echo(f"{counts['restored']} restored, {counts['skipped']} skipped, {counts['failed']} failed")
+    if counts["failed"]:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--output", type=PATH, required=True, help="folder for the masks")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--holes", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("-r", "--recursive", is_flag=True)
+@click.option("--overwrite", is_flag=True)
+@_errors
+def masks(inputs, output, seed, holes, recursive, overwrite):
+    """Draw the paper's Gaussian-rectangle masks for photos (the same ones `run --seed` draws)."""
+    from .imageio import find_photos
+    from .masks import save_mask
+    from .runner import draw_mask, open_photo
+
+    photos = find_photos(list(inputs), recursive, exclude=output.resolve())
+    if not photos:
+        raise click.UsageError(f"no photos found in {', '.join(map(str, inputs))}")
+    written = failed = skipped = 0
+    for photo, rel in photos:
+        target = output / rel.with_name(f"{rel.stem}_mask.png")
+        if target.exists() and not overwrite:
+            skipped += 1
+            continue
+        try:
+            im, _, _ = open_photo(photo)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            save_mask(draw_mask(seed, rel, im.height, im.width, holes), target)
+            written += 1
+        except (ValueError, OSError) as e:
+            click.echo(f"error: {e}", err=True)
+            failed += 1
+    click.echo(f"{written} masks written, {skipped} skipped, {failed} failed")
+    if failed:
+        sys.exit(1)
+
+
+@main.command(name="models")
+@_errors
+def models_():
+    """List the released models, where each would load from, size and sha256."""
+    from . import hub
+
+    if not hub.REGISTRY:
+        click.echo("no released models registered")
+    for name, rel in hub.REGISTRY.items():
+        where = hub.resolve(name)
+        weights = where.folder / "model.safetensors"
+        size = f"{weights.stat().st_size / 1e6:.1f} MB" if weights.exists() else "missing"
+        click.echo(f"{name}\t{where.source}\t{where.folder}\t{size}\tsha256 {rel.sha256['model.safetensors']}")
+        click.echo(f"\t{rel.description} (Hub: {rel.repo_id}@{rel.revision})")
+
+
+@main.command()
+@click.argument("names", nargs=-1)
+@_errors
+def download(names):
+    """Fetch released models into the Hugging Face cache (HF_HOME); all of them without NAMES."""
+    from . import hub
+
+    for name in names or list(hub.REGISTRY):
+        click.echo(f"{name}: {hub.download(name)}")
+
+
+@main.command()
+@click.option("--dataset", help="celeba or cars (held-out split of the data directory)")
+@click.option("--photos", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="your own ground-truth photos instead of a dataset (brought to 64x64 as the paper does)")
+@click.option("--masks", "masks_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="masks for --photos, paired by name; drawn with --seed when absent")
+@click.option("--data-dir", type=PATH, default=None,
+              help="folder holding celeba/ and stanford_cars/ in their official layouts  [env: RESTORE_DATA_DIR]")
+@click.option("--split", default="val", show_default=True, type=click.Choice(["val", "train"]))
+@click.option("--n", type=click.IntRange(min=1), default=None, help="first N images of the split (default: all)")
+@click.option("--seed", type=int, default=0, show_default=True, help="seed of the drawn holes")
+@click.option("--mask-kind", type=click.Choice(["paper", "strokes"]), default="paper", show_default=True,
+              help="the paper's Gaussian rectangles, or free-form strokes of similar area")
+@click.option("--classical/--no-classical", default=True, show_default=True, help="biharmonic and OpenCV Telea rows")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("-o", "--output", type=PATH, default=None, help="results folder  [default: bench/DATASET]")
+@_model_options
+@_errors
+def bench(dataset, photos, masks_dir, data_dir, split, n, seed, mask_kind, classical, batch_size, output,
+          model, device, threads):
+    """Score the model against the gray-fill baseline and classical inpainting (the paper's Table 1)."""
+    import time
+
+    import numpy as np
+    from tqdm import tqdm
+
+    from . import bench as B
+    from .datasets import dataset_splits, load_stack, square_mask
+    from .pipeline import Restorer
+
+    if (dataset is None) == (photos is None):
+        raise click.UsageError("give either --dataset celeba|cars or --photos DIR")
+    if dataset is not None and dataset not in ("celeba", "cars"):
+        raise click.BadParameter(f"{dataset!r} is not celeba or cars (use --photos DIR for a folder)",
+                                 param_hint="--dataset")
+    t0 = time.perf_counter()
+    if dataset is not None:
+        files = dataset_splits(dataset, data_dir)[split][:n]
+        label = dataset
+    else:
+        from .imageio import find_photos
+
+        files = [p for p, _ in find_photos([photos])][:n]
+        if not files:
+            raise click.UsageError(f"no photos found in {photos}")
+        label = photos.name
+    images = load_stack(files, 64, progress=True)
+    names = [f.name for f in files]
+    if masks_dir is not None:
+        from .imageio import index_masks
+        from .masks import read_mask
+        from .runner import open_photo
+
+        index = index_masks(masks_dir)
+        masks = []
+        for f in files:
+            if f.stem not in index:
+                raise click.ClickException(f"{f}: no mask with the same name in {masks_dir}")
+            im, _, _ = open_photo(f)
+            masks.append(square_mask(read_mask(index[f.stem], im.size)))
+        masks = np.stack(masks)
+    elif mask_kind == "paper":
+        masks = B.paper_masks_for(len(images), seed)
+    else:
+        masks = B.stroke_masks_for(len(images), seed)
+    net, dev = _load_model(model, device, threads)
+    restorer = Restorer(net, dev, batch_size)
+
+    def bar(desc, total):
+        return tqdm(total=total, desc=desc, unit="img", file=sys.stderr, leave=False)
+
+    rows, notes = B.run_rows(images, masks, restorer, classical, bar)
+    per_image, summary = {}, {}
+    for r in tqdm(rows, desc="scoring", unit="row", file=sys.stderr, leave=False):
+        per_image[r.name] = B.score(images, masks, r.outputs)
+        summary[r.name] = B.summarize(per_image[r.name]) | {"images_per_second": len(images) / max(r.seconds, 1e-9)}
+    paper = B.PAPER.get(dataset) if mask_kind == "paper" and dataset else None
+    md = B.table(summary, paper)
+    out_dir = output or Path("bench") / f"{label}{'' if mask_kind == 'paper' else '-' + mask_kind}"
+    meta = {"dataset": label, "split": split if dataset else None, "images": len(images), "seed": seed,
+            "mask_kind": mask_kind, "model": model, "device": str(dev), "seconds": round(time.perf_counter() - t0, 1),
+            "command": " ".join(["restore", *sys.argv[1:]])}
+    B.write_outputs(out_dir, names, images, masks, rows, per_image, summary, meta, md)
+    click.echo(md)
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(f"{len(images)} images, {meta['seconds']:.0f} s; results in {out_dir}", err=True)
+
+
+@main.command()
+@click.argument("photo", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--mask", "mask_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--at", "at", required=True, help="query pixel X,Y in the photo")
+@click.option("-o", "--output", type=PATH, default=Path("attention.png"), show_default=True)
+@_model_options
+@_errors
+def explain(photo, mask_file, at, output, model, device, threads):
+    """Figure 10: where the self-attention of pixel X,Y looks, next to the restored photo."""
+    from .explain import attention_figure
+    from .masks import read_mask
+    from .runner import open_photo
+
+    try:
+        x, y = (int(v) for v in at.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{at!r}: expected X,Y in pixels, e.g. 120,80", param_hint="--at") from None
+    im, _, _ = open_photo(photo)
+    if not (0 <= x < im.width and 0 <= y < im.height):
+        raise click.BadParameter(f"{x},{y} is outside the {im.width}x{im.height} photo", param_hint="--at")
+    mask = read_mask(mask_file, im.size)
+    net, _ = _load_model(model, device, threads)
+    attention_figure(net, im, mask, (x, y), output)
+    click.echo(str(output))
+
+
+if __name__ == "__main__":
+    main()

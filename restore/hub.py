@@ -1,0 +1,183 @@
+"""Released weights: the registry, where each model loads from, sha256 checks, save and load.
+
+A model is a folder holding ``config.json`` (an ``InpainterConfig``) and
+``model.safetensors``. ``--model`` accepts:
+
+- a local folder (or its model.safetensors file);
+- ``hf:OWNER/REPO[@REVISION]``: downloaded from the Hugging Face Hub with
+  ``hf_hub_download`` (HF_HOME / HF_HUB_CACHE / HF_HUB_OFFLINE are honoured);
+- a registered name (``celeba``, ``cars``): taken from the local Hub cache when
+  ``restore download`` has put it there, otherwise from the copy bundled in this
+  package. Both are checked against the sha256 recorded in the registry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+FILES = ("config.json", "model.safetensors")
+BUNDLED_DIR = Path(__file__).parent / "weights"
+
+
+class ModelError(ValueError):
+    """A model that cannot be found, verified or loaded; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Release:
+    name: str
+    repo_id: str  # where `restore download` fetches it from
+    revision: str  # pinned tag or commit on the Hub
+    sha256: dict  # file name -> sha256 of its bytes
+    description: str
+
+
+# Only weights produced by a recorded `restore-train` run are listed here.
+REGISTRY: dict[str, Release] = {}
+
+DEFAULT_MODEL = "celeba"
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def verify(folder: Path, expected: dict) -> None:
+    """Refuse any file whose sha256 differs from the registry's."""
+    for name, digest in expected.items():
+        path = folder / name
+        if not path.exists():
+            raise ModelError(f"{path}: missing; run `restore download` or reinstall restore")
+        actual = sha256_file(path)
+        if actual != digest:
+            raise ModelError(
+                f"{path}: sha256 mismatch (expected {digest[:12]}..., got {actual[:12]}...); "
+                "the file is damaged or altered: delete it and run `restore download` or reinstall restore"
+            )
+
+
+def _hub_location(release: Release) -> Path | None:
+    """The cached snapshot folder of a release, without touching the network."""
+    from huggingface_hub import try_to_load_from_cache
+
+    found = []
+    for name in FILES:
+        p = try_to_load_from_cache(release.repo_id, name, revision=release.revision)
+        if not isinstance(p, str):
+            return None
+        found.append(Path(p).parent)
+    return found[0] if len(set(found)) == 1 else None
+
+
+def _hub_download(repo_id: str, revision: str | None) -> Path:
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
+
+    try:
+        paths = [Path(hf_hub_download(repo_id, name, revision=revision)) for name in FILES]
+    except (LocalEntryNotFoundError, OfflineModeIsEnabled) as e:
+        raise ModelError(
+            f"hf:{repo_id}@{revision or 'main'}: not in the local Hub cache and the Hub cannot be reached "
+            f"({type(e).__name__}); connect to the internet (unset HF_HUB_OFFLINE) or use a local --model PATH"
+        ) from None
+    except Exception as e:  # huggingface_hub raises many HTTP error types
+        raise ModelError(f"hf:{repo_id}@{revision or 'main'}: download failed: {str(e).splitlines()[0]}") from None
+    return paths[0].parent
+
+
+@dataclass
+class Resolved:
+    folder: Path
+    source: str  # 'path', 'hub-cache', 'hub', 'bundled'
+    expected: dict | None  # sha256 to verify, when known
+
+
+def resolve(spec: str) -> Resolved:
+    """Find the folder a --model value refers to (no network unless spec is hf:...)."""
+    if spec.startswith("hf:"):
+        repo, _, rev = spec[3:].partition("@")
+        if repo.count("/") != 1:
+            raise ModelError(f"--model {spec}: expected hf:OWNER/REPO[@REVISION]")
+        known = next((r for r in REGISTRY.values() if r.repo_id == repo and (not rev or r.revision == rev)), None)
+        return Resolved(_hub_download(repo, rev or None), "hub", known.sha256 if known else None)
+    path = Path(spec)
+    if path.exists():
+        folder = path.parent if path.is_file() else path
+        return Resolved(folder, "path", None)
+    if spec in REGISTRY:
+        release = REGISTRY[spec]
+        cached = _hub_location(release)
+        if cached is not None:
+            return Resolved(cached, "hub-cache", release.sha256)
+        return Resolved(BUNDLED_DIR / spec, "bundled", release.sha256)
+    known = ", ".join(REGISTRY) or "none released yet"
+    raise ModelError(f"--model {spec}: no such file or folder, and not a released model (known: {known})")
+
+
+def download(name: str) -> Path:
+    """Fetch a released model into the Hub cache and verify it."""
+    if name not in REGISTRY:
+        raise ModelError(f"unknown model {name!r} (known: {', '.join(REGISTRY) or 'none'})")
+    release = REGISTRY[name]
+    folder = _hub_download(release.repo_id, release.revision)
+    verify(folder, release.sha256)
+    return folder
+
+
+def save_pretrained(model, folder: Path, half: bool = True) -> dict:
+    """Write config.json + model.safetensors (fp16 by default: half the size, same restorations
+    to within a grey level); returns {file: sha256}."""
+    from safetensors.torch import save
+
+    from .imageio import atomic_write_bytes
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: (v.half() if half and v.is_floating_point() else v).contiguous().cpu() for k, v in model.state_dict().items()}
+    atomic_write_bytes(folder / "config.json", (json.dumps(model.cfg.to_dict(), indent=2) + "\n").encode())
+    atomic_write_bytes(folder / "model.safetensors", save(state, metadata={"format": "pt", "arch": model.cfg.arch}))
+    return {name: sha256_file(folder / name) for name in FILES}
+
+
+def load_pretrained(folder: Path, expected: dict | None = None, device="cpu"):
+    """Rebuild an Inpainter from its config and load its weights strictly, in eval mode."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from .models import Inpainter, InpainterConfig
+
+    folder = Path(folder)
+    if expected:
+        verify(folder, expected)
+    cfg_path, weights_path = folder / "config.json", folder / "model.safetensors"
+    for p in (cfg_path, weights_path):
+        if not p.exists():
+            raise ModelError(f"{p}: missing; a model folder holds config.json and model.safetensors")
+    try:
+        cfg = InpainterConfig.from_dict(json.loads(cfg_path.read_text()))
+    except (ValueError, TypeError) as e:
+        raise ModelError(f"{cfg_path}: not a restore model config ({e})") from None
+    try:
+        state = load_file(str(weights_path))
+    except (SafetensorError, OSError) as e:
+        raise ModelError(f"{weights_path}: unreadable safetensors file ({e}); re-export or re-download it") from None
+    model = Inpainter(cfg)
+    try:
+        model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+    except RuntimeError as e:
+        first = str(e).splitlines()[0]
+        raise ModelError(f"{weights_path}: weights do not fit the architecture in config.json ({first})") from None
+    return model.eval().to(device)
+
+
+def load(spec: str = DEFAULT_MODEL, device="cpu"):
+    """Resolve, verify and load a --model value; returns (model, Resolved)."""
+    where = resolve(spec)
+    return load_pretrained(where.folder, where.expected, device), where

@@ -1,0 +1,98 @@
+"""Reading photos, finding them in folders, pairing masks, and atomic saves."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from PIL import Image
+
+PHOTO_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
+FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".webp": "WEBP",
+           ".tif": "TIFF", ".tiff": "TIFF", ".gif": "GIF"}
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()
+
+
+def _atomic(path: Path, write) -> None:
+    """Call write(file) on a temporary file in path's folder, then rename it over path.
+
+    A crash or Ctrl-C leaves either the old file or the new one, never a partial file.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.chmod(tmp, _FILE_MODE)  # mkstemp creates 0600; outputs get the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    _atomic(path, lambda f: f.write(data))
+
+
+def atomic_save(image: Image.Image, path: Path, format: str | None = None, **params) -> None:
+    """Save a PIL image atomically, in the format its extension names unless `format` is given."""
+    fmt = format or FORMATS.get(Path(path).suffix.lower(), "PNG")
+    if fmt == "JPEG":
+        params.setdefault("quality", 95)
+    _atomic(path, lambda f: image.save(f, format=fmt, **params))
+
+
+def find_photos(paths: list[Path], recursive: bool = False, exclude: Path | None = None) -> list[tuple[Path, Path]]:
+    """(photo, path relative to its input root) for each image file in `paths`, sorted.
+
+    Folders are scanned for image extensions (recursively with `recursive`);
+    anything under `exclude` (the output folder) is skipped, and a photo named twice
+    is taken once.
+    """
+    seen: set[Path] = set()
+    out: list[tuple[Path, Path]] = []
+    excl = exclude.resolve() if exclude is not None else None
+    for root in paths:
+        if root.is_file():
+            candidates = [(root, Path(root.name))]
+        else:
+            it = root.rglob("*") if recursive else root.iterdir()
+            candidates = sorted((p, p.relative_to(root)) for p in it if p.is_file())
+        for p, rel in candidates:
+            if p.suffix.lower() not in PHOTO_EXTS or p.name.startswith("."):
+                continue
+            rp = p.resolve()
+            if rp in seen or (excl is not None and rp.is_relative_to(excl)):
+                continue
+            seen.add(rp)
+            out.append((p, rel))
+    return out
+
+
+def index_masks(folder: Path, recursive: bool = False) -> dict[str, Path]:
+    """Mask files by the photo stem they belong to (see masks.mask_stem); relative paths keep folders apart."""
+    from .masks import mask_stem
+
+    it = folder.rglob("*") if recursive else folder.iterdir()
+    index: dict[str, Path] = {}
+    for p in sorted(it):
+        if p.is_file() and p.suffix.lower() in PHOTO_EXTS and not p.name.startswith("."):
+            key = str(p.relative_to(folder).with_name(mask_stem(p)))
+            # a plain a.png wins over a_mask.png only if both exist; prefer the explicit _mask name
+            if key not in index or mask_stem(p) != p.stem:
+                index[key] = p
+    return index
+
+
+def mask_key(rel: Path) -> str:
+    """The key `index_masks` uses for a photo at relative path `rel`."""
+    return str(rel.with_name(rel.stem))

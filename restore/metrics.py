@@ -1,0 +1,37 @@
+"""Image quality metrics on uint8 HxWx3 arrays, as the paper and the benchmark compute them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def ssim(a: np.ndarray, b: np.ndarray, gaussian: bool = False) -> float:
+    """SSIM as the paper computes it: skimage, 7x7 uniform window, data_range=255, over channels.
+
+    ``gaussian=True`` gives the Wang et al. variant (11x11 Gaussian window, sigma 1.5).
+    """
+    from skimage.metrics import structural_similarity
+
+    kwargs = dict(gaussian_weights=True, sigma=1.5, use_sample_covariance=False) if gaussian else {}
+    return float(structural_similarity(a, b, channel_axis=-1, data_range=255, **kwargs))
+
+
+def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """PSNR in dB over the image, or over the pixels where ``mask`` (HxW bool) is True."""
+    d = a.astype(np.float64) - b.astype(np.float64)
+    if mask is not None:
+        d = d[mask]
+    mse = float(np.mean(d * d)) if d.size else 0.0
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def hole_mae(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
+    """Mean absolute error in the hole, in 0-255 units."""
+    d = np.abs(a.astype(np.float64) - b.astype(np.float64))[mask]
+    return float(d.mean()) if d.size else 0.0
+
+
+def to_uint8(t) -> np.ndarray:
+    """A [-1, 1] NCHW (or CHW) tensor to uint8 NHWC (or HWC) numpy, rounding to nearest."""
+    x = ((t.detach().float().clamp(-1, 1) + 1) * 127.5).round().to("cpu").numpy().astype(np.uint8)
+    return np.moveaxis(x, -3, -1)

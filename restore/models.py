@@ -1,0 +1,262 @@
+"""The networks: ApproxNet, SAGAN self-attention, the attention refiner and the discriminator.
+
+Conventions used across the package: images are float tensors in [-1, 1], NCHW;
+masks are float tensors in {0, 1}, N1HW, where 1 marks a hole. A hole is shown
+to the networks as gray (0 in [-1, 1]), the paper's "gray fill".
+
+Every network is rebuilt from a dataclass config; a released model is the pair
+``config.json`` (``InpainterConfig.to_dict``) + ``model.safetensors``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+ARCH = "restore.inpainter/1"
+
+
+def _from_dict(cls, data: dict):
+    names = {f.name for f in fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} fields: {sorted(unknown)}")
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    return cls(**kwargs)
+
+
+@dataclass
+class ApproxNetConfig:
+    """Dense network on a coarse grid: masked image + mask in, rough image out."""
+
+    size: int = 64  # image side the model works at
+    grid: int = 16  # the dense layers see and predict a grid x grid image
+    hidden: int = 512
+    layers: int = 2  # hidden dense layers
+    dropout: float = 0.3
+
+
+@dataclass
+class RefinerConfig:
+    """Encoder-decoder with dilated residual blocks and self-attention."""
+
+    size: int = 64
+    widths: tuple[int, int, int] = (16, 48, 96)  # channels at size, size/2, size/4
+    dilations: tuple[int, ...] = (1, 2, 4, 8)  # one residual block each, at size/4
+    attention: tuple[int, ...] = (16,)  # feature-map sides that get a self-attention layer
+
+
+@dataclass
+class DiscriminatorConfig:
+    size: int = 64
+    widths: tuple[int, ...] = (32, 64, 128, 128)  # one stride-2 conv each
+    hidden: int = 128
+
+
+@dataclass
+class InpainterConfig:
+    """What a released model is: ApproxNet followed by the refiner."""
+
+    approx: ApproxNetConfig = field(default_factory=ApproxNetConfig)
+    refiner: RefinerConfig = field(default_factory=RefinerConfig)
+    arch: str = ARCH
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "InpainterConfig":
+        data = dict(data)
+        arch = data.pop("arch", ARCH)
+        if arch != ARCH:
+            raise ValueError(f"architecture {arch!r} is not {ARCH!r}")
+        return cls(
+            approx=_from_dict(ApproxNetConfig, data.pop("approx", {})),
+            refiner=_from_dict(RefinerConfig, data.pop("refiner", {})),
+            **data,
+        )
+
+
+def gray_fill(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The paper's masked input: holes set to mid-gray (0 in [-1, 1])."""
+    return image * (1 - mask)
+
+
+class ApproxNet(nn.Module):
+    """The paper's ApproxNet: dense layers with dropout 0.3 giving a rough fill.
+
+    Dense layers over a full 64x64x4 input would need tens of millions of weights,
+    so the input is area-averaged to a coarse grid, the dense layers predict that
+    grid, and the prediction is upsampled bilinearly.
+    """
+
+    def __init__(self, cfg: ApproxNetConfig):
+        super().__init__()
+        self.cfg = cfg
+        n_in = 4 * cfg.grid * cfg.grid
+        layers: list[nn.Module] = []
+        width = n_in
+        for _ in range(cfg.layers):
+            layers += [nn.Linear(width, cfg.hidden), nn.ReLU(inplace=True), nn.Dropout(cfg.dropout)]
+            width = cfg.hidden
+        layers.append(nn.Linear(width, 3 * cfg.grid * cfg.grid))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        g = self.cfg.grid
+        x = torch.cat([gray_fill(image, mask), mask], dim=1)
+        x = F.adaptive_avg_pool2d(x, g).flatten(1)
+        y = torch.tanh(self.net(x)).view(-1, 3, g, g)
+        return F.interpolate(y, size=image.shape[-2:], mode="bilinear", align_corners=False)
+
+
+class SelfAttention(nn.Module):
+    """SAGAN self-attention: 1x1 query/key/value, softmax over positions, y = gamma * o + x.
+
+    gamma starts at 0 so the layer begins as the identity and learns how much
+    non-local context to mix in.
+    """
+
+    def __init__(self, channels: int):
+        super().__init__()
+        inner = max(channels // 8, 1)
+        self.query = nn.Conv2d(channels, inner, 1)
+        self.key = nn.Conv2d(channels, inner, 1)
+        self.value = nn.Conv2d(channels, channels, 1)
+        self.gamma = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x: torch.Tensor, return_attention: bool = False):
+        n, c, h, w = x.shape
+        q = self.query(x).flatten(2).transpose(1, 2)  # n, hw, c'
+        k = self.key(x).flatten(2).transpose(1, 2)  # n, hw, c'
+        v = self.value(x).flatten(2).transpose(1, 2)  # n, hw, c
+        if return_attention:
+            attn = torch.softmax(q @ k.transpose(1, 2), dim=-1)  # n, hw(query), hw(key)
+            o = attn @ v
+        else:
+            # SAGAN does not scale the logits, hence scale=1.
+            o = F.scaled_dot_product_attention(q.unsqueeze(1), k.unsqueeze(1), v.unsqueeze(1), scale=1.0)
+            o = o.squeeze(1)
+        y = self.gamma * o.transpose(1, 2).reshape(n, c, h, w) + x
+        return (y, attn) if return_attention else y
+
+
+def _act() -> nn.Module:
+    return nn.LeakyReLU(0.2, inplace=True)
+
+
+class _ResBlock(nn.Module):
+    def __init__(self, channels: int, dilation: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=dilation, dilation=dilation)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.act = _act()
+
+    def forward(self, x):
+        return x + self.conv2(self.act(self.conv1(x)))
+
+
+class Refiner(nn.Module):
+    """The paper's attention encoder-decoder generator.
+
+    Input: the ApproxNet-filled image and the mask. Encoder 64 -> 32 -> 16,
+    dilated residual blocks and self-attention at 16x16 (the whole 64x64 image
+    is in view), decoder back to 64 with skip connections. Full-resolution
+    layers are kept thin because they dominate the cost on a CPU.
+    """
+
+    def __init__(self, cfg: RefinerConfig):
+        super().__init__()
+        self.cfg = cfg
+        c0, c1, c2 = cfg.widths
+        s = cfg.size
+        self.stem = nn.Sequential(nn.Conv2d(4, c0, 3, padding=1), _act())
+        self.down1 = nn.Sequential(nn.Conv2d(c0, c1, 4, stride=2, padding=1), _act())
+        self.down2 = nn.Sequential(nn.Conv2d(c1, c2, 4, stride=2, padding=1), _act())
+        self.blocks = nn.ModuleList(_ResBlock(c2, d) for d in cfg.dilations)
+        self.attn16 = SelfAttention(c2) if s // 4 in cfg.attention else None
+        self.up1 = nn.Sequential(nn.Conv2d(c2 + c1, c1, 3, padding=1), _act())
+        self.attn32 = SelfAttention(c1) if s // 2 in cfg.attention else None
+        self.up2 = nn.Sequential(nn.Conv2d(c1 + c0, c0, 3, padding=1), _act())
+        self.head = nn.Conv2d(c0, 3, 3, padding=1)
+
+    def attention_layers(self) -> list[SelfAttention]:
+        return [a for a in (self.attn16, self.attn32) if a is not None]
+
+    def forward(self, filled: torch.Tensor, mask: torch.Tensor, return_attention: bool = False):
+        maps = []
+        x0 = self.stem(torch.cat([filled, mask], dim=1))
+        x1 = self.down1(x0)
+        x = self.down2(x1)
+        half = len(self.blocks) // 2
+        for block in self.blocks[:half]:
+            x = block(x)
+        if self.attn16 is not None:
+            x = self.attn16(x, return_attention)
+            if return_attention:
+                x, a = x
+                maps.append(a)
+        for block in self.blocks[half:]:
+            x = block(x)
+        x = F.interpolate(x, scale_factor=2, mode="nearest")
+        x = self.up1(torch.cat([x, x1], dim=1))
+        if self.attn32 is not None:
+            x = self.attn32(x, return_attention)
+            if return_attention:
+                x, a = x
+                maps.append(a)
+        x = F.interpolate(x, scale_factor=2, mode="nearest")
+        x = self.up2(torch.cat([x, x0], dim=1))
+        # Predict a correction to the rough fill: the refiner starts from ApproxNet's answer.
+        out = torch.clamp(filled + self.head(x), -1, 1)
+        return (out, maps) if return_attention else out
+
+
+class Inpainter(nn.Module):
+    """ApproxNet -> paste into known pixels -> Refiner -> paste into known pixels."""
+
+    def __init__(self, cfg: InpainterConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.approx = ApproxNet(cfg.approx)
+        self.refiner = Refiner(cfg.refiner)
+
+    def forward(self, image: torch.Tensor, mask: torch.Tensor, return_attention: bool = False, paste: bool = True):
+        """Returns (coarse, refined[, attention maps]).
+
+        Both outputs keep every known pixel; ``paste=False`` returns the refiner's raw
+        output instead (the benchmark's "no paste-back" row).
+        """
+        coarse = self.approx(image, mask)
+        coarse = mask * coarse + (1 - mask) * image
+        res = self.refiner(coarse, mask, return_attention)
+        refined, maps = res if return_attention else (res, None)
+        if paste:
+            refined = mask * refined + (1 - mask) * image
+        return (coarse, refined, maps) if return_attention else (coarse, refined)
+
+
+class Discriminator(nn.Module):
+    """Stride-2 convolutions followed by two dense layers; outputs a logit per image."""
+
+    def __init__(self, cfg: DiscriminatorConfig):
+        super().__init__()
+        self.cfg = cfg
+        layers: list[nn.Module] = []
+        c_in = 3
+        for c in cfg.widths:
+            layers += [nn.Conv2d(c_in, c, 4, stride=2, padding=1), _act()]
+            c_in = c
+        self.features = nn.Sequential(*layers)
+        side = cfg.size // 2 ** len(cfg.widths)
+        self.dense = nn.Sequential(nn.Linear(c_in * side * side, cfg.hidden), _act(), nn.Linear(cfg.hidden, 1))
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.dense(self.features(image).flatten(1)).squeeze(1)
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())

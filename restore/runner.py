@@ -1,0 +1,194 @@
+"""`restore run` as a library: plan outputs for a folder, restore in batches, report per file.
+
+Photos are streamed: at most one batch of decoded photos is held at a time, so a
+folder of any length runs in bounded memory. A file that fails is reported and
+the batch goes on.
+"""
+
+from __future__ import annotations
+
+import warnings
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from .imageio import FORMATS, atomic_save, atomic_write_bytes, index_masks, mask_key
+from .masks import MaskError, paper_mask, read_mask, save_mask
+from .pipeline import PhotoError, Restorer, merge_into, photo_rgb
+
+
+@dataclass
+class Job:
+    photo: Path
+    rel: Path  # relative path of the photo below its input root, kept below the output folder
+    out: Path
+    mask_file: Path | None = None  # paired mask, when --masks is given
+    mask_out: Path | None = None  # where a drawn mask is saved, when masks are drawn
+
+
+@dataclass
+class Outcome:
+    job: Job
+    status: str  # restored | skipped | failed
+    message: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+def plan(photos: list[tuple[Path, Path]], out_dir: Path, masks_dir: Path | None, recursive: bool = False) -> tuple[list[Job], list[Path]]:
+    """Jobs for each photo, and the mask files that no photo claimed."""
+    masks = index_masks(masks_dir, recursive) if masks_dir is not None else None
+    jobs = []
+    for photo, rel in photos:
+        out = out_dir / rel
+        if masks is None:
+            jobs.append(Job(photo, rel, out, mask_out=out.with_name(f"{rel.stem}_mask.png")))
+        else:
+            jobs.append(Job(photo, rel, out, mask_file=masks.pop(mask_key(rel), None)))
+    return jobs, sorted(masks.values()) if masks else []
+
+
+def photo_seed(seed: int, rel: Path) -> np.random.Generator:
+    """A photo's own generator: its drawn holes do not depend on which other photos are in the folder."""
+    return np.random.default_rng([seed, zlib.crc32(rel.as_posix().encode())])
+
+
+def draw_mask(seed: int, rel: Path, height: int, width: int, holes: int = 1) -> np.ndarray:
+    rng = photo_seed(seed, rel)
+    mask = np.zeros((height, width), dtype=bool)
+    for _ in range(holes):
+        mask |= paper_mask(rng, height, width)
+    return mask
+
+
+def open_photo(path: Path) -> tuple[Image.Image, str, list[str]]:
+    """Decode a photo upright (EXIF orientation applied); returns (image, format, warnings)."""
+    notes = []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(path)
+            fmt = im.format or FORMATS.get(path.suffix.lower(), "PNG")
+            if getattr(im, "n_frames", 1) > 1:
+                notes.append(f"{path}: {im.n_frames} frames; only the first is restored")
+                im.seek(0)
+            im.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise PhotoError(f"{path}: too many pixels for a safe decode (Pillow's limit is {Image.MAX_IMAGE_PIXELS:,}); "
+                         "downscale the photo first") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise PhotoError(f"{path}: cannot read image ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+    upright = ImageOps.exif_transpose(im)
+    return upright, fmt, notes
+
+
+def _save_params(im: Image.Image, fmt: str) -> dict:
+    params = {}
+    if "icc_profile" in im.info:
+        params["icc_profile"] = im.info["icc_profile"]
+    if fmt == "JPEG":
+        params["quality"] = 95
+    if fmt in ("JPEG", "WEBP", "PNG", "TIFF") and "exif" in im.info:
+        params["exif"] = im.info["exif"]
+    return params
+
+
+@dataclass
+class _Loaded:
+    job: Job
+    image: Image.Image | None = None
+    fmt: str = "PNG"
+    rgb: np.ndarray | None = None
+    mask: np.ndarray | None = None
+    outcome: Outcome | None = None  # set when the job ends before inference
+
+
+class Runner:
+    """Restores jobs in batches; `run` yields one Outcome per job, in order."""
+
+    def __init__(self, restorer: Restorer | None, seed: int = 0, overwrite: bool = False, strict_masks: bool = False,
+                 holes: int = 1, photos_per_batch: int = 16, io_threads: int = 2):
+        self.restorer = restorer
+        self.seed, self.overwrite, self.strict_masks, self.holes = seed, overwrite, strict_masks, holes
+        self.photos_per_batch = max(1, photos_per_batch)
+        self.io_threads = max(1, io_threads)
+
+    def _load(self, job: Job) -> _Loaded:
+        item = _Loaded(job)
+        if job.out.exists() and not self.overwrite:
+            item.outcome = Outcome(job, "skipped", f"{job.out}: exists (use --overwrite to replace it)")
+            return item
+        notes: list[str] = []
+        try:
+            im, fmt, notes = open_photo(job.photo)
+            rgb = photo_rgb(im)
+            h, w = rgb.shape[:2]
+            if job.mask_out is not None:
+                mask = draw_mask(self.seed, job.rel, h, w, self.holes)
+            elif job.mask_file is None:
+                status = "failed" if self.strict_masks else "skipped"
+                item.outcome = Outcome(job, status, f"{job.photo}: no mask with the same name in the masks folder")
+                return item
+            else:
+                mask = read_mask(job.mask_file, (w, h))
+        except (PhotoError, MaskError) as e:
+            msg = str(e)
+            if isinstance(e, PhotoError) and not msg.startswith(str(job.photo)):
+                msg = f"{job.photo}: {msg}"
+            item.outcome = Outcome(job, "failed", msg, notes)
+            return item
+        if mask.all():
+            notes.append(f"{job.photo}: the mask covers the whole photo; it is restored from nothing")
+        item.image, item.fmt, item.rgb, item.mask = im, fmt, rgb, mask
+        item.outcome = Outcome(job, "restored", "", notes)
+        return item
+
+    def _finish(self, item: _Loaded, restored: np.ndarray | None) -> Outcome:
+        job = item.job
+        try:
+            job.out.parent.mkdir(parents=True, exist_ok=True)
+            if job.mask_out is not None:
+                save_mask(item.mask, job.mask_out)
+            if restored is None:
+                # No hole: the file is copied byte for byte.
+                atomic_write_bytes(job.out, job.photo.read_bytes())
+                return item.outcome
+            out = merge_into(item.image, restored, item.mask)
+            atomic_save(out, job.out, format=item.fmt, **_save_params(item.image, item.fmt))
+        except OSError as e:
+            return Outcome(job, "failed", f"{job.out}: cannot write ({e.strerror or e})", item.outcome.warnings)
+        return item.outcome
+
+    def _batches(self, jobs: Iterable[Job]) -> Iterator[list[_Loaded]]:
+        # Decoding runs in a small thread pool (Pillow releases the GIL) one batch ahead of the model.
+        with ThreadPoolExecutor(self.io_threads) as pool:
+            batch: list = []
+            pending = []
+            for job in jobs:
+                pending.append(pool.submit(self._load, job))
+                if len(pending) >= self.photos_per_batch:
+                    if batch:
+                        yield batch
+                    batch = [f.result() for f in pending]
+                    pending = []
+            if batch:
+                yield batch
+            if pending:
+                yield [f.result() for f in pending]
+
+    def run(self, jobs: Iterable[Job], progress: Callable[[Outcome], None] | None = None) -> Iterator[Outcome]:
+        for batch in self._batches(jobs):
+            todo = [it for it in batch if it.outcome.status == "restored" and it.mask.any()]
+            restored = self.restorer.restore_many([(it.rgb, it.mask) for it in todo]) if todo else []
+            by_id = {id(it): r for it, r in zip(todo, restored)}
+            for it in batch:
+                if it.outcome.status == "restored":
+                    outcome = self._finish(it, by_id.get(id(it)))
+                else:
+                    outcome = it.outcome
+                it.image = it.rgb = it.mask = None  # release decoded pixels as soon as possible
+                yield outcome

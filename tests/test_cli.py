@@ -1,0 +1,150 @@
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from restore.cli import main
+
+from .conftest import write_mask, write_photo
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture
+def folder(tmp_path):
+    photos, masks = tmp_path / "photos", tmp_path / "masks"
+    write_photo(photos / "a.png", 80, 100)
+    write_photo(photos / "b.jpg", 64, 64, seed=1)
+    write_photo(photos / "c.png", 90, 50, mode="RGBA", seed=2)
+    write_photo(photos / "d.png", 70, 70, mode="L", seed=3)
+    write_mask(masks / "a.png", 80, 100)
+    write_mask(masks / "b_mask.png", 64, 64)
+    write_mask(masks / "c.png", 90, 50)
+    write_mask(masks / "d.jpg", 70, 70)
+    return photos, masks
+
+
+def test_run_with_masks(folder, tmp_path, model_dir):
+    photos, masks = folder
+    before = {p.name: p.read_bytes() for p in photos.iterdir()}
+    out = tmp_path / "out"
+    res = run("run", photos, "--masks", masks, "-o", out, "--model", model_dir)
+    assert res.exit_code == 0, res.output
+    assert res.stdout.strip().splitlines()[-1] == "4 restored, 0 skipped, 0 failed"
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.jpg", "c.png", "d.png"]
+    assert {p.name: p.read_bytes() for p in photos.iterdir()} == before  # inputs untouched
+    for name, mask_name in [("a.png", "a.png"), ("c.png", "c.png"), ("d.png", "d.jpg")]:
+        src, dst = Image.open(photos / name), Image.open(out / name)
+        assert (dst.mode, dst.size, dst.format) == (src.mode, src.size, "PNG")
+        m = np.asarray(Image.open(masks / mask_name).convert("L")) > 127
+        assert np.array_equal(np.asarray(src)[~m], np.asarray(dst)[~m])
+        assert not np.array_equal(np.asarray(src)[m], np.asarray(dst)[m])
+    assert Image.open(out / "b.jpg").format == "JPEG"
+    assert not list(out.glob(".*"))  # no temporary files left behind
+
+
+def test_second_run_skips_and_overwrite_replaces(folder, tmp_path, model_dir):
+    photos, masks = folder
+    out = tmp_path / "out"
+    run("run", photos, "--masks", masks, "-o", out, "--model", model_dir)
+    stamp = (out / "a.png").stat().st_mtime_ns
+    res = run("run", photos, "--masks", masks, "-o", out, "--model", model_dir)
+    assert res.stdout.strip().splitlines()[-1] == "0 restored, 4 skipped, 0 failed"
+    assert (out / "a.png").stat().st_mtime_ns == stamp
+    res = run("run", photos, "--masks", masks, "-o", out, "--model", model_dir, "--overwrite")
+    assert res.stdout.strip().splitlines()[-1] == "4 restored, 0 skipped, 0 failed"
+
+
+def test_drawn_masks_are_saved_and_reproducible(folder, tmp_path, model_dir):
+    photos, _ = folder
+    r1 = run("run", photos, "-o", tmp_path / "o1", "--model", model_dir, "--seed", "7")
+    r2 = run("run", photos / "a.png", "-o", tmp_path / "o2", "--model", model_dir, "--seed", "7")
+    assert r1.exit_code == r2.exit_code == 0
+    m1 = np.asarray(Image.open(tmp_path / "o1" / "a_mask.png"))
+    assert m1.shape == (80, 100) and 0.02 < (m1 > 127).mean() < 0.11
+    # the same photo gets the same hole whatever else is in the folder
+    assert np.array_equal(m1, np.asarray(Image.open(tmp_path / "o2" / "a_mask.png")))
+    assert (tmp_path / "o1" / "a.png").read_bytes() == (tmp_path / "o2" / "a.png").read_bytes()
+    res = run("masks", photos, "-o", tmp_path / "m", "--seed", "7")
+    assert res.exit_code == 0 and "4 masks written" in res.stdout
+    assert np.array_equal(m1, np.asarray(Image.open(tmp_path / "m" / "a_mask.png")))
+
+
+def test_bad_file_does_not_stop_the_batch(folder, tmp_path, model_dir):
+    photos, masks = folder
+    (photos / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    write_mask(masks / "broken.png", 10, 10)
+    write_photo(photos / "e.png", 33, 33)
+    write_mask(masks / "e.png", 20, 20)  # wrong size
+    res = CliRunner().invoke(main, ["run", str(photos), "--masks", str(masks), "-o", str(tmp_path / "o"),
+                                    "--model", str(model_dir)])
+    assert res.exit_code == 1
+    assert res.stdout.strip().splitlines()[-1] == "4 restored, 0 skipped, 2 failed"
+    assert f"error: {photos / 'broken.png'}: cannot read image" in res.stderr
+    assert "e.png: mask is 20x20 but its photo is 33x33" in res.stderr
+    assert "Traceback" not in res.output
+
+
+def test_photo_without_mask_is_skipped_or_strict_failure(folder, tmp_path, model_dir):
+    photos, masks = folder
+    write_photo(photos / "lonely.png", 40, 40)
+    write_mask(masks / "orphan.png", 40, 40)
+    res = run("run", photos, "--masks", masks, "-o", tmp_path / "o", "--model", model_dir)
+    assert res.exit_code == 0
+    assert res.stdout.strip().splitlines()[-1] == "4 restored, 1 skipped, 0 failed"
+    assert "lonely.png: no mask with the same name" in res.stderr
+    assert "orphan.png: mask has no photo" in res.stderr
+    res = CliRunner().invoke(main, ["run", str(photos), "--masks", str(masks), "-o", str(tmp_path / "o2"),
+                                    "--model", str(model_dir), "--strict-masks"])
+    assert res.exit_code == 1 and "4 restored, 0 skipped, 1 failed" in res.stdout
+
+
+def test_usage_errors(tmp_path, model_dir):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("hi")
+    res = CliRunner().invoke(main, ["run", str(empty), "--model", str(model_dir)])
+    assert res.exit_code == 2 and "no photos found" in res.output
+    res = CliRunner().invoke(main, ["run", str(tmp_path / "nope")])
+    assert res.exit_code == 2 and "does not exist" in res.output
+    write_photo(empty / "x.png", 20, 20)
+    res = CliRunner().invoke(main, ["run", str(empty), "-o", str(empty)])
+    assert res.exit_code == 2 and "is the input folder" in res.output
+
+
+def test_model_errors_are_one_line(folder, tmp_path, model_dir):
+    photos, masks = folder
+    res = CliRunner().invoke(main, ["run", str(photos), "--model", "no-such-model", "-o", str(tmp_path / "o")])
+    assert res.exit_code == 1
+    assert res.output.strip().splitlines()[-1].startswith("Error: --model no-such-model: no such file or folder")
+    res = CliRunner().invoke(main, ["run", str(photos), "--model", str(model_dir), "--device", "cuda:7",
+                                    "-o", str(tmp_path / "o")])
+    import torch
+
+    if not torch.cuda.is_available():
+        assert res.exit_code == 1 and "no CUDA GPU is available" in res.output
+
+
+def test_output_inside_input_is_not_read_back(folder, tmp_path, model_dir):
+    photos, masks = folder
+    out = photos / "restored"
+    assert run("run", photos, "--masks", masks, "-o", out, "--model", model_dir).exit_code == 0
+    res = run("run", photos, "--masks", masks, "-o", out, "--model", model_dir)
+    assert res.stdout.strip().splitlines()[-1] == "0 restored, 4 skipped, 0 failed"
+
+
+def test_help_is_fast():
+    t = time.perf_counter()
+    res = subprocess.run([sys.executable, "-m", "restore.cli", "--help"], capture_output=True, text=True, timeout=60)
+    elapsed = time.perf_counter() - t
+    assert res.returncode == 0 and "run" in res.stdout
+    assert elapsed < 1.5  # a cold interpreter included; torch would take several seconds
+    res = subprocess.run([sys.executable, "-c", "import restore.cli, sys; print('torch' in sys.modules)"],
+                         capture_output=True, text=True, timeout=60)
+    assert res.stdout.strip() == "False"

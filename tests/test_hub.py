@@ -1,0 +1,115 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from restore import hub
+from restore.hub import ModelError, Release, load_pretrained, save_pretrained
+
+from .conftest import tiny_model
+
+
+def test_save_load_gives_identical_outputs(tmp_path):
+    model = tiny_model()
+    digests = save_pretrained(model, tmp_path, half=False)
+    assert set(digests) == {"config.json", "model.safetensors"}
+    loaded = load_pretrained(tmp_path, digests)
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    m = torch.zeros(2, 1, 64, 64)
+    m[..., 10:30, 10:30] = 1
+    with torch.no_grad():
+        assert torch.equal(model(x, m)[1], loaded(x, m)[1])
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    assert cfg["arch"] == "restore.inpainter/1"
+
+
+def test_half_precision_release_is_close(tmp_path):
+    model = tiny_model()
+    save_pretrained(model, tmp_path)  # fp16 on disk
+    loaded = load_pretrained(tmp_path)
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    x = torch.rand(1, 3, 64, 64) * 2 - 1
+    m = torch.ones(1, 1, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x, m)[1], loaded(x, m)[1], atol=2e-2, rtol=0)
+
+
+def test_sha256_mismatch_is_refused(tmp_path):
+    digests = save_pretrained(tiny_model(), tmp_path)
+    data = bytearray((tmp_path / "model.safetensors").read_bytes())
+    data[-1] ^= 1
+    (tmp_path / "model.safetensors").write_bytes(bytes(data))
+    with pytest.raises(ModelError, match=r"model\.safetensors: sha256 mismatch .*delete it and run `restore download`"):
+        load_pretrained(tmp_path, digests)
+
+
+def test_other_architecture_is_a_clear_error(tmp_path):
+    save_pretrained(tiny_model(), tmp_path)
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    cfg["refiner"]["widths"] = [8, 8, 16]
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ModelError, match="do not fit the architecture"):
+        load_pretrained(tmp_path)
+
+
+def test_unknown_name_lists_known(monkeypatch):
+    monkeypatch.setattr(hub, "REGISTRY", {"celeba": Release("celeba", "o/r", "v1", {}, "")})
+    with pytest.raises(ModelError, match=r"known: celeba"):
+        hub.resolve("nope")
+
+
+def _populate_hf_cache(cache: Path, repo_id: str, revision: str, src: Path) -> Path:
+    """The documented Hub cache layout: refs/<revision> -> commit, snapshots/<commit>/<file>."""
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = cache / ("models--" + repo_id.replace("/", "--"))
+    snap = repo / "snapshots" / commit
+    snap.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / revision).write_text(commit)
+    for name in hub.FILES:
+        (snap / name).write_bytes((src / name).read_bytes())
+    return snap
+
+
+HUB_SCRIPT = """
+import sys, torch
+from restore import hub
+hub.REGISTRY = {"toy": hub.Release("toy", "someone/restore-toy", "v1", %r, "toy")}
+where = hub.resolve("toy")
+print(where.source, where.folder)
+model, _ = hub.load("toy")
+model2, w2 = hub.load("hf:someone/restore-toy@v1")
+print(w2.source)
+try:
+    hub.load("hf:someone/missing@v1")
+except hub.ModelError as e:
+    print("ERR", e)
+"""
+
+
+def test_hub_path_loads_from_offline_cache(tmp_path):
+    src = tmp_path / "src"
+    digests = save_pretrained(tiny_model(), src)
+    cache = tmp_path / "hf" / "hub"
+    snap = _populate_hf_cache(cache, "someone/restore-toy", "v1", src)
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1"}
+    env.pop("HF_HUB_CACHE", None)
+    res = subprocess.run([sys.executable, "-c", HUB_SCRIPT % (digests,)], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.strip().splitlines()
+    assert lines[0] == f"hub-cache {snap}"
+    assert lines[1] == "hub"
+    assert lines[2].startswith("ERR hf:someone/missing@v1: not in the local Hub cache") and "HF_HUB_OFFLINE" in lines[2]
+
+
+def test_registered_name_falls_back_to_bundled(monkeypatch, tmp_path):
+    monkeypatch.setattr(hub, "REGISTRY", {"toy": Release("toy", "nobody/none", "v1", {}, "")})
+    monkeypatch.setattr(hub, "BUNDLED_DIR", tmp_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    where = hub.resolve("toy")
+    assert where.source == "bundled" and where.folder == tmp_path / "toy"

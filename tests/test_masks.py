@@ -1,0 +1,77 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from restore.imageio import index_masks, mask_key
+from restore.masks import MaskError, paper_mask, paper_masks, read_mask, stroke_mask
+
+
+def test_white_is_hole_and_threshold(tmp_path):
+    a = np.zeros((10, 12), np.uint8)
+    a[2:5, 3:7] = 255
+    a[8, 8] = 127  # not white enough
+    a[9, 9] = 128
+    Image.fromarray(a).save(tmp_path / "m.png")
+    m = read_mask(tmp_path / "m.png", (12, 10))
+    assert m.dtype == bool and m.sum() == 12 + 1
+    assert m[3, 4] and not m[8, 8] and m[9, 9]
+
+
+def test_rgba_mask_uses_alpha(tmp_path):
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[..., :3] = 255  # all white colour...
+    rgba[2:4, 2:4, 3] = 255  # ...but only this square is opaque
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "m.png")
+    assert read_mask(tmp_path / "m.png").sum() == 4
+
+
+def test_jpeg_mask_is_thresholded(tmp_path):
+    a = np.zeros((64, 64), np.uint8)
+    a[10:30, 20:40] = 255
+    Image.fromarray(a).save(tmp_path / "m.jpg", quality=60)
+    m = read_mask(tmp_path / "m.jpg")
+    assert abs(int(m.sum()) - 400) <= 8
+    assert m[20, 30] and not m[50, 50]
+
+
+def test_wrong_size_mask_names_file_and_fix(tmp_path):
+    Image.new("L", (10, 10)).save(tmp_path / "a.png")
+    with pytest.raises(MaskError, match=r"a\.png: mask is 10x10 but its photo is 20x10; resize"):
+        read_mask(tmp_path / "a.png", (20, 10))
+
+
+def test_pairing_by_stem(tmp_path):
+    for name in ["a.png", "b_mask.png", "c.jpg", "notes.txt"]:
+        (tmp_path / name).write_bytes(b"x")
+    index = index_masks(tmp_path)
+    assert set(index) == {"a", "b", "c"}
+    assert index["b"].name == "b_mask.png"
+    assert mask_key(__import__("pathlib").Path("a.jpg")) == "a"
+
+
+def test_paper_masks_cover_paper_range_and_repeat():
+    m = paper_masks(np.random.default_rng(0), 2000)
+    cover = m.mean(axis=(1, 2))
+    assert cover.min() >= 100 / 4096 - 1e-9 and cover.max() <= 400 / 4096 + 1e-9  # 2.4% .. 9.8%
+    assert np.array_equal(m, paper_masks(np.random.default_rng(0), 2000))
+    assert not np.array_equal(m, paper_masks(np.random.default_rng(1), 2000))
+    # every mask is one filled rectangle whose sides are 10..20 px
+    for k in m[:50]:
+        ys, xs = np.nonzero(k)
+        h, w = np.ptp(ys) + 1, np.ptp(xs) + 1
+        assert 10 <= h <= 20 and 10 <= w <= 20 and k.sum() == h * w
+    # top-left corners centre on ~25 as in the paper (clipping pulls the mean a little)
+    tops = np.array([np.nonzero(k.any(1))[0][0] for k in m])
+    assert 22 < tops.mean() < 28
+
+
+def test_paper_mask_scales_to_photo():
+    m = paper_mask(np.random.default_rng(3), 640, 320)
+    assert m.shape == (640, 320)
+    assert 0.02 <= m.mean() <= 0.11
+
+
+def test_stroke_masks_within_coverage():
+    rng = np.random.default_rng(0)
+    cov = [stroke_mask(rng).mean() for _ in range(50)]
+    assert min(cov) >= 0.024 and max(cov) <= 0.10

@@ -1,0 +1,94 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from restore.pipeline import Restorer, hole_groups, make_windows, merge_into, photo_rgb
+
+from .conftest import smooth_photo, tiny_model
+
+
+@pytest.fixture(scope="module")
+def restorer():
+    return Restorer(tiny_model(), "cpu", batch_size=3)
+
+
+def rect_mask(h, w, boxes):
+    m = np.zeros((h, w), bool)
+    for y0, x0, y1, x1 in boxes:
+        m[y0:y1, x0:x1] = True
+    return m
+
+
+@pytest.mark.parametrize("h,w", [(64, 64), (37, 91), (300, 200), (1, 1), (5, 400)])
+def test_any_size_keeps_shape_and_known_pixels(restorer, h, w):
+    rgb = smooth_photo(h, w)
+    mask = rect_mask(h, w, [(h // 3, w // 3, h // 3 + max(1, h // 4), w // 3 + max(1, w // 4))])
+    out = restorer.restore(rgb, mask)
+    assert out.shape == rgb.shape and out.dtype == np.uint8
+    assert np.array_equal(out[~mask], rgb[~mask])
+    assert not np.array_equal(out[mask], rgb[mask]) or mask.sum() == 0
+
+
+def test_several_holes_batched_across_photos(restorer):
+    a, b = smooth_photo(200, 260, 1), smooth_photo(90, 70, 2)
+    ma = rect_mask(200, 260, [(10, 10, 30, 40), (150, 200, 170, 230), (12, 45, 28, 50)])
+    mb = rect_mask(90, 70, [(40, 30, 50, 45)])
+    outs = restorer.restore_many([(a, ma), (b, mb)])
+    assert len(make_windows(0, a, ma)) == 2  # the two holes 5 px apart are merged, the far one is not
+    for out, rgb, m in zip(outs, (a, b), (ma, mb)):
+        assert np.array_equal(out[~m], rgb[~m])
+    # batching does not change results
+    assert np.array_equal(outs[1], restorer.restore(b, mb))
+
+
+def test_windows_stay_native_for_small_holes_and_inside_the_photo():
+    rgb = smooth_photo(500, 700)
+    m = rect_mask(500, 700, [(490, 690, 500, 700)])  # corner hole
+    (w,) = make_windows(0, rgb, m)
+    x0, y0, x1, y1 = w.box
+    assert (x1 - x0, y1 - y0) == (64, 64) and x1 == 700 and y1 == 500
+    assert np.array_equal(w.image, rgb[y0:y1, x0:x1])  # no resampling at native scale
+    big = rect_mask(500, 700, [(100, 100, 300, 400)])
+    (w,) = make_windows(0, rgb, big)
+    x0, y0, x1, y1 = w.box
+    assert (x1 - x0, y1 - y0) == (700, 500)  # 3x the hole does not fit: the whole photo, resized
+    assert w.image.shape == (64, 64, 3)
+
+
+def test_hole_groups_split_far_holes():
+    m = rect_mask(100, 100, [(5, 5, 10, 10), (80, 80, 90, 90)])
+    groups = hole_groups(m)
+    assert len(groups) == 2 and sum(g.sum() for g in groups) == m.sum()
+
+
+def test_no_hole_returns_identical(restorer):
+    rgb = smooth_photo(50, 60)
+    assert np.array_equal(restorer.restore(rgb, np.zeros((50, 60), bool)), rgb)
+
+
+def test_all_hole_still_gives_an_image(restorer):
+    rgb = smooth_photo(40, 40)
+    out = restorer.restore(rgb, np.ones((40, 40), bool))
+    assert out.shape == rgb.shape
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "LA", "P", "I;16", "CMYK"])
+def test_modes_round_trip_and_outside_pixels_untouched(restorer, mode):
+    rgb = smooth_photo(48, 72)
+    im = Image.fromarray(rgb)
+    if mode == "I;16":
+        im = Image.fromarray((np.asarray(im.convert("L")).astype(np.uint16) * 257))
+    elif mode == "RGBA":
+        im = im.convert("RGBA")
+        im.putalpha(Image.fromarray(np.full((48, 72), 77, np.uint8)))
+    elif mode != "RGB":
+        im = im.convert(mode)
+    mask = rect_mask(48, 72, [(10, 20, 25, 40)])
+    out = merge_into(im, restorer.restore(photo_rgb(im), mask), mask)
+    assert out.mode == im.mode and out.size == im.size
+    a, b = np.asarray(im), np.asarray(out)
+    assert np.array_equal(a[~mask], b[~mask])
+    if mode in ("RGBA", "LA"):
+        assert np.array_equal(a[..., -1], b[..., -1])  # alpha kept everywhere
+    if mode == "P":
+        assert out.getpalette() == im.getpalette()

@@ -1,0 +1,113 @@
+"""Training on tiny synthetic images: each stage, resume, export, and loading the export in `restore run`."""
+
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from restore.cli import main as restore_main
+from trainer import checkpoint
+from trainer.cli import main
+
+from .conftest import write_mask, write_photo
+
+TINY = {
+    "approx_epochs": 2, "gan_epochs": 1, "gan_steps_per_epoch": 2, "batch_size": 4, "approx_batch_size": 4,
+    "val_images": 4, "log_every": 1,
+    "model": {"approx": {"grid": 8, "hidden": 16}, "refiner": {"widths": [4, 8, 8], "dilations": [1, 2]}},
+    "disc": {"widths": [8, 8, 8, 8], "hidden": 8},
+}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    for i in range(24):
+        write_photo(root / "imgs" / f"{i:02d}.png", 70 + i % 3, 64 + i % 5, seed=i)
+    cfg = root / "tiny.json"
+    cfg.write_text(json.dumps(TINY))
+    return root
+
+
+def train(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_two_stages_resume_and_export(data, tmp_path):
+    run_dir = tmp_path / "run"
+    common = ["--dataset", data / "imgs", "--config", data / "tiny.json"]
+    res = train("approx", *common, "--run-dir", run_dir)
+    assert res.exit_code == 0, res.output
+    for f in ["config.json", "split.json", "command.txt", "approx/last.pt", "approx/metrics.csv", "approx/samples-epoch002.png"]:
+        assert (run_dir / f).exists(), f
+    split = json.loads((run_dir / "split.json").read_text())
+    assert len(split["approx_train"]) + len(split["approx_val"]) == 24 - 7  # 70% of the images are the pool
+    assert not set(split["approx_train"]) & set(split["approx_val"])
+    header = (run_dir / "approx" / "metrics.csv").read_text().splitlines()[0]
+    assert "val_l1" in header and "val_ssim" in header and "seconds" in header
+
+    res = train("gan", "--resume", run_dir)
+    assert res.exit_code == 0, res.output
+    state = checkpoint.load(run_dir / "gan")
+    assert state["global_step"] == 2 and state["epoch"] == 1
+    header = (run_dir / "gan" / "metrics.csv").read_text().splitlines()[0].split(",")
+    for col in ["train_d", "train_g_adv", "train_rec", "train_gradnorm_adv", "train_gradnorm_rec", "val_ssim", "seconds"]:
+        assert col in header
+
+    out = tmp_path / "release"
+    res = train("export", run_dir, "--name", "toy", "-o", out)
+    assert res.exit_code == 0, res.output
+    assert {p.name for p in out.iterdir()} == {"config.json", "model.safetensors", "README.md"}
+    card = (out / "README.md").read_text()
+    assert "sha256" in card and "restore-train approx" in card and "| full model |" in card
+
+    photos = tmp_path / "photos"
+    write_photo(photos / "p.png", 50, 60)
+    write_mask(tmp_path / "masks" / "p.png", 50, 60)
+    res = CliRunner().invoke(restore_main, ["run", str(photos), "--masks", str(tmp_path / "masks"),
+                                            "-o", str(tmp_path / "restored"), "--model", str(out)])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "restored" / "p.png").exists()
+
+
+def test_resume_continues_the_step_count(data, tmp_path):
+    run_dir = tmp_path / "run"
+    cfg = dict(TINY, approx_epochs=1, gan_epochs=2, gan_steps_per_epoch=3)
+    (tmp_path / "c.json").write_text(json.dumps(cfg))
+    assert train("approx", "--dataset", data / "imgs", "--config", tmp_path / "c.json", "--run-dir", run_dir).exit_code == 0
+
+    from trainer import loop
+    from trainer.config import TrainConfig
+    from trainer.data import Splits
+    from trainer.stages import GanStage
+
+    c = TrainConfig.load(run_dir / "config.json")
+    approx = checkpoint.load(run_dir / "approx")["stage"]["model"]
+
+    def stage():
+        return GanStage(c, Splits.load(run_dir / "split.json"), torch.device("cpu"), None, approx)
+
+    loop.run(stage(), run_dir, max_steps=4, log=lambda s: None)  # "killed" after step 4
+    assert checkpoint.load(run_dir / "gan")["global_step"] == 4
+    logs = []
+    loop.run(stage(), run_dir, log=logs.append)
+    assert logs == ["gan: resuming at epoch 2, step 4"]
+    state = checkpoint.load(run_dir / "gan")
+    assert state["global_step"] == 6 and state["epoch"] == 2
+
+
+def test_corrupt_last_checkpoint_falls_back(tmp_path):
+    checkpoint.save({"n": 1}, tmp_path)
+    checkpoint.save({"n": 2}, tmp_path)
+    (tmp_path / "last.pt").write_bytes(b"garbage")
+    with pytest.warns(UserWarning, match="unreadable"):
+        assert checkpoint.load(tmp_path)["n"] == 1
+
+
+def test_missing_data_is_a_one_line_error(tmp_path):
+    res = CliRunner().invoke(main, ["approx", "--dataset", "celeba", "--data-dir", str(tmp_path / "none"),
+                                    "--run-dir", str(tmp_path / "r")])
+    assert res.exit_code == 1
+    assert "celeba data not found under" in res.output and "RESTORE_DATA_DIR" in res.output
+    assert "Traceback" not in res.output

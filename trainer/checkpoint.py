@@ -1,0 +1,47 @@
+"""Training checkpoints: written atomically, the previous one kept as a fallback."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import torch
+
+NAMES = ("last.pt", "prev.pt")
+
+
+def save(state: dict, folder: Path) -> Path:
+    """Write `state` to folder/last.pt via a temporary file; the old last.pt becomes prev.pt."""
+    folder.mkdir(parents=True, exist_ok=True)
+    last, prev = folder / NAMES[0], folder / NAMES[1]
+    tmp = folder / f".last.pt.{os.getpid()}.tmp"
+    with open(tmp, "wb") as f:
+        torch.save(state, f)
+        f.flush()
+        os.fsync(f.fileno())
+    if last.exists():
+        os.replace(last, prev)
+    os.replace(tmp, last)
+    return last
+
+
+def load(folder: Path) -> dict | None:
+    """The newest readable checkpoint in `folder`, or None when there is none.
+
+    A damaged last.pt (a kill while the disk was full, say) falls back to prev.pt
+    with a warning rather than losing the run.
+    """
+    for i, name in enumerate(NAMES):
+        path = folder / name
+        if not path.exists():
+            continue
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:  # any unreadable file: try the older one
+            warnings.warn(f"{path}: unreadable checkpoint ({type(e).__name__}); trying the previous one", stacklevel=2)
+            continue
+        if i > 0:
+            warnings.warn(f"resuming from {path} (the newer checkpoint was unreadable)", stacklevel=2)
+        return state
+    return None

@@ -1,0 +1,218 @@
+"""restore-train: the paper's two-stage training, resumable, and export of release weights."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import shlex
+import time
+from pathlib import Path
+
+import click
+
+from .config import TrainConfig
+
+SCALAR_FIELDS = [f for f in dataclasses.fields(TrainConfig) if f.type in ("int", "float", "bool", "str", int, float, bool, str)]
+_TYPES = {"int": int, "float": float, "bool": bool, "str": str}
+
+
+def _hyper_options(fn):
+    """A --flag for every scalar hyper-parameter of TrainConfig (nested model widths go in --config)."""
+    for f in reversed(SCALAR_FIELDS):
+        if f.name in ("dataset", "seed"):
+            continue
+        typ = _TYPES.get(f.type, f.type)
+        flag = "--" + f.name.replace("_", "-")
+        if typ is bool:
+            fn = click.option(f"{flag}/--no-{f.name.replace('_', '-')}", f.name, default=None,
+                              help=f"(default {f.default})")(fn)
+        else:
+            fn = click.option(flag, f.name, type=typ, default=None, help=f"(default {f.default})")(fn)
+    return fn
+
+
+def _common(fn):
+    @click.option("--dataset", default=None, help="celeba, cars, or a folder of images  [default: celeba]")
+    @click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+                  help="folder with the datasets in their official layouts  [env: RESTORE_DATA_DIR; default ../shared/data]")
+    @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                  help="JSON file of hyper-parameters (as a run's config.json); flags override it")
+    @click.option("--seed", type=int, default=None, help="seed of every random draw  [default: 0]")
+    @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda")
+    @click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                  help="where checkpoints, metrics and samples go  [default: runs/DATASET]")
+    @click.option("--resume", "resume", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+                  help="continue the run in this folder from its last checkpoint (its config.json is used)")
+    @click.option("--debug", is_flag=True, help="show tracebacks")
+    @_hyper_options
+    @functools.wraps(fn)
+    def wrapper(**kw):
+        debug = kw.pop("debug")
+        try:
+            return fn(**kw)
+        except click.ClickException:
+            raise
+        except (ValueError, FileNotFoundError) as e:
+            if debug:
+                raise
+            raise click.ClickException(str(e)) from None
+
+    return wrapper
+
+
+def _invocation(kw: dict) -> str:
+    """The command as a shell line with every option that was set, to reproduce the run."""
+    ctx = click.get_current_context()
+    words = ["restore-train", ctx.info_name]
+    renamed = {"config_file": "--config", "approx_dir": "--approx"}
+    for key, value in {**ctx.params, **kw}.items():
+        if value is None or key == "debug" or (key == "device" and value == "auto"):
+            continue
+        flag = renamed.get(key, "--" + key.replace("_", "-"))
+        if isinstance(value, bool):
+            words.append(flag if value else f"--no-{key.replace('_', '-')}")
+        else:
+            words += [flag, str(value)]
+    return shlex.join(words)
+
+
+def _setup(kw: dict) -> tuple[TrainConfig, Path, object, Path | None, bool]:
+    """Config from --resume / --config / flags, the run dir (with config.json and command.txt), the device."""
+    import torch
+
+    from restore.device import pick_device
+
+    from . import distributed
+
+    invocation = _invocation(kw)
+    resume: Path | None = kw.pop("resume")
+    data_dir = kw.pop("data_dir")
+    device_name = kw.pop("device")
+    run_dir = kw.pop("run_dir")
+    config_file = kw.pop("config_file")
+    overrides = {k: v for k, v in kw.items() if v is not None}
+    if resume is not None:
+        if not (resume / "config.json").exists():
+            raise click.ClickException(f"{resume}: no config.json here; --resume takes a run directory")
+        cfg = TrainConfig.load(resume / "config.json")
+        run_dir = resume
+        changed = {k: v for k, v in overrides.items() if getattr(cfg, k) != v}
+        if changed:
+            raise click.ClickException(f"--resume uses {resume}/config.json; drop the flags that change it: {sorted(changed)}")
+    else:
+        data = json.loads(config_file.read_text()) if config_file else {}
+        data.update(overrides)
+        cfg = TrainConfig.from_dict(data)
+        run_dir = run_dir or Path("runs") / Path(cfg.dataset).name
+        if (run_dir / "config.json").exists():
+            raise click.ClickException(f"{run_dir} already holds a run; pass --resume {run_dir} or choose --run-dir")
+    ctx = distributed.setup(device_name)
+    device = ctx.device if ctx.world > 1 else pick_device(device_name)
+    if cfg.workers_threads:
+        torch.set_num_threads(cfg.workers_threads)
+    if ctx.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        cfg.save(run_dir / "config.json")
+        with open(run_dir / "command.txt", "a") as f:
+            f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')}  {invocation}\n")
+        click.echo(f"run directory: {run_dir}  device: {device}  world size: {ctx.world}", err=True)
+    return cfg, run_dir, device, data_dir, ctx
+
+
+def _splits(cfg: TrainConfig, run_dir: Path, data_dir: Path | None, is_main: bool):
+    from .data import Splits
+
+    path = run_dir / "split.json"
+    if path.exists():
+        return Splits.load(path)
+    splits = Splits.make(cfg.dataset, data_dir, cfg.seed, cfg.val_images)
+    if is_main:
+        splits.save(path)
+    return splits
+
+
+def _cache_dir(run_dir: Path) -> Path:
+    return run_dir.parent / ".cache" if run_dir.parent != Path("") else Path(".cache")
+
+
+def _train_approx(cfg, run_dir, device, data_dir, ctx):
+    from . import loop
+    from .stages import ApproxStage
+
+    splits = _splits(cfg, run_dir, data_dir, ctx.is_main)
+    stage = ApproxStage(cfg, splits, device, _cache_dir(run_dir))
+    loop.run(stage, run_dir, is_main=ctx.is_main, log=lambda s: click.echo(s, err=True))
+
+
+def _approx_weights(approx_dir: Path) -> dict:
+    from . import checkpoint
+
+    state = checkpoint.load(approx_dir / "approx")
+    if state is None:
+        raise click.ClickException(f"{approx_dir}/approx: no ApproxNet checkpoint; run `restore-train approx` first")
+    return state["stage"]["model"]
+
+
+def _train_gan(cfg, run_dir, device, data_dir, ctx, approx_dir: Path):
+    from . import loop
+    from .stages import GanStage
+
+    splits = _splits(cfg, run_dir, data_dir, ctx.is_main)
+    stage = GanStage(cfg, splits, device, _cache_dir(run_dir), _approx_weights(approx_dir), ddp=ctx.world > 1)
+    loop.run(stage, run_dir, is_main=ctx.is_main, log=lambda s: click.echo(s, err=True))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main():
+    """Train restore's models as the paper does: ApproxNet first, then the attention GAN."""
+
+
+@main.command()
+@_common
+def approx(**kw):
+    """Stage 1: train ApproxNet (L1 on the hole) on 70% of the training images."""
+    cfg, run_dir, device, data_dir, ctx = _setup(kw)
+    _train_approx(cfg, run_dir, device, data_dir, ctx)
+
+
+@main.command()
+@click.option("--approx", "approx_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="run directory of a finished `restore-train approx`  [default: the run directory itself]")
+@_common
+def gan(approx_dir, **kw):
+    """Stage 2: train the attention refiner and the discriminator on top of a trained ApproxNet."""
+    cfg, run_dir, device, data_dir, ctx = _setup(kw)
+    _train_gan(cfg, run_dir, device, data_dir, ctx, approx_dir or run_dir)
+
+
+@main.command(name="all")
+@_common
+def all_(**kw):
+    """Both stages, one after the other, in one run directory."""
+    cfg, run_dir, device, data_dir, ctx = _setup(kw)
+    _train_approx(cfg, run_dir, device, data_dir, ctx)
+    ctx.barrier()
+    _train_gan(cfg, run_dir, device, data_dir, ctx, run_dir)
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--name", required=True, help="name of the release, e.g. celeba")
+@click.option("-o", "--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="output folder  [default: RUN_DIR/export/NAME]")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="for the validation scores on the card")
+@click.option("--n", type=int, default=None, help="validation images to score (default: the whole split)")
+def export(run_dir, name, out, data_dir, n):
+    """Write the release pair (config.json + model.safetensors) and its model card."""
+    from .export import export_run
+
+    try:
+        folder = export_run(run_dir, name, out, data_dir, n)
+    except ValueError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(str(folder))
+
+
+if __name__ == "__main__":
+    main()

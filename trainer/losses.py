@@ -1,0 +1,56 @@
+"""Losses: hole L1 with a heavier border band, differentiable SSIM, and the GAN terms."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def border_weights(mask: torch.Tensor, border_px: int, border_weight: float) -> torch.Tensor:
+    """1 inside the hole, 1 + border_weight on hole pixels within border_px of a known pixel."""
+    if border_px <= 0 or border_weight == 0:
+        return mask
+    k = 2 * border_px + 1
+    eroded = -F.max_pool2d(-mask, k, stride=1, padding=border_px)
+    return mask * (1 + border_weight * (mask - eroded))
+
+
+def hole_l1(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Weighted mean absolute error over hole pixels (weights are 0 outside the hole)."""
+    return ((pred - target).abs() * weights).sum() / (weights.sum() * pred.shape[1]).clamp_min(1.0)
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None = None, window: int = 7) -> torch.Tensor:
+    """Mean SSIM of [-1, 1] images, as skimage's default (uniform 7x7 window, sample covariance).
+
+    With `mask`, the mean is over the windows that touch the hole: the others are
+    identical after paste-back and would only dilute the gradient.
+    """
+    a, b = (a + 1) * 0.5, (b + 1) * 0.5  # data range 1
+    c1, c2 = 0.01**2, 0.03**2
+    n = window * window
+    cov_norm = n / (n - 1)
+
+    def mean(x):
+        return F.avg_pool2d(x, window, stride=1)
+
+    ma, mb = mean(a), mean(b)
+    va = cov_norm * (mean(a * a) - ma * ma)
+    vb = cov_norm * (mean(b * b) - mb * mb)
+    cab = cov_norm * (mean(a * b) - ma * mb)
+    s = ((2 * ma * mb + c1) * (2 * cab + c2)) / ((ma * ma + mb * mb + c1) * (va + vb + c2))
+    if mask is None:
+        return s.mean()
+    touch = (mean(mask) > 0).to(s.dtype)
+    return (s * touch).sum() / (touch.sum() * s.shape[1]).clamp_min(1.0)
+
+
+def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """L_D: binary cross-entropy, real -> 1, restored -> 0."""
+    return F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits)) + \
+        F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+
+
+def g_adv_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """Adversarial part of L_G (non-saturating form of -log(1 - D(G(z))) 's intent)."""
+    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))

@@ -1,0 +1,206 @@
+"""Stage 1 (ApproxNet alone) and stage 2 (refiner + discriminator), as the loop runs them."""
+
+from __future__ import annotations
+
+import copy
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from restore.metrics import ssim as ssim_metric
+from restore.metrics import to_uint8
+from restore.models import ApproxNet, Discriminator, Inpainter, gray_fill
+
+from . import losses
+from .config import TrainConfig
+from .data import Batches, Splits, fixed_val, load_images
+
+CL = torch.channels_last
+
+
+def _chunks(n: int, size: int):
+    for i in range(0, n, size):
+        yield slice(i, min(n, i + size))
+
+
+def mean_ssim(pred: torch.Tensor, target: torch.Tensor) -> float:
+    """The paper's SSIM (skimage, uint8) averaged over a batch of [-1, 1] images."""
+    return float(np.mean([ssim_metric(a, b) for a, b in zip(to_uint8(pred), to_uint8(target))]))
+
+
+class ApproxStage:
+    """Stage 1: ApproxNet with L1 on the hole, 70% of the training images, fixed epochs."""
+
+    name = "approx"
+
+    def __init__(self, cfg: TrainConfig, splits: Splits, device: torch.device, cache_dir: Path | None):
+        self.cfg, self.device = cfg, device
+        train = load_images(splits.approx_train, cache_dir)
+        self.batches = Batches(train, cfg.approx_batch_size, cfg.seed, 1, cfg.stroke_fraction, cfg.hflip)
+        self.val_x, self.val_m = fixed_val(load_images(splits.approx_val, cache_dir), cfg.seed)
+        torch.manual_seed(cfg.seed)
+        self.model = ApproxNet(cfg.model.approx).to(device)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.approx_lr)
+        self.epochs = cfg.approx_epochs
+        self.steps_per_epoch = len(self.batches)
+
+    def step(self, epoch: int, index: int, global_step: int) -> dict:
+        x, m = (t.to(self.device) for t in self.batches.batch(epoch, index))
+        self.model.train()
+        loss = losses.hole_l1(self.model(x, m), x, m)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        return {"l1": loss.item()}
+
+    @torch.no_grad()
+    def _predict(self, x, m):
+        self.model.eval()
+        return m * self.model(x, m) + (1 - m) * x
+
+    @torch.no_grad()
+    def evaluate(self, epoch: int) -> dict:
+        l1, n = 0.0, len(self.val_x)
+        for s in _chunks(n, 256):
+            x, m = self.val_x[s].to(self.device), self.val_m[s].to(self.device)
+            l1 += losses.hole_l1(self._predict(x, m), x, m).item() * (s.stop - s.start)
+        k = min(n, self.cfg.val_images)
+        x, m = self.val_x[:k].to(self.device), self.val_m[:k].to(self.device)
+        return {"val_l1": l1 / n, "val_ssim": mean_ssim(self._predict(x, m), x)}
+
+    def samples(self) -> list[np.ndarray]:
+        x, m = self.val_x[:8].to(self.device), self.val_m[:8].to(self.device)
+        return [to_uint8(gray_fill(x, m)), to_uint8(self._predict(x, m)), to_uint8(x)]
+
+    def state_dict(self) -> dict:
+        return {"model": self.model.state_dict(), "opt": self.opt.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["opt"])
+
+
+class GanStage:
+    """Stage 2: the attention refiner against the discriminator, L_G = BCE + alpha * reconstruction."""
+
+    name = "gan"
+
+    def __init__(self, cfg: TrainConfig, splits: Splits, device: torch.device, cache_dir: Path | None,
+                 approx_state: dict, ddp: bool = False):
+        self.cfg, self.device = cfg, device
+        train = load_images(splits.gan_train, cache_dir)
+        self.batches = Batches(train, cfg.batch_size, cfg.seed, 2, cfg.stroke_fraction, cfg.hflip)
+        self.val_x, self.val_m = fixed_val(load_images(splits.monitor, cache_dir), cfg.seed)
+        torch.manual_seed(cfg.seed)
+        self.gen = Inpainter(cfg.model)
+        self.gen.approx.load_state_dict(approx_state)
+        self.gen.approx.requires_grad_(cfg.approx_trainable)
+        self.gen = self.gen.to(device, memory_format=CL)
+        self.disc = Discriminator(cfg.disc).to(device, memory_format=CL)
+        self.ema = copy.deepcopy(self.gen).eval().requires_grad_(False)
+        groups = [{"params": self.gen.refiner.parameters(), "lr": cfg.lr, "base_lr": cfg.lr}]
+        if cfg.approx_trainable:
+            lr_a = cfg.lr * cfg.approx_lr_scale
+            groups.append({"params": self.gen.approx.parameters(), "lr": lr_a, "base_lr": lr_a})
+        self.opt_g = torch.optim.Adam(groups, betas=(0.9, 0.99))
+        self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=cfg.d_lr, betas=(0.5, 0.99))
+        self.g_model, self.d_model = self.gen, self.disc
+        if ddp:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            self.g_model, self.d_model = DDP(self.gen), DDP(self.disc)
+        self.epochs = cfg.gan_epochs
+        self.steps_per_epoch = cfg.gan_steps_per_epoch or len(self.batches)
+        self.total_steps = self.epochs * self.steps_per_epoch
+
+    def _set_lr(self, step: int) -> None:
+        t = min(step / max(self.total_steps, 1), 1.0)
+        scale = self.cfg.lr_min / self.cfg.lr + (1 - self.cfg.lr_min / self.cfg.lr) * 0.5 * (1 + math.cos(math.pi * t))
+        for g in self.opt_g.param_groups:
+            g["lr"] = g["base_lr"] * scale
+
+    def reconstruction(self, coarse, refined, x, m):
+        cfg = self.cfg
+        w = losses.border_weights(m, cfg.border_px, cfg.border_weight)
+        rec = losses.hole_l1(refined, x, w) + 0.5 * losses.hole_l1(coarse, x, m)
+        if cfg.ssim_weight:
+            rec = rec + cfg.ssim_weight * (1 - losses.ssim(refined, x, m))
+        return rec
+
+    def step(self, epoch: int, index: int, global_step: int) -> dict:
+        x, m = (t.to(self.device) for t in self.batches.batch(epoch, index))
+        x = x.contiguous(memory_format=CL)
+        self._set_lr(global_step)
+        self.gen.train()
+        if not self.cfg.approx_trainable:
+            self.gen.approx.eval()
+        coarse, refined = self.g_model(x, m)
+
+        ld = losses.d_loss(self.d_model(x), self.d_model(refined.detach()))
+        self.opt_d.zero_grad(set_to_none=True)
+        ld.backward()
+        self.opt_d.step()
+
+        adv = losses.g_adv_loss(self.d_model(refined))
+        rec = self.reconstruction(coarse, refined, x, m)
+        out = {"rec": rec.item(), "g_adv": adv.item(), "d": ld.item()}
+        if global_step % self.cfg.log_every == 0:
+            # The paper tuned alpha by comparing the two terms' gradients at the generator output.
+            g_adv = torch.autograd.grad(adv, refined, retain_graph=True)[0]
+            g_rec = torch.autograd.grad(self.cfg.alpha * rec, refined, retain_graph=True)[0]
+            out["gradnorm_adv"] = g_adv.norm().item()
+            out["gradnorm_rec"] = g_rec.norm().item()
+        else:
+            out["gradnorm_adv"] = out["gradnorm_rec"] = float("nan")
+        lg = adv + self.cfg.alpha * rec
+        self.opt_g.zero_grad(set_to_none=True)
+        lg.backward()
+        self.opt_g.step()
+        self._update_ema()
+        return out
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        decay = self.cfg.ema
+        for e, p in zip(self.ema.parameters(), self.gen.parameters()):
+            if decay > 0:
+                e.lerp_(p, 1 - decay)
+            else:
+                e.copy_(p)
+        for e, b in zip(self.ema.buffers(), self.gen.buffers()):
+            e.copy_(b)
+
+    @torch.no_grad()
+    def evaluate(self, epoch: int) -> dict:
+        x, m = self.val_x.to(self.device), self.val_m.to(self.device)
+        coarse, refined = [], []
+        for s in _chunks(len(x), 128):
+            c, r = self.ema(x[s].contiguous(memory_format=CL), m[s])
+            coarse.append(c)
+            refined.append(r)
+        coarse, refined = torch.cat(coarse), torch.cat(refined)
+        return {
+            "val_l1": losses.hole_l1(refined, x, m).item(),
+            "val_ssim_approx": mean_ssim(coarse, x),
+            "val_ssim": mean_ssim(refined, x),
+            "gamma": float(self.ema.refiner.attn16.gamma) if self.ema.refiner.attn16 is not None else 0.0,
+        }
+
+    @torch.no_grad()
+    def samples(self) -> list[np.ndarray]:
+        x, m = self.val_x[:8].to(self.device), self.val_m[:8].to(self.device)
+        c, r = self.ema(x.contiguous(memory_format=CL), m)
+        return [to_uint8(gray_fill(x, m)), to_uint8(c), to_uint8(r), to_uint8(x)]
+
+    def state_dict(self) -> dict:
+        return {"gen": self.gen.state_dict(), "ema": self.ema.state_dict(), "disc": self.disc.state_dict(),
+                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.gen.load_state_dict(state["gen"])
+        self.ema.load_state_dict(state["ema"])
+        self.disc.load_state_dict(state["disc"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
