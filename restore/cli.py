@@ -76,9 +76,11 @@ def main():
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True, help="64x64 windows per forward pass")
 @click.option("--context", type=click.FloatRange(min=1.0), default=3.0, show_default=True,
               help="window side around each hole, in hole sizes")
+@click.option("--shard", default=None, metavar="I/N",
+              help="process only shard I of N (0 <= I < N): several processes or machines share one folder")
 @_model_options
 @_errors
-def run(inputs, output, masks_dir, seed, holes, overwrite, recursive, strict_masks, batch_size, context,
+def run(inputs, output, masks_dir, seed, holes, overwrite, recursive, strict_masks, batch_size, context, shard,
         model, device, threads):
     """Restore the photos in INPUTS (files or folders) into the output folder."""
     from tqdm import tqdm
@@ -98,6 +100,14 @@ def run(inputs, output, masks_dir, seed, holes, overwrite, recursive, strict_mas
         raise click.UsageError(f"no photos found in {', '.join(map(str, inputs))} "
                                "(looked for .jpg .jpeg .png .bmp .webp .tif .tiff .gif"
                                f"{'' if recursive else '; use --recursive for sub-folders'})")
+    if shard is not None:
+        from .runner import in_shard, parse_shard
+
+        try:
+            index, count = parse_shard(shard)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--shard") from None
+        photos = [(p, rel) for p, rel in photos if in_shard(rel, index, count)]
     jobs, orphans = plan(photos, out_dir, masks_dir, recursive)
     for m in orphans:
         click.echo(f"warning: {m}: mask has no photo with the same name", err=True)

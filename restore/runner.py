@@ -57,6 +57,23 @@ def photo_seed(seed: int, rel: Path) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(rel.as_posix().encode())])
 
 
+def parse_shard(text: str) -> tuple[int, int]:
+    """'I/N' -> (I, N) with 0 <= I < N."""
+    try:
+        i, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise ValueError(f"{text!r}: expected I/N, e.g. 0/4") from None
+    if not (n >= 1 and 0 <= i < n):
+        raise ValueError(f"{text!r}: need 0 <= I < N")
+    return i, n
+
+
+def in_shard(rel: Path, index: int, count: int) -> bool:
+    """Whether a photo belongs to shard `index` of `count`: by a hash of its relative path, so the
+    split is the same on every machine and does not move when other files come and go."""
+    return zlib.crc32(rel.as_posix().encode()) % count == index
+
+
 def draw_mask(seed: int, rel: Path, height: int, width: int, holes: int = 1) -> np.ndarray:
     rng = photo_seed(seed, rel)
     mask = np.zeros((height, width), dtype=bool)

@@ -148,3 +148,30 @@ def test_help_is_fast():
     res = subprocess.run([sys.executable, "-c", "import restore.cli, sys; print('torch' in sys.modules)"],
                          capture_output=True, text=True, timeout=60)
     assert res.stdout.strip() == "False"
+
+
+def test_shards_cover_the_folder_exactly_once(tmp_path, model_dir):
+    photos = tmp_path / "p"
+    for i in range(23):
+        write_photo(photos / f"{i:02d}.png", 30, 30, seed=i)
+    seen = []
+    for i in range(3):
+        out = tmp_path / f"o{i}"
+        res = run("run", photos, "-o", out, "--model", model_dir, "--shard", f"{i}/3")
+        assert res.exit_code == 0
+        seen += [p.name for p in out.iterdir() if not p.name.endswith("_mask.png")]
+    assert sorted(seen) == sorted(p.name for p in photos.iterdir())
+    res = CliRunner().invoke(main, ["run", str(photos), "--shard", "3/3"])
+    assert res.exit_code == 2 and "need 0 <= I < N" in res.output
+
+
+def test_explain_draws_attention_figure(tmp_path, model_dir):
+    write_photo(tmp_path / "a.png", 80, 100)
+    write_mask(tmp_path / "m.png", 80, 100)
+    res = run("explain", tmp_path / "a.png", "--mask", tmp_path / "m.png", "--at", "40,30",
+              "-o", tmp_path / "att.png", "--model", model_dir)
+    assert res.exit_code == 0, res.output
+    assert Image.open(tmp_path / "att.png").size == (3 * 256 + 8, 256 + 18)
+    res = CliRunner().invoke(main, ["explain", str(tmp_path / "a.png"), "--mask", str(tmp_path / "m.png"),
+                                    "--at", "500,3", "--model", str(model_dir)])
+    assert res.exit_code == 2 and "outside the 100x80 photo" in res.output

@@ -1,0 +1,213 @@
+"""Bad input never stops a batch, never loses data, and always says what happened (issue 7)."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from restore.cli import main
+
+from .conftest import smooth_photo, write_mask, write_photo
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def last_line(res):
+    return res.stdout.strip().splitlines()[-1]
+
+
+def test_corrupt_truncated_and_non_images(tmp_path, model_dir):
+    photos = tmp_path / "p"
+    write_photo(photos / "good.png", 40, 40)
+    full = (photos / "good.png").read_bytes()
+    (photos / "truncated.png").write_bytes(full[: len(full) // 2])
+    Image.fromarray(smooth_photo(40, 40)).save(photos / "cut.jpg")
+    (photos / "cut.jpg").write_bytes((photos / "cut.jpg").read_bytes()[:300])
+    (photos / "notes.txt").write_text("not an image")
+    (photos / ".DS_Store").write_bytes(b"\x00\x01")
+    res = invoke("run", photos, "-o", tmp_path / "o", "--model", model_dir)
+    assert res.exit_code == 1
+    assert last_line(res) == "1 restored, 0 skipped, 2 failed"
+    assert f"error: {photos / 'truncated.png'}: cannot read image" in res.stderr
+    assert f"error: {photos / 'cut.jpg'}: cannot read image" in res.stderr
+    assert "notes.txt" not in res.output and "DS_Store" not in res.output and "Traceback" not in res.output
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["good.png", "good_mask.png"]
+
+
+def test_mask_edge_cases(tmp_path, model_dir):
+    photos, masks = tmp_path / "p", tmp_path / "m"
+    for name in ["none", "all", "ok"]:
+        write_photo(photos / f"{name}.png", 30, 40)
+    masks.mkdir()
+    Image.new("L", (40, 30), 0).save(masks / "none.png")
+    Image.new("L", (40, 30), 255).save(masks / "all.png")
+    write_mask(masks / "ok.png", 30, 40)
+    res = invoke("run", photos, "--masks", masks, "-o", tmp_path / "o", "--model", model_dir)
+    assert res.exit_code == 0, res.output
+    assert last_line(res) == "3 restored, 0 skipped, 0 failed"
+    assert (tmp_path / "o" / "none.png").read_bytes() == (photos / "none.png").read_bytes()  # copied unchanged
+    assert f"warning: {photos / 'all.png'}: the mask covers the whole photo" in res.stderr
+
+
+@pytest.mark.parametrize("kind", ["16bit", "palette", "LA", "cmyk_jpeg", "gif", "tiny"])
+def test_odd_photo_kinds_keep_mode_and_size(tmp_path, model_dir, kind):
+    photos = tmp_path / "p"
+    photos.mkdir()
+    rgb = smooth_photo(48, 64)
+    if kind == "16bit":
+        im, name = Image.fromarray(np.asarray(Image.fromarray(rgb).convert("L")).astype(np.uint16) * 257), "x.png"
+    elif kind == "palette":
+        im, name = Image.fromarray(rgb).convert("P", palette=Image.Palette.ADAPTIVE, colors=32), "x.png"
+    elif kind == "LA":
+        im, name = Image.fromarray(rgb).convert("LA"), "x.png"
+    elif kind == "cmyk_jpeg":
+        im, name = Image.fromarray(rgb).convert("CMYK"), "x.jpg"
+    elif kind == "gif":
+        frames = [Image.fromarray(rgb).convert("P"), Image.fromarray(255 - rgb).convert("P")]
+        frames[0].save(photos / "x.gif", save_all=True, append_images=frames[1:])
+        im, name = None, "x.gif"
+    else:
+        im, name = Image.fromarray(rgb[:1, :1]), "x.png"
+    if im is not None:
+        im.save(photos / name)
+    src = Image.open(photos / name)
+    res = invoke("run", photos, "-o", tmp_path / "o", "--model", model_dir)
+    assert res.exit_code == 0, res.output
+    out = Image.open(tmp_path / "o" / name)
+    assert out.size == src.size and out.mode == src.mode
+    if kind == "gif":
+        assert "2 frames; only the first is restored" in res.stderr
+    mask = np.asarray(Image.open(tmp_path / "o" / "x_mask.png")) > 127
+    if kind in ("16bit", "palette", "LA"):
+        assert np.array_equal(np.asarray(src)[~mask], np.asarray(out)[~mask])
+
+
+def test_exif_rotated_jpeg_is_restored_upright(tmp_path, model_dir):
+    photos = tmp_path / "p"
+    photos.mkdir()
+    im = Image.fromarray(smooth_photo(40, 60))  # stored 60 wide, 40 high
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    im.save(photos / "r.jpg", exif=exif, quality=95)
+    write_mask(tmp_path / "m" / "r.png", 60, 40)  # mask drawn on the upright (displayed) photo
+    res = invoke("run", photos, "--masks", tmp_path / "m", "-o", tmp_path / "o", "--model", model_dir)
+    assert res.exit_code == 0, res.output
+    out = Image.open(tmp_path / "o" / "r.jpg")
+    assert out.size == (40, 60)
+    assert out.getexif().get(0x0112, 1) == 1
+
+
+def test_decompression_bomb_is_refused(tmp_path, model_dir, monkeypatch):
+    photos = tmp_path / "p"
+    write_photo(photos / "big.png", 300, 300)
+    write_photo(photos / "ok.png", 30, 30)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 20_000)  # 300x300 = 90,000 px > 2x the limit
+    res = invoke("run", photos, "-o", tmp_path / "o", "--model", model_dir)
+    assert res.exit_code == 1
+    assert "big.png: too many pixels for a safe decode" in res.stderr and "downscale" in res.stderr
+    assert last_line(res) == "1 restored, 0 skipped, 1 failed"
+
+
+def test_same_photo_twice_and_unwritable_output(tmp_path, model_dir):
+    photos = tmp_path / "p"
+    write_photo(photos / "a.png", 30, 30)
+    res = invoke("run", photos, photos / "a.png", "-o", tmp_path / "o", "--model", model_dir)
+    assert last_line(res) == "1 restored, 0 skipped, 0 failed"
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    res = invoke("run", photos, "-o", blocker / "sub", "--model", model_dir)
+    assert res.exit_code == 1 and "cannot create the output folder" in res.output
+
+
+def test_altered_weights_are_refused_with_the_fix(tmp_path, model_dir, monkeypatch):
+    import shutil
+
+    from restore import hub
+
+    bundled = tmp_path / "bundled"
+    shutil.copytree(model_dir, bundled / "toy")
+    digests = {n: hub.sha256_file(bundled / "toy" / n) for n in hub.FILES}
+    monkeypatch.setattr(hub, "REGISTRY", {"toy": hub.Release("toy", "nobody/toy", "v1", digests, "test")})
+    monkeypatch.setattr(hub, "BUNDLED_DIR", bundled)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    write_photo(tmp_path / "p" / "a.png", 30, 30)
+    assert invoke("run", tmp_path / "p", "-o", tmp_path / "o", "--model", "toy").exit_code == 0
+    with open(bundled / "toy" / "model.safetensors", "r+b") as f:
+        f.truncate(1000)
+    res = invoke("run", tmp_path / "p", "-o", tmp_path / "o2", "--model", "toy")
+    assert res.exit_code == 1
+    line = res.output.strip().splitlines()[-1]
+    assert "model.safetensors: sha256 mismatch" in line and "restore download" in line
+
+
+INTERRUPT = textwrap.dedent("""
+    import sys, time
+    from restore import runner
+    original = runner.atomic_save
+    def slow_save(image, path, **kw):
+        if path.name == "p03.png":
+            time.sleep(60)  # killed while this output is being written
+        original(image, path, **kw)
+    runner.atomic_save = slow_save
+    from restore.cli import main
+    sys.argv = ["restore"] + sys.argv[1:]
+    main()
+""")
+
+
+def test_kill_leaves_no_partial_output_and_rerun_completes(tmp_path, model_dir):
+    photos = tmp_path / "p"
+    for i in range(6):
+        write_photo(photos / f"p{i:02d}.png", 40, 40, seed=i)
+    out = tmp_path / "o"
+    args = ["run", str(photos), "-o", str(out), "--model", str(model_dir), "--batch-size", "2"]
+    proc = subprocess.Popen([sys.executable, "-c", INTERRUPT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    for _ in range(600):
+        if (out / "p02.png").exists() or proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    names = sorted(os.listdir(out))
+    assert "p03.png" not in names and not [n for n in names if n.startswith(".")]
+    res = invoke(*args)
+    assert res.exit_code == 0
+    done = len([n for n in names if not n.endswith("_mask.png")])
+    assert last_line(res) == f"{6 - done} restored, {done} skipped, 0 failed"
+    assert len([n for n in os.listdir(out) if not n.endswith("_mask.png")]) == 6
+
+
+def test_memory_does_not_grow_with_folder_size(tmp_path, model_dir):
+    """Peak RSS of a 400-photo run stays within a few MB of a 100-photo run (photos are streamed)."""
+    photos = tmp_path / "p"
+    photos.mkdir()
+    for i in range(400):
+        Image.fromarray(smooth_photo(96, 128, i % 7)).save(photos / f"{i:03d}.jpg")
+    script = textwrap.dedent("""
+        import resource, sys
+        from click.testing import CliRunner
+        from restore.cli import main
+        res = CliRunner().invoke(main, sys.argv[1:])
+        assert res.exit_code == 0, res.output
+        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    """)
+    peaks = []
+    for n, sub in [(100, "small"), (400, "big")]:
+        folder = tmp_path / sub
+        folder.mkdir()
+        for p in sorted(photos.iterdir())[:n]:
+            os.link(p, folder / p.name)
+        res = subprocess.run([sys.executable, "-c", script, "run", str(folder), "-o", str(tmp_path / f"o{sub}"),
+                              "--model", str(model_dir)], capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, res.stderr
+        peaks.append(int(res.stdout.strip().splitlines()[-1]))
+    assert peaks[1] - peaks[0] < 40_000, peaks  # kB: 300 more photos must not be held in memory
