@@ -132,7 +132,7 @@ def load_stack(files: list[Path], size: int = 64, cache_dir: Path | None = None,
     out = np.stack([load_64(f, size) for f in it]) if files else np.zeros((0, size, size, 3), np.uint8)
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp.npy")
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp.npy")  # several training processes may race here
         np.save(tmp, out)
         os.replace(tmp, cache)
     return out

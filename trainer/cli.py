@@ -92,6 +92,7 @@ def _setup(kw: dict) -> tuple[TrainConfig, Path, object, Path | None, bool]:
     run_dir = kw.pop("run_dir")
     config_file = kw.pop("config_file")
     overrides = {k: v for k, v in kw.items() if v is not None}
+    ctx = distributed.setup(device_name)
     if resume is not None:
         if not (resume / "config.json").exists():
             raise click.ClickException(f"{resume}: no config.json here; --resume takes a run directory")
@@ -107,7 +108,7 @@ def _setup(kw: dict) -> tuple[TrainConfig, Path, object, Path | None, bool]:
         run_dir = run_dir or Path("runs") / Path(cfg.dataset).name
         if (run_dir / "config.json").exists():
             raise click.ClickException(f"{run_dir} already holds a run; pass --resume {run_dir} or choose --run-dir")
-    ctx = distributed.setup(device_name)
+    ctx.barrier()  # every process has checked the run directory before rank 0 writes into it
     device = ctx.device if ctx.world > 1 else pick_device(device_name)
     if cfg.workers_threads:
         torch.set_num_threads(cfg.workers_threads)
@@ -126,7 +127,7 @@ def _splits(cfg: TrainConfig, run_dir: Path, data_dir: Path | None, is_main: boo
     path = run_dir / "split.json"
     if path.exists():
         return Splits.load(path)
-    splits = Splits.make(cfg.dataset, data_dir, cfg.seed, cfg.val_images)
+    splits = Splits.make(cfg.dataset, data_dir, cfg.seed, cfg.val_images)  # deterministic on every rank
     if is_main:
         splits.save(path)
     return splits
@@ -141,7 +142,7 @@ def _train_approx(cfg, run_dir, device, data_dir, ctx):
     from .stages import ApproxStage
 
     splits = _splits(cfg, run_dir, data_dir, ctx.is_main)
-    stage = ApproxStage(cfg, splits, device, _cache_dir(run_dir))
+    stage = ApproxStage(cfg, splits, device, _cache_dir(run_dir), ctx)
     loop.run(stage, run_dir, is_main=ctx.is_main, log=lambda s: click.echo(s, err=True))
 
 
@@ -159,7 +160,7 @@ def _train_gan(cfg, run_dir, device, data_dir, ctx, approx_dir: Path):
     from .stages import GanStage
 
     splits = _splits(cfg, run_dir, data_dir, ctx.is_main)
-    stage = GanStage(cfg, splits, device, _cache_dir(run_dir), _approx_weights(approx_dir), ddp=ctx.world > 1)
+    stage = GanStage(cfg, splits, device, _cache_dir(run_dir), _approx_weights(approx_dir), ctx)
     loop.run(stage, run_dir, is_main=ctx.is_main, log=lambda s: click.echo(s, err=True))
 
 
@@ -174,6 +175,7 @@ def approx(**kw):
     """Stage 1: train ApproxNet (L1 on the hole) on 70% of the training images."""
     cfg, run_dir, device, data_dir, ctx = _setup(kw)
     _train_approx(cfg, run_dir, device, data_dir, ctx)
+    ctx.close()
 
 
 @main.command()
@@ -184,6 +186,7 @@ def gan(approx_dir, **kw):
     """Stage 2: train the attention refiner and the discriminator on top of a trained ApproxNet."""
     cfg, run_dir, device, data_dir, ctx = _setup(kw)
     _train_gan(cfg, run_dir, device, data_dir, ctx, approx_dir or run_dir)
+    ctx.close()
 
 
 @main.command(name="all")
@@ -194,6 +197,7 @@ def all_(**kw):
     _train_approx(cfg, run_dir, device, data_dir, ctx)
     ctx.barrier()
     _train_gan(cfg, run_dir, device, data_dir, ctx, run_dir)
+    ctx.close()
 
 
 @main.command()

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from restore.datasets import dataset_splits, load_stack, seeded_split
+from restore.imageio import atomic_write_bytes
 from restore.masks import paper_masks, stroke_mask
 
 
@@ -37,7 +38,7 @@ class Splits:
         return cls(a_train, a_val, [p for p in pool if p not in held], monitor)
 
     def save(self, path: Path) -> None:
-        Path(path).write_text(json.dumps(self.__dict__, indent=1) + "\n")
+        atomic_write_bytes(Path(path), (json.dumps(self.__dict__, indent=1) + "\n").encode())
 
     @classmethod
     def load(cls, path: Path) -> "Splits":

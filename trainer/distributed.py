@@ -22,6 +22,12 @@ class Context:
 
             dist.barrier()
 
+    def close(self) -> None:
+        if self.world > 1:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+
 
 def setup(device_name: str = "auto") -> Context:
     """Join the process group when started by torchrun (WORLD_SIZE > 1), else a single process."""

@@ -16,8 +16,18 @@ from restore.models import ApproxNet, Discriminator, Inpainter, gray_fill
 from . import losses
 from .config import TrainConfig
 from .data import Batches, Splits, fixed_val, load_images
+from .distributed import Context
 
 CL = torch.channels_last
+
+
+def _ddp(module: torch.nn.Module, ctx: Context) -> torch.nn.Module:
+    """The module wrapped for DistributedDataParallel when running under torchrun, else itself."""
+    if ctx.world <= 1:
+        return module
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(module)
 
 
 def _chunks(n: int, size: int):
@@ -35,13 +45,17 @@ class ApproxStage:
 
     name = "approx"
 
-    def __init__(self, cfg: TrainConfig, splits: Splits, device: torch.device, cache_dir: Path | None):
+    def __init__(self, cfg: TrainConfig, splits: Splits, device: torch.device, cache_dir: Path | None,
+                 ctx: Context | None = None):
+        ctx = ctx or Context()
         self.cfg, self.device = cfg, device
         train = load_images(splits.approx_train, cache_dir)
-        self.batches = Batches(train, cfg.approx_batch_size, cfg.seed, 1, cfg.stroke_fraction, cfg.hflip)
+        self.batches = Batches(train, cfg.approx_batch_size, cfg.seed, 1, cfg.stroke_fraction, cfg.hflip,
+                               ctx.rank, ctx.world)
         self.val_x, self.val_m = fixed_val(load_images(splits.approx_val, cache_dir), cfg.seed)
         torch.manual_seed(cfg.seed)
         self.model = ApproxNet(cfg.model.approx).to(device)
+        self.net = _ddp(self.model, ctx)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.approx_lr)
         self.epochs = cfg.approx_epochs
         self.steps_per_epoch = len(self.batches)
@@ -49,7 +63,7 @@ class ApproxStage:
     def step(self, epoch: int, index: int, global_step: int) -> dict:
         x, m = (t.to(self.device) for t in self.batches.batch(epoch, index))
         self.model.train()
-        loss = losses.hole_l1(self.model(x, m), x, m)
+        loss = losses.hole_l1(self.net(x, m), x, m)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
@@ -88,10 +102,11 @@ class GanStage:
     name = "gan"
 
     def __init__(self, cfg: TrainConfig, splits: Splits, device: torch.device, cache_dir: Path | None,
-                 approx_state: dict, ddp: bool = False):
+                 approx_state: dict, ctx: Context | None = None):
+        ctx = ctx or Context()
         self.cfg, self.device = cfg, device
         train = load_images(splits.gan_train, cache_dir)
-        self.batches = Batches(train, cfg.batch_size, cfg.seed, 2, cfg.stroke_fraction, cfg.hflip)
+        self.batches = Batches(train, cfg.batch_size, cfg.seed, 2, cfg.stroke_fraction, cfg.hflip, ctx.rank, ctx.world)
         self.val_x, self.val_m = fixed_val(load_images(splits.monitor, cache_dir), cfg.seed)
         torch.manual_seed(cfg.seed)
         self.gen = Inpainter(cfg.model)
@@ -106,11 +121,7 @@ class GanStage:
             groups.append({"params": self.gen.approx.parameters(), "lr": lr_a, "base_lr": lr_a})
         self.opt_g = torch.optim.Adam(groups, betas=(0.9, 0.99))
         self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=cfg.d_lr, betas=(0.5, 0.99))
-        self.g_model, self.d_model = self.gen, self.disc
-        if ddp:
-            from torch.nn.parallel import DistributedDataParallel as DDP
-
-            self.g_model, self.d_model = DDP(self.gen), DDP(self.disc)
+        self.g_model, self.d_model = _ddp(self.gen, ctx), _ddp(self.disc, ctx)
         self.epochs = cfg.gan_epochs
         self.steps_per_epoch = cfg.gan_steps_per_epoch or len(self.batches)
         self.total_steps = self.epochs * self.steps_per_epoch
@@ -138,12 +149,16 @@ class GanStage:
             self.gen.approx.eval()
         coarse, refined = self.g_model(x, m)
 
-        ld = losses.d_loss(self.d_model(x), self.d_model(refined.detach()))
+        # One discriminator forward for real and restored images, so DistributedDataParallel sees one pass.
+        logits = self.d_model(torch.cat([x, refined.detach()]))
+        ld = losses.d_loss(logits[: len(x)], logits[len(x):])
         self.opt_d.zero_grad(set_to_none=True)
         ld.backward()
         self.opt_d.step()
 
-        adv = losses.g_adv_loss(self.d_model(refined))
+        # The generator's adversarial term goes through the plain module: the discriminator's
+        # gradients from it are discarded (zeroed before its next step), so they need no all-reduce.
+        adv = losses.g_adv_loss(self.disc(refined))
         rec = self.reconstruction(coarse, refined, x, m)
         out = {"rec": rec.item(), "g_adv": adv.item(), "d": ld.item()}
         if global_step % self.cfg.log_every == 0:
