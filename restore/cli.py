@@ -116,7 +116,8 @@ def run(inputs, output, masks_dir, seed, holes, overwrite, recursive, strict_mas
     except OSError as e:
         raise click.ClickException(f"{output}: cannot create the output folder ({e.strerror})") from None
     net, dev = _load_model(model, device, threads)
-    runner = Runner(Restorer(net, dev, batch_size, context), seed, overwrite, strict_masks, holes)
+    runner = Runner(Restorer(net, dev, batch_size, context), seed, overwrite, strict_masks, holes,
+                    photos_per_batch=batch_size)
     counts = {"restored": 0, "skipped": 0, "failed": 0}
     with tqdm(total=len(jobs), unit="photo", desc="restoring", file=sys.stderr, dynamic_ncols=True) as bar:
         for outcome in runner.run(jobs):

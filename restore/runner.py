@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import warnings
 import zlib
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,11 +129,12 @@ class Runner:
     """Restores jobs in batches; `run` yields one Outcome per job, in order."""
 
     def __init__(self, restorer: Restorer | None, seed: int = 0, overwrite: bool = False, strict_masks: bool = False,
-                 holes: int = 1, photos_per_batch: int = 16, io_threads: int = 2):
+                 holes: int = 1, photos_per_batch: int = 64, io_threads: int = 2, max_pixels: int = 48_000_000):
         self.restorer = restorer
         self.seed, self.overwrite, self.strict_masks, self.holes = seed, overwrite, strict_masks, holes
         self.photos_per_batch = max(1, photos_per_batch)
         self.io_threads = max(1, io_threads)
+        self.max_pixels = max_pixels
 
     def _load(self, job: Job) -> _Loaded:
         item = _Loaded(job)
@@ -180,22 +182,30 @@ class Runner:
             return Outcome(job, "failed", f"{job.out}: cannot write ({e.strerror or e})", item.outcome.warnings)
         return item.outcome
 
-    def _batches(self, jobs: Iterable[Job]) -> Iterator[list[_Loaded]]:
-        # Decoding runs in a small thread pool (Pillow releases the GIL) one batch ahead of the model.
+    def _loaded(self, jobs: Iterable[Job]) -> Iterator[_Loaded]:
+        """Jobs loaded in order; a small thread pool decodes a few photos ahead (Pillow releases the GIL)."""
+        in_flight: deque = deque()
         with ThreadPoolExecutor(self.io_threads) as pool:
-            batch: list = []
-            pending = []
             for job in jobs:
-                pending.append(pool.submit(self._load, job))
-                if len(pending) >= self.photos_per_batch:
-                    if batch:
-                        yield batch
-                    batch = [f.result() for f in pending]
-                    pending = []
-            if batch:
+                in_flight.append(pool.submit(self._load, job))
+                if len(in_flight) >= 2 * self.io_threads:
+                    yield in_flight.popleft().result()
+            while in_flight:
+                yield in_flight.popleft().result()
+
+    def _batches(self, jobs: Iterable[Job]) -> Iterator[list[_Loaded]]:
+        """Groups of up to `photos_per_batch` photos or `max_pixels` pixels: memory holds one group
+        and a few photos in flight, however long the folder."""
+        batch: list[_Loaded] = []
+        pixels = 0
+        for item in self._loaded(jobs):
+            batch.append(item)
+            pixels += item.rgb.shape[0] * item.rgb.shape[1] if item.rgb is not None else 0
+            if len(batch) >= self.photos_per_batch or pixels >= self.max_pixels:
                 yield batch
-            if pending:
-                yield [f.result() for f in pending]
+                batch, pixels = [], 0
+        if batch:
+            yield batch
 
     def run(self, jobs: Iterable[Job], progress: Callable[[Outcome], None] | None = None) -> Iterator[Outcome]:
         for batch in self._batches(jobs):

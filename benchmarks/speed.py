@@ -1,0 +1,215 @@
+"""Speed of restore against classical inpainting, on the same files, in one run.
+
+    python benchmarks/speed.py [--model celeba] [--small 1000] [--large 20] [--huge 0]
+
+Writes benchmarks/RESULTS.md. Photos are crops of the public-domain pictures that
+scikit-image ships, with the paper's masks; everything is timed disk to disk
+except the row marked "forward pass only". Ratios against the classical peers are
+the headline: absolute times vary from machine to machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+HERE = Path(__file__).parent
+
+
+def sources() -> list[np.ndarray]:
+    from skimage import data
+
+    return [data.astronaut(), data.coffee(), data.chelsea(), data.rocket(), data.retina()]
+
+
+def make_small(folder: Path, n: int, seed: int = 0) -> None:
+    """n 64x64 crops with one paper rectangle each (photos/ and masks/)."""
+    from restore.masks import paper_masks
+
+    rng = np.random.default_rng(seed)
+    srcs = sources()
+    (folder / "photos").mkdir(parents=True)
+    (folder / "masks").mkdir()
+    masks = paper_masks(rng, n)
+    for i in range(n):
+        s = srcs[i % len(srcs)]
+        side = int(rng.integers(64, min(s.shape[:2])))
+        y, x = (int(rng.integers(0, d - side + 1)) for d in s.shape[:2])
+        im = Image.fromarray(s[y : y + side, x : x + side]).resize((64, 64), Image.Resampling.BICUBIC)
+        im.save(folder / "photos" / f"{i:05d}.png")
+        Image.fromarray(masks[i].astype(np.uint8) * 255).save(folder / "masks" / f"{i:05d}.png")
+
+
+def make_large(folder: Path, n: int, seed: int = 1) -> None:
+    """n 1024x768 photos, three holes of 20-60 px each."""
+    rng = np.random.default_rng(seed)
+    srcs = sources()
+    (folder / "photos").mkdir(parents=True)
+    (folder / "masks").mkdir()
+    for i in range(n):
+        im = Image.fromarray(srcs[i % len(srcs)]).resize((1024, 768), Image.Resampling.BICUBIC)
+        im.save(folder / "photos" / f"{i:03d}.jpg", quality=92)
+        m = np.zeros((768, 1024), np.uint8)
+        for _ in range(3):
+            h, w = rng.integers(20, 61, size=2)
+            y, x = rng.integers(0, 768 - h), rng.integers(0, 1024 - w)
+            m[y : y + h, x : x + w] = 255
+        Image.fromarray(m).save(folder / "masks" / f"{i:03d}.png")
+
+
+def classical(folder: Path, out: Path, method: str) -> float:
+    """Disk to disk with a classical method, one process like restore; returns seconds."""
+    from restore.masks import read_mask
+
+    out.mkdir(parents=True, exist_ok=True)
+    t = time.perf_counter()
+    for p in sorted((folder / "photos").iterdir()):
+        rgb = np.asarray(Image.open(p).convert("RGB"))
+        mask = read_mask(folder / "masks" / f"{p.stem}.png")
+        if method == "biharmonic":
+            from skimage.restoration import inpaint_biharmonic
+
+            f = np.clip(np.rint(inpaint_biharmonic(rgb, mask, channel_axis=-1) * 255), 0, 255).astype(np.uint8)
+        else:
+            import cv2
+
+            f = cv2.inpaint(np.ascontiguousarray(rgb), mask.astype(np.uint8), 3, cv2.INPAINT_TELEA)
+        res = rgb.copy()
+        res[mask] = f[mask]
+        Image.fromarray(res).save(out / p.name)
+    return time.perf_counter() - t
+
+
+def restore_cli(args: list[str]) -> tuple[float, int]:
+    """Run `restore ...` in a fresh process; returns (seconds, peak RSS in MB of that process)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t = time.perf_counter()
+    res = subprocess.run([sys.executable, "-m", "restore.cli", *args], capture_output=True, text=True)
+    dt = time.perf_counter() - t
+    if res.returncode != 0:
+        raise SystemExit(f"restore {' '.join(args)} failed:\n{res.stderr[-2000:]}")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return dt, max(peak, before) // 1024
+
+
+def forward_only(model_name: str, n: int = 1024, batch: int = 64) -> float:
+    import torch
+
+    from restore import hub
+    from restore.masks import paper_masks
+
+    model, _ = hub.load(model_name)
+    model = model.to(memory_format=torch.channels_last)
+    x = (torch.rand(batch, 3, 64, 64) * 2 - 1).contiguous(memory_format=torch.channels_last)
+    m = torch.from_numpy(paper_masks(np.random.default_rng(0), batch)[:, None].astype(np.float32))
+    with torch.inference_mode():
+        model(x, m)
+        t = time.perf_counter()
+        for _ in range(n // batch):
+            model(x, m)
+    return (n // batch) * batch / (time.perf_counter() - t)
+
+
+def model_load_seconds(model_name: str) -> float:
+    code = ("import time; t=time.perf_counter(); from restore import hub; hub.load(%r); "
+            "print(time.perf_counter()-t)" % model_name)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(res.stdout.strip())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", default="celeba")
+    ap.add_argument("--small", type=int, default=1000, help="64x64 photos")
+    ap.add_argument("--large", type=int, default=20, help="1024x768 photos")
+    ap.add_argument("--huge", type=int, default=0, help="photos in the peak-RSS folder (10000 for the issue's check)")
+    ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    args = ap.parse_args()
+
+    import torch
+
+    rows: list[tuple[str, str, str]] = []
+    work = Path(tempfile.mkdtemp(prefix="restore-speed-"))
+    try:
+        small, large = work / "small", work / "large"
+        make_small(small, args.small)
+        make_large(large, args.large)
+
+        fwd = forward_only(args.model)
+        rows.append(("restore forward pass only, 64x64, batch 64", f"{fwd:.0f} img/s", ""))
+
+        dt, rss_small = restore_cli(["run", str(small / "photos"), "--masks", str(small / "masks"),
+                                     "-o", str(work / "o_small"), "--model", args.model])
+        r_small = args.small / dt
+        bh = args.small / classical(small, work / "b_small", "biharmonic")
+        rows.append((f"restore run, {args.small} x 64x64, disk to disk (process start included)", f"{r_small:.0f} img/s",
+                     f"{r_small / bh:.2f}x biharmonic"))
+        rows.append((f"scikit-image biharmonic, same files, disk to disk", f"{bh:.0f} img/s", "1.00x"))
+        try:
+            te = args.small / classical(small, work / "t_small", "telea")
+            rows.append(("OpenCV Telea, same files, disk to disk", f"{te:.0f} img/s", f"{te / bh:.2f}x biharmonic"))
+        except ImportError:
+            rows.append(("OpenCV Telea", "not installed", "pip install -e '.[classical]'"))
+
+        dt, _ = restore_cli(["run", str(large / "photos"), "--masks", str(large / "masks"),
+                             "-o", str(work / "o_large"), "--model", args.model])
+        r_large = args.large / dt
+        bl = args.large / classical(large, work / "b_large", "biharmonic")
+        rows.append((f"restore run, {args.large} x 1024x768, 3 holes each", f"{r_large:.1f} img/s",
+                     f"{r_large / bl:.2f}x biharmonic"))
+        rows.append(("scikit-image biharmonic, same files", f"{bl:.2f} img/s", "1.00x"))
+
+        helps = []
+        for _ in range(5):
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "restore.cli", "--help"], capture_output=True, check=True)
+            helps.append(time.perf_counter() - t)
+        rows.append(("restore --help (best of 5)", f"{min(helps):.3f} s", ""))
+        rows.append(("model load (import included)", f"{model_load_seconds(args.model):.2f} s", ""))
+        one = work / "one"
+        one.mkdir()
+        shutil.copy(sorted((large / "photos").iterdir())[0], one)
+        dt, _ = restore_cli(["run", str(one), "--masks", str(large / "masks"), "-o", str(work / "o_one"),
+                             "--model", args.model])
+        rows.append(("time to first restored 1024x768 photo (process start to exit)", f"{dt:.2f} s", ""))
+        rows.append((f"peak RSS, restore run on {args.small} photos", f"{rss_small} MB", ""))
+        if args.huge:
+            huge = work / "huge"
+            make_small(huge, args.huge, seed=2)
+            dt, rss = restore_cli(["run", str(huge / "photos"), "--masks", str(huge / "masks"),
+                                   "-o", str(work / "o_huge"), "--model", args.model])
+            rows.append((f"peak RSS, restore run on {args.huge} photos", f"{rss} MB", f"{args.huge / dt:.0f} img/s"))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    machine = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+               f"torch threads {torch.get_num_threads()}, device cpu, Python {platform.python_version()}")
+    lines = ["| measurement | result | ratio |", "|---|---|---|"] + [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    table = "\n".join(lines)
+    print(table)
+    text = f"""# Speed
+
+Machine: {machine}. Model: `{args.model}`. Command: `python benchmarks/speed.py{' ' + ' '.join(sys.argv[1:]) if sys.argv[1:] else ''}`
+({time.strftime('%Y-%m-%d')}).
+
+{table}
+"""
+    extra = HERE / "PROFILE.md"
+    if extra.exists():
+        text += "\n" + extra.read_text()
+    args.out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
