@@ -55,16 +55,44 @@ def hole_groups(mask: np.ndarray, merge_px: int | None = None) -> list[np.ndarra
     return groups
 
 
-def _window_box(group: np.ndarray, context: float) -> tuple[int, int, int, int]:
+def _place(center: float, side: int, limit: int) -> tuple[int, int]:
+    """A span of `side` pixels centred on `center`, shifted to lie inside [0, limit)."""
+    side = min(side, limit)
+    start = int(np.clip(round(center - side / 2), 0, limit - side))
+    return start, start + side
+
+
+def _tiles(group: np.ndarray, context: float) -> list[tuple[tuple[int, int, int, int], np.ndarray]]:
+    """Windows (x0, y0, x1, y1) for one hole group, each with the group pixels it fills.
+
+    A compact hole gets one window of `context` times its size. A long thin hole (a scratch)
+    would then be shrunk until it vanishes at 64x64, so it is cut into cells instead, each
+    filled from a window of `context` times the hole's thickness centred on the cell.
+    """
+    from scipy import ndimage
+
     h, w = group.shape
     ys, xs = np.nonzero(group.any(axis=1))[0], np.nonzero(group.any(axis=0))[0]
-    y0, y1, x0, x1 = ys[0], ys[-1] + 1, xs[0], xs[-1] + 1
-    side = max(int(np.ceil(context * max(y1 - y0, x1 - x0))), SIZE)
-    bw, bh = min(side, w), min(side, h)
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    left = int(np.clip(round(cx - bw / 2), 0, w - bw))
-    top = int(np.clip(round(cy - bh / 2), 0, h - bh))
-    return left, top, left + bw, top + bh
+    y0, y1, x0, x1 = int(ys[0]), int(ys[-1]) + 1, int(xs[0]), int(xs[-1]) + 1
+    whole = max(int(np.ceil(context * max(y1 - y0, x1 - x0))), SIZE)
+    thickness = 2 * float(ndimage.distance_transform_edt(np.pad(group[y0:y1, x0:x1], 1)).max())
+    side = max(int(np.ceil(context * thickness)), SIZE)
+    if side * 2 >= whole:  # compact enough: one window
+        (left, right), (top, bottom) = _place((x0 + x1) / 2, whole, w), _place((y0 + y1) / 2, whole, h)
+        return [((left, top, right, bottom), group[top:bottom, left:right])]
+    core = side // 2
+    tiles = []
+    for cy in range(y0, y1, core):
+        for cx in range(x0, x1, core):
+            cell = group[cy : cy + core, cx : cx + core]
+            if not cell.any():
+                continue
+            (left, right) = _place(cx + cell.shape[1] / 2, side, w)
+            (top, bottom) = _place(cy + cell.shape[0] / 2, side, h)
+            paste = np.zeros((bottom - top, right - left), bool)
+            paste[cy - top : cy - top + cell.shape[0], cx - left : cx - left + cell.shape[1]] = cell
+            tiles.append(((left, top, right, bottom), paste))
+    return tiles
 
 
 def make_windows(item: int, rgb: np.ndarray, mask: np.ndarray, context: float = 3.0) -> list[Window]:
@@ -73,14 +101,14 @@ def make_windows(item: int, rgb: np.ndarray, mask: np.ndarray, context: float = 
     if not mask.any():
         return windows
     for group in hole_groups(mask):
-        x0, y0, x1, y1 = _window_box(group, context)
-        crop, crop_mask = rgb[y0:y1, x0:x1], mask[y0:y1, x0:x1]
-        if crop.shape[:2] != (SIZE, SIZE):
-            crop = np.asarray(Image.fromarray(crop).resize((SIZE, SIZE), Image.Resampling.BICUBIC, reducing_gap=None))
-            # A 64x64 pixel that covers any hole pixel is a hole: no unknown colour leaks into the context.
-            m = Image.fromarray(crop_mask.astype(np.float32)).resize((SIZE, SIZE), Image.Resampling.BOX)
-            crop_mask = np.asarray(m) > 0
-        windows.append(Window(item, (x0, y0, x1, y1), group[y0:y1, x0:x1], crop, crop_mask))
+        for (x0, y0, x1, y1), paste in _tiles(group, context):
+            crop, crop_mask = rgb[y0:y1, x0:x1], mask[y0:y1, x0:x1]
+            if crop.shape[:2] != (SIZE, SIZE):
+                crop = np.asarray(Image.fromarray(crop).resize((SIZE, SIZE), Image.Resampling.BICUBIC, reducing_gap=None))
+                # A 64x64 pixel that covers any hole pixel is a hole: no unknown colour leaks into the context.
+                m = Image.fromarray(crop_mask.astype(np.float32)).resize((SIZE, SIZE), Image.Resampling.BOX)
+                crop_mask = np.asarray(m) > 0
+            windows.append(Window(item, (x0, y0, x1, y1), paste, crop, crop_mask))
     return windows
 
 

@@ -92,3 +92,19 @@ def test_modes_round_trip_and_outside_pixels_untouched(restorer, mode):
         assert np.array_equal(a[..., -1], b[..., -1])  # alpha kept everywhere
     if mode == "P":
         assert out.getpalette() == im.getpalette()
+
+
+def test_thin_scratch_is_tiled_at_native_resolution(restorer):
+    rgb = smooth_photo(400, 300)
+    m = np.zeros((400, 300), bool)
+    m[20:380, 148:152] = True  # a 4 px wide, 360 px long scratch
+    windows = make_windows(0, rgb, m)
+    assert len(windows) > 3
+    count = np.zeros((400, 300), int)
+    for w in windows:
+        x0, y0, x1, y1 = w.box
+        assert (x1 - x0, y1 - y0) == (64, 64)  # native scale: the scratch keeps its width
+        count[y0:y1, x0:x1] += w.paste
+    assert np.array_equal(count, m.astype(int))  # every hole pixel is filled exactly once
+    out = restorer.restore(rgb, m)
+    assert np.array_equal(out[~m], rgb[~m])
