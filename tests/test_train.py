@@ -52,7 +52,7 @@ def test_two_stages_resume_and_export(data, tmp_path):
     state = checkpoint.load(run_dir / "gan")
     assert state["global_step"] == 2 and state["epoch"] == 1
     header = (run_dir / "gan" / "metrics.csv").read_text().splitlines()[0].split(",")
-    for col in ["train_d", "train_g_adv", "train_rec", "train_gradnorm_adv", "train_gradnorm_rec", "val_ssim", "seconds"]:
+    for col in ["train_d", "train_g_adv", "train_rec", "train_l1", "train_gradnorm_adv", "train_gradnorm_rec", "val_ssim", "seconds"]:
         assert col in header
 
     out = tmp_path / "release"
@@ -103,6 +103,19 @@ def test_corrupt_last_checkpoint_falls_back(tmp_path):
     (tmp_path / "last.pt").write_bytes(b"garbage")
     with pytest.warns(UserWarning, match="unreadable"):
         assert checkpoint.load(tmp_path)["n"] == 1
+
+
+def test_set_reaches_nested_hyper_parameters(data, tmp_path):
+    run_dir = tmp_path / "run"
+    res = train("approx", "--dataset", data / "imgs", "--config", data / "tiny.json", "--run-dir", run_dir,
+                "--set", "model.refiner.widths=4,8,16", "--set", "approx_epochs=1", "--set", "hflip=false")
+    assert res.exit_code == 0, res.output
+    cfg = json.loads((run_dir / "config.json").read_text())
+    assert cfg["model"]["refiner"]["widths"] == [4, 8, 16] and cfg["approx_epochs"] == 1 and cfg["hflip"] is False
+    assert "--set model.refiner.widths=4,8,16" in (run_dir / "command.txt").read_text()
+    res = CliRunner().invoke(main, ["approx", "--dataset", str(data / "imgs"), "--run-dir", str(tmp_path / "r2"),
+                                    "--set", "model.refiner.depth=3"])
+    assert res.exit_code == 2 and "model.refiner.depth: no such hyper-parameter" in res.output
 
 
 def test_missing_data_is_a_one_line_error(tmp_path):

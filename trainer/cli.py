@@ -44,6 +44,8 @@ def _common(fn):
                   help="where checkpoints, metrics and samples go  [default: runs/DATASET]")
     @click.option("--resume", "resume", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
                   help="continue the run in this folder from its last checkpoint (its config.json is used)")
+    @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+                  help="any hyper-parameter by its config.json path, e.g. --set model.refiner.widths=16,64,128")
     @click.option("--debug", is_flag=True, help="show tracebacks")
     @_hyper_options
     @functools.wraps(fn)
@@ -61,16 +63,45 @@ def _common(fn):
     return wrapper
 
 
+def _apply_set(data: dict, item: str) -> None:
+    """Apply one --set KEY=VALUE to the config dict; the value is parsed like the default it replaces."""
+    key, sep, raw = item.partition("=")
+    if not sep:
+        raise click.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint="--set")
+    *path, last = key.split(".")
+    node = data
+    for part in path:
+        if not isinstance(node.get(part), dict):
+            raise click.BadParameter(f"{key}: no such hyper-parameter", param_hint="--set")
+        node = node[part]
+    if last not in node or isinstance(node[last], dict):
+        raise click.BadParameter(f"{key}: no such hyper-parameter", param_hint="--set")
+    old = node[last]
+    try:
+        if isinstance(old, bool):
+            value = {"true": True, "1": True, "false": False, "0": False}[raw.lower()]
+        elif isinstance(old, (list, tuple)):
+            value = [type(old[0])(v) if old else int(v) for v in raw.split(",") if v]
+        else:
+            value = type(old)(raw)
+    except (KeyError, ValueError):
+        raise click.BadParameter(f"{key}={raw}: not a valid {type(old).__name__}", param_hint="--set") from None
+    node[last] = value
+
+
 def _invocation(kw: dict) -> str:
     """The command as a shell line with every option that was set, to reproduce the run."""
     ctx = click.get_current_context()
     words = ["restore-train", ctx.info_name]
-    renamed = {"config_file": "--config", "approx_dir": "--approx"}
+    renamed = {"config_file": "--config", "approx_dir": "--approx", "sets": "--set"}
     for key, value in {**ctx.params, **kw}.items():
         if value is None or key == "debug" or (key == "device" and value == "auto"):
             continue
         flag = renamed.get(key, "--" + key.replace("_", "-"))
-        if isinstance(value, bool):
+        if isinstance(value, tuple):
+            for v in value:
+                words += [flag, str(v)]
+        elif isinstance(value, bool):
             words.append(flag if value else f"--no-{key.replace('_', '-')}")
         else:
             words += [flag, str(value)]
@@ -91,8 +122,11 @@ def _setup(kw: dict) -> tuple[TrainConfig, Path, object, Path | None, bool]:
     device_name = kw.pop("device")
     run_dir = kw.pop("run_dir")
     config_file = kw.pop("config_file")
+    sets = kw.pop("sets")
     overrides = {k: v for k, v in kw.items() if v is not None}
     ctx = distributed.setup(device_name)
+    if resume is not None and sets:
+        raise click.ClickException("--resume uses the run's config.json; --set cannot change it")
     if resume is not None:
         if not (resume / "config.json").exists():
             raise click.ClickException(f"{resume}: no config.json here; --resume takes a run directory")
@@ -103,7 +137,10 @@ def _setup(kw: dict) -> tuple[TrainConfig, Path, object, Path | None, bool]:
             raise click.ClickException(f"--resume uses {resume}/config.json; drop the flags that change it: {sorted(changed)}")
     else:
         data = json.loads(config_file.read_text()) if config_file else {}
+        data = TrainConfig.from_dict(data).to_dict()  # defaults filled in, so --set can address any key
         data.update(overrides)
+        for item in sets:
+            _apply_set(data, item)
         cfg = TrainConfig.from_dict(data)
         run_dir = run_dir or Path("runs") / Path(cfg.dataset).name
         if (run_dir / "config.json").exists():

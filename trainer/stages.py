@@ -160,7 +160,7 @@ class GanStage:
         # gradients from it are discarded (zeroed before its next step), so they need no all-reduce.
         adv = losses.g_adv_loss(self.disc(refined))
         rec = self.reconstruction(coarse, refined, x, m)
-        out = {"rec": rec.item(), "g_adv": adv.item(), "d": ld.item()}
+        out = {"rec": rec.item(), "g_adv": adv.item(), "d": ld.item(), "l1": losses.hole_l1(refined.detach(), x, m).item()}
         if global_step % self.cfg.log_every == 0:
             # The paper tuned alpha by comparing the two terms' gradients at the generator output.
             g_adv = torch.autograd.grad(adv, refined, retain_graph=True)[0]
