@@ -82,10 +82,13 @@ def _hub_download(repo_id: str, revision: str | None) -> Path:
 
     try:
         paths = [Path(hf_hub_download(repo_id, name, revision=revision)) for name in FILES]
-    except (LocalEntryNotFoundError, OfflineModeIsEnabled) as e:
+    except (LocalEntryNotFoundError, OfflineModeIsEnabled):
+        from huggingface_hub import constants
+
+        why = "HF_HUB_OFFLINE is set" if constants.HF_HUB_OFFLINE else "no connection to huggingface.co"
         raise ModelError(
-            f"hf:{repo_id}@{revision or 'main'}: not in the local Hub cache and the Hub cannot be reached "
-            f"({type(e).__name__}); connect to the internet (unset HF_HUB_OFFLINE) or use a local --model PATH"
+            f"hf:{repo_id}@{revision or 'main'}: not in the local Hub cache and the Hub cannot be reached ({why}); "
+            "connect to the internet, or use the bundled model (--model NAME) or a local --model PATH"
         ) from None
     except Exception as e:  # huggingface_hub raises many HTTP error types
         raise ModelError(f"hf:{repo_id}@{revision or 'main'}: download failed: {str(e).splitlines()[0]}") from None

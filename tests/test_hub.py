@@ -104,7 +104,7 @@ def test_hub_path_loads_from_offline_cache(tmp_path):
     lines = res.stdout.strip().splitlines()
     assert lines[0] == f"hub-cache {snap}"
     assert lines[1] == "hub"
-    assert lines[2].startswith("ERR hf:someone/missing@v1: not in the local Hub cache") and "HF_HUB_OFFLINE" in lines[2]
+    assert lines[2].startswith("ERR hf:someone/missing@v1: not in the local Hub cache") and "HF_HUB_OFFLINE is set" in lines[2]
 
 
 def test_registered_name_falls_back_to_bundled(monkeypatch, tmp_path):
@@ -113,3 +113,25 @@ def test_registered_name_falls_back_to_bundled(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     where = hub.resolve("toy")
     assert where.source == "bundled" and where.folder == tmp_path / "toy"
+
+
+def test_models_and_download_commands(monkeypatch, tmp_path, model_dir):
+    import shutil
+
+    from click.testing import CliRunner
+
+    from restore.cli import main
+
+    shutil.copytree(model_dir, tmp_path / "toy")
+    digests = {n: hub.sha256_file(tmp_path / "toy" / n) for n in hub.FILES}
+    monkeypatch.setattr(hub, "REGISTRY", {"toy": Release("toy", "nobody/restore-toy", "v1", digests, "a toy")})
+    monkeypatch.setattr(hub, "BUNDLED_DIR", tmp_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    res = CliRunner().invoke(main, ["models"])
+    assert res.exit_code == 0
+    first = res.stdout.splitlines()[0].split("\t")
+    assert first[:3] == ["toy", "bundled", str(tmp_path / "toy")]
+    assert first[4] == f"sha256 {digests['model.safetensors']}"
+    res = CliRunner().invoke(main, ["download", "toy"])
+    assert res.exit_code == 1
+    assert "not in the local Hub cache and the Hub cannot be reached" in res.output
