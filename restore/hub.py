@@ -35,7 +35,8 @@ class Release:
     description: str
 
 
-# Only weights produced by a recorded `restore-train` run are listed here.
+# Only weights produced by a recorded `restore-train` run are listed here; each model card
+# (restore/weights/NAME/README.md) gives the command, the training time and the scores.
 REGISTRY: dict[str, Release] = {}
 
 DEFAULT_MODEL = "celeba"

@@ -13,7 +13,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -207,7 +207,8 @@ class Runner:
         if batch:
             yield batch
 
-    def run(self, jobs: Iterable[Job], progress: Callable[[Outcome], None] | None = None) -> Iterator[Outcome]:
+    def run(self, jobs: Iterable[Job]) -> Iterator[Outcome]:
+        """One Outcome per job, in order; the photos of each batch share the model's forward passes."""
         for batch in self._batches(jobs):
             todo = [it for it in batch if it.outcome.status == "restored" and it.mask.any()]
             restored = self.restorer.restore_many([(it.rgb, it.mask) for it in todo]) if todo else []
