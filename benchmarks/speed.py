@@ -155,7 +155,7 @@ def main() -> None:
         bh = args.small / classical(small, work / "b_small", "biharmonic")
         rows.append((f"restore run, {args.small} x 64x64, disk to disk (process start included)", f"{r_small:.0f} img/s",
                      f"{r_small / bh:.2f}x biharmonic"))
-        rows.append((f"scikit-image biharmonic, same files, disk to disk", f"{bh:.0f} img/s", "1.00x"))
+        rows.append(("scikit-image biharmonic, same files, disk to disk", f"{bh:.0f} img/s", "1.00x"))
         try:
             te = args.small / classical(small, work / "t_small", "telea")
             rows.append(("OpenCV Telea, same files, disk to disk", f"{te:.0f} img/s", f"{te / bh:.2f}x biharmonic"))
