@@ -21,15 +21,12 @@ def _errors(fn):
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as e:
-            from .datasets import DataError
-            from .device import DeviceError
-            from .hub import ModelError
-
-            if debug or not isinstance(e, (ModelError, DeviceError, DataError, OSError, ValueError)):
-                if debug:
-                    raise
-                raise click.ClickException(f"{type(e).__name__}: {e} (run with --debug for the traceback)") from None
-            raise click.ClickException(str(e)) from None
+            if debug:
+                raise
+            # ModelError, DeviceError, DataError, MaskError... are ValueErrors whose text is the message.
+            if isinstance(e, (ValueError, OSError)):
+                raise click.ClickException(str(e)) from None
+            raise click.ClickException(f"{type(e).__name__}: {e} (run with --debug for the traceback)") from None
 
     return click.option("--debug", is_flag=True, help="show full tracebacks")(wrapper)
 
@@ -126,8 +123,8 @@ def run(inputs, output, masks_dir, seed, holes, overwrite, recursive, strict_mas
                 bar.write(f"warning: {w}", file=sys.stderr)
             if outcome.status == "failed":
                 bar.write(f"error: {outcome.message}", file=sys.stderr)
-            elif outcome.status == "skipped" and outcome.job.mask_file is None and outcome.job.mask_out is None:
-                bar.write(f"skipped: {outcome.message}", file=sys.stderr)
+            elif outcome.status == "skipped" and outcome.job.mask_out is None and outcome.job.mask_file is None:
+                bar.write(f"skipped: {outcome.message}", file=sys.stderr)  # no mask; existing outputs skip quietly
             bar.update(1)
     click.echo(f"{counts['restored']} restored, {counts['skipped']} skipped, {counts['failed']} failed")
     if counts["failed"]:
