@@ -48,6 +48,16 @@ REGISTRY: dict[str, Release] = {
         },
         description="faces (CelebA, 64x64), 2.0M parameters, trained by runs/celeba-v1",
     ),
+    "cars": Release(
+        name="cars",
+        repo_id="restore-inpainting/restore-cars",
+        revision="v1",
+        sha256={
+            "config.json": "5a32406982b6e062713d6fdae5817b3c35e9193ccd211a8773cd7f6be015e9e2",
+            "model.safetensors": "e02bfc0ccd2cba9beaf782e8e1bb26dabb56d72a70f1935a877a9eb9b0a305a2",
+        },
+        description="cars (Stanford Cars, 64x64), 2.0M parameters, trained by runs/cars-v1",
+    ),
 }
 
 DEFAULT_MODEL = "celeba"
