@@ -30,6 +30,7 @@ class Job:
     out: Path
     mask_file: Path | None = None  # paired mask, when --masks is given
     mask_out: Path | None = None  # where a drawn mask is saved, when masks are drawn
+    clash: Path | None = None  # an earlier photo of this run that writes to the same output
 
 
 @dataclass
@@ -44,12 +45,18 @@ def plan(photos: list[tuple[Path, Path]], out_dir: Path, masks_dir: Path | None,
     """Jobs for each photo, and the mask files that no photo claimed."""
     masks = index_masks(masks_dir, recursive) if masks_dir is not None else None
     jobs = []
+    claimed: dict[Path, Path] = {}  # output file -> the photo that writes it
     for photo, rel in photos:
         out = out_dir / rel
         if masks is None:
-            jobs.append(Job(photo, rel, out, mask_out=out.with_name(f"{rel.stem}_mask.png")))
+            job = Job(photo, rel, out, mask_out=out.with_name(f"{rel.stem}_mask.png"))
         else:
-            jobs.append(Job(photo, rel, out, mask_file=masks.pop(mask_key(rel), None)))
+            job = Job(photo, rel, out, mask_file=masks.pop(mask_key(rel), None))
+        targets = [job.out] + ([job.mask_out] if job.mask_out is not None else [])
+        job.clash = next((claimed[t] for t in targets if t in claimed), None)
+        if job.clash is None:
+            claimed.update(dict.fromkeys(targets, photo))
+        jobs.append(job)
     return jobs, sorted(masks.values()) if masks else []
 
 
@@ -138,6 +145,10 @@ class Runner:
 
     def _load(self, job: Job) -> _Loaded:
         item = _Loaded(job)
+        if job.clash is not None:
+            item.outcome = Outcome(job, "failed", f"{job.photo}: {job.clash} of this run writes the same output "
+                                                  f"file; rename one of them or restore them in separate runs")
+            return item
         if job.out.exists() and not self.overwrite:
             item.outcome = Outcome(job, "skipped", f"{job.out}: exists (use --overwrite to replace it)")
             return item

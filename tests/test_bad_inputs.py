@@ -128,6 +128,21 @@ def test_same_photo_twice_and_unwritable_output(tmp_path, model_dir):
     assert res.exit_code == 1 and "cannot create the output folder" in res.output
 
 
+def test_two_photos_with_one_output_name_never_overwrite_each_other(tmp_path, model_dir):
+    """a/x.png and b/x.png given together would both land on out/x.png: the second one fails."""
+    a = write_photo(tmp_path / "a" / "x.png", 30, 30)
+    write_photo(tmp_path / "b" / "x.png", 30, 30, seed=1)
+    out = tmp_path / "o"
+    for extra in ([], ["--overwrite"]):
+        res = invoke("run", tmp_path / "a", tmp_path / "b", "-o", out, "--model", model_dir, *extra)
+        assert res.exit_code == 1
+        assert f"{tmp_path / 'b' / 'x.png'}: {a} of this run writes the same output" in res.output
+        assert last_line(res) == "1 restored, 0 skipped, 1 failed"
+    assert sorted(p.name for p in out.iterdir()) == ["x.png", "x_mask.png"]
+    known = np.asarray(Image.open(out / "x_mask.png")) == 0
+    assert (np.asarray(Image.open(out / "x.png"))[known] == np.asarray(Image.open(a))[known]).all()
+
+
 def test_altered_weights_are_refused_with_the_fix(tmp_path, model_dir, monkeypatch):
     import shutil
 
