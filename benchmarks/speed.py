@@ -122,8 +122,8 @@ def forward_only(model_name: str, n: int = 1024, batch: int = 64) -> float:
 
 
 def model_load_seconds(model_name: str) -> float:
-    code = ("import time; t=time.perf_counter(); from restore import hub; hub.load(%r); "
-            "print(time.perf_counter()-t)" % model_name)
+    code = (f"import time; t=time.perf_counter(); from restore import hub; hub.load({model_name!r}); "
+            "print(time.perf_counter()-t)")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(res.stdout.strip())
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import csv
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -44,7 +44,7 @@ def biharmonic(images: np.ndarray, masks: np.ndarray, progress=None) -> np.ndarr
     from skimage.restoration import inpaint_biharmonic
 
     out = images.copy()
-    for i, (im, m) in enumerate(zip(images, masks)):
+    for i, (im, m) in enumerate(zip(images, masks, strict=True)):
         if m.any():
             f = inpaint_biharmonic(im, m, channel_axis=-1)
             out[i] = np.clip(np.rint(f * 255), 0, 255).astype(np.uint8)
@@ -58,7 +58,7 @@ def telea(images: np.ndarray, masks: np.ndarray, progress=None) -> np.ndarray:
     import cv2
 
     out = images.copy()
-    for i, (im, m) in enumerate(zip(images, masks)):
+    for i, (im, m) in enumerate(zip(images, masks, strict=True)):
         out[i] = cv2.inpaint(np.ascontiguousarray(im), m.astype(np.uint8), 3, cv2.INPAINT_TELEA)
         if progress:
             progress(1)
@@ -76,7 +76,7 @@ def have_opencv() -> bool:
 def score(images: np.ndarray, masks: np.ndarray, outputs: np.ndarray) -> dict[str, np.ndarray]:
     """Per-image metrics of one row."""
     res = {k: np.empty(len(images)) for k in METRICS}
-    for i, (a, b, m) in enumerate(zip(images, outputs, masks)):
+    for i, (a, b, m) in enumerate(zip(images, outputs, masks, strict=True)):
         res["ssim"][i] = ssim(a, b)
         res["ssim_gauss"][i] = ssim(a, b, gaussian=True)
         res["psnr"][i] = psnr(a, b)

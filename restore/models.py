@@ -68,7 +68,7 @@ class InpainterConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "InpainterConfig":
+    def from_dict(cls, data: dict) -> InpainterConfig:
         data = dict(data)
         arch = data.pop("arch", ARCH)
         if arch != ARCH:

@@ -160,7 +160,7 @@ class Restorer:
         if not windows:
             return outs
         filled = self.infer(np.stack([w.image for w in windows]), np.stack([w.mask for w in windows]))
-        for w, f in zip(windows, filled):
+        for w, f in zip(windows, filled, strict=True):
             x0, y0, x1, y1 = w.box
             if f.shape[:2] != (y1 - y0, x1 - x0):
                 f = np.asarray(Image.fromarray(f).resize((x1 - x0, y1 - y0), Image.Resampling.BICUBIC))

@@ -10,10 +10,10 @@ from __future__ import annotations
 import warnings
 import zlib
 from collections import deque
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -223,7 +223,7 @@ class Runner:
         for batch in self._batches(jobs):
             todo = [it for it in batch if it.outcome.status == "restored" and it.mask.any()]
             restored = self.restorer.restore_many([(it.rgb, it.mask) for it in todo]) if todo else []
-            by_id = {id(it): r for it, r in zip(todo, restored)}
+            by_id = {id(it): r for it, r in zip(todo, restored, strict=True)}
             for it in batch:
                 if it.outcome.status == "restored":
                     outcome = self._finish(it, by_id.get(id(it)))

@@ -64,7 +64,7 @@ def test_baseline_row_equals_direct_skimage(celeba_layout):
     rows, _ = B.run_rows(images, masks, None, classical=False)
     got = B.summarize(B.score(images, masks, rows[0].outputs))["ssim"]
     direct = []
-    for im, m in zip(images, masks):
+    for im, m in zip(images, masks, strict=True):
         gray = im.copy()
         gray[m] = 128
         direct.append(structural_similarity(im, gray, channel_axis=-1, data_range=255))

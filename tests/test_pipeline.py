@@ -35,7 +35,7 @@ def test_several_holes_batched_across_photos(restorer):
     mb = rect_mask(90, 70, [(40, 30, 50, 45)])
     outs = restorer.restore_many([(a, ma), (b, mb)])
     assert len(make_windows(0, a, ma)) == 2  # the two holes 5 px apart are merged, the far one is not
-    for out, rgb, m in zip(outs, (a, b), (ma, mb)):
+    for out, rgb, m in zip(outs, (a, b), (ma, mb), strict=True):
         assert np.array_equal(out[~m], rgb[~m])
     # batching does not change results
     assert np.array_equal(outs[1], restorer.restore(b, mb))
@@ -77,7 +77,7 @@ def test_modes_round_trip_and_outside_pixels_untouched(restorer, mode):
     rgb = smooth_photo(48, 72)
     im = Image.fromarray(rgb)
     if mode == "I;16":
-        im = Image.fromarray((np.asarray(im.convert("L")).astype(np.uint16) * 257))
+        im = Image.fromarray(np.asarray(im.convert("L")).astype(np.uint16) * 257)
     elif mode == "RGBA":
         im = im.convert("RGBA")
         im.putalpha(Image.fromarray(np.full((48, 72), 77, np.uint8)))

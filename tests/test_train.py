@@ -62,6 +62,19 @@ def test_two_stages_resume_and_export(data, tmp_path):
     card = (out / "README.md").read_text()
     assert "sha256" in card and "restore-train approx" in card and "| full model |" in card
 
+    # Stage 2 in its own run directory on top of the first run's ApproxNet: the card still
+    # gives both stages' commands and times.
+    run2 = tmp_path / "run2"
+    res = train("gan", *common, "--run-dir", run2, "--approx", run_dir)
+    assert res.exit_code == 0, res.output
+    res = train("export", run2, "--name", "toy2", "-o", tmp_path / "release2")
+    assert res.exit_code == 0, res.output
+    card = (tmp_path / "release2" / "README.md").read_text()
+    assert f"# stage 1, in {run_dir}:" in card and "restore-train approx" in card and "--approx" in card
+    from trainer.export import approx_run
+
+    assert approx_run(run2) == run_dir and approx_run(run_dir) == run_dir
+
     photos = tmp_path / "photos"
     write_photo(photos / "p.png", 50, 60)
     write_mask(tmp_path / "masks" / "p.png", 50, 60)

@@ -46,7 +46,7 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
+    def from_dict(cls, data: dict) -> TrainConfig:
         data = dict(data)
         names = {f.name for f in fields(cls)}
         unknown = set(data) - names
@@ -54,7 +54,8 @@ class TrainConfig:
             raise ValueError(f"unknown config keys: {sorted(unknown)}")
         model = InpainterConfig.from_dict(data.pop("model")) if "model" in data else InpainterConfig()
         disc_d = data.pop("disc", None)
-        disc = DiscriminatorConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in disc_d.items()}) if disc_d else DiscriminatorConfig()
+        disc_d = {k: tuple(v) if isinstance(v, list) else v for k, v in (disc_d or {}).items()}
+        disc = DiscriminatorConfig(**disc_d)
         return cls(model=model, disc=disc, **data)
 
     def save(self, path: Path) -> None:
@@ -63,7 +64,7 @@ class TrainConfig:
         atomic_write_bytes(Path(path), (json.dumps(self.to_dict(), indent=2) + "\n").encode())
 
     @classmethod
-    def load(cls, path: Path) -> "TrainConfig":
+    def load(cls, path: Path) -> TrainConfig:
         return cls.from_dict(json.loads(Path(path).read_text()))
 
 

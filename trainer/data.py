@@ -30,7 +30,7 @@ class Splits:
     monitor: list[str]
 
     @classmethod
-    def make(cls, dataset: str, data_dir: Path | None, seed: int, val_images: int) -> "Splits":
+    def make(cls, dataset: str, data_dir: Path | None, seed: int, val_images: int) -> Splits:
         pool = [str(p) for p in dataset_splits(dataset, data_dir)["train"]]
         a_train, a_val = seeded_split(pool, 0.7, seed)
         monitor = a_val[: max(1, min(val_images, len(a_val)))]
@@ -41,7 +41,7 @@ class Splits:
         atomic_write_bytes(Path(path), (json.dumps(self.__dict__, indent=1) + "\n").encode())
 
     @classmethod
-    def load(cls, path: Path) -> "Splits":
+    def load(cls, path: Path) -> Splits:
         return cls(**json.loads(Path(path).read_text()))
 
 

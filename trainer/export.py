@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import platform
+import shlex
 from pathlib import Path
 
 from restore.hub import save_pretrained
@@ -25,6 +26,22 @@ def _last_metrics(run_dir: Path, stage: str) -> dict:
     with open(path) as f:
         rows = list(csv.DictReader(f))
     return rows[-1] if rows else {}
+
+
+def approx_run(run_dir: Path) -> Path:
+    """The run directory that trained this run's ApproxNet: itself, or the one `gan --approx` named."""
+    if (run_dir / "approx").exists() or not (run_dir / "command.txt").exists():
+        return run_dir
+    for line in (run_dir / "command.txt").read_text().splitlines():
+        words = shlex.split(line.partition("  ")[2])
+        if "--approx" in words[:-1]:
+            return Path(words[words.index("--approx") + 1])
+    return run_dir
+
+
+def _commands(run_dir: Path) -> str:
+    path = run_dir / "command.txt"
+    return path.read_text().strip() if path.exists() else "(not recorded)"
 
 
 def score_release(folder: Path, dataset: str, data_dir: Path | None, n: int | None) -> str:
@@ -58,8 +75,12 @@ def export_run(run_dir: Path, name: str, out: Path | None = None, data_dir: Path
         scores = score_release(out, cfg.dataset, data_dir, n)
     except ValueError as e:  # data not reachable here: the card says so rather than inventing numbers
         scores = f"not scored: {e}"
-    commands = (run_dir / "command.txt").read_text().strip() if (run_dir / "command.txt").exists() else "(not recorded)"
-    approx_s, gan_s = _seconds(run_dir, "approx"), _seconds(run_dir, "gan")
+    stage1 = approx_run(run_dir)
+    commands = _commands(run_dir)
+    if stage1 != run_dir:
+        commands = f"# stage 1, in {stage1}:\n{_commands(stage1)}\n# stage 2:\n{commands}"
+    cfg1 = TrainConfig.load(stage1 / "config.json") if (stage1 / "config.json").exists() else cfg
+    approx_s, gan_s = _seconds(stage1, "approx"), _seconds(run_dir, "gan")
     gan_last = _last_metrics(run_dir, "gan")
     params = sum(p.numel() for p in model.parameters())
     card = f"""# restore `{name}` inpainting model
@@ -72,7 +93,7 @@ ApproxNet (dense, dropout 0.3) followed by the self-attention encoder-decoder re
   training images, stage 2 on all training images but {cfg.val_images} kept to monitor; the
   dataset's `val` split was never used in training
 - holes: the paper's Gaussian rectangles, {cfg.stroke_fraction:.0%} free-form strokes, horizontal flips
-- stage 1: {cfg.approx_epochs} epochs, batch {cfg.approx_batch_size}, Adam lr {cfg.approx_lr}
+- stage 1: {cfg1.approx_epochs} epochs, batch {cfg1.approx_batch_size}, Adam lr {cfg1.approx_lr}
 - stage 2: {cfg.gan_epochs} epochs, batch {cfg.batch_size}, L_G = BCE + {cfg.alpha} x (hole L1 with border weight
   {cfg.border_weight} + 0.5 ApproxNet L1 + {cfg.ssim_weight} (1 - SSIM)), cosine lr {cfg.lr} -> {cfg.lr_min},
   weights averaged (EMA {cfg.ema})

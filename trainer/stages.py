@@ -37,7 +37,7 @@ def _chunks(n: int, size: int):
 
 def mean_ssim(pred: torch.Tensor, target: torch.Tensor) -> float:
     """The paper's SSIM (skimage, uint8) averaged over a batch of [-1, 1] images."""
-    return float(np.mean([ssim_metric(a, b) for a, b in zip(to_uint8(pred), to_uint8(target))]))
+    return float(np.mean([ssim_metric(a, b) for a, b in zip(to_uint8(pred), to_uint8(target), strict=True)]))
 
 
 class ApproxStage:
@@ -179,12 +179,12 @@ class GanStage:
     @torch.no_grad()
     def _update_ema(self) -> None:
         decay = self.cfg.ema
-        for e, p in zip(self.ema.parameters(), self.gen.parameters()):
+        for e, p in zip(self.ema.parameters(), self.gen.parameters(), strict=True):
             if decay > 0:
                 e.lerp_(p, 1 - decay)
             else:
                 e.copy_(p)
-        for e, b in zip(self.ema.buffers(), self.gen.buffers()):
+        for e, b in zip(self.ema.buffers(), self.gen.buffers(), strict=True):
             e.copy_(b)
 
     @torch.no_grad()
