@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -91,16 +90,25 @@ def classical(folder: Path, out: Path, method: str) -> float:
     return time.perf_counter() - t
 
 
+# `restore` in a fresh interpreter that reports its own peak RSS as it exits.
+_CLI = """import resource, sys
+from restore.cli import main
+try:
+    main(sys.argv[1:], prog_name="restore")
+finally:
+    sys.stderr.write(f"\\nPEAK_RSS_KB {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n")
+"""
+
+
 def restore_cli(args: list[str]) -> tuple[float, int]:
     """Run `restore ...` in a fresh process; returns (seconds, peak RSS in MB of that process)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t = time.perf_counter()
-    res = subprocess.run([sys.executable, "-m", "restore.cli", *args], capture_output=True, text=True)
+    res = subprocess.run([sys.executable, "-c", _CLI, *args], capture_output=True, text=True, check=False)
     dt = time.perf_counter() - t
     if res.returncode != 0:
         raise SystemExit(f"restore {' '.join(args)} failed:\n{res.stderr[-2000:]}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return dt, max(peak, before) // 1024
+    peak_kb = int(res.stderr.rsplit("PEAK_RSS_KB", 1)[1].split()[0])
+    return dt, peak_kb // 1024
 
 
 def forward_only(model_name: str, n: int = 1024, batch: int = 64) -> float:
