@@ -31,9 +31,9 @@ def _errors(fn):
     return click.option("--debug", is_flag=True, help="show full tracebacks")(wrapper)
 
 
-def _model_options(fn):
-    fn = click.option("--model", default="celeba", show_default=True,
-                      help="celeba, cars, a model folder, or hf:OWNER/REPO[@REVISION]")(fn)
+def _model_options(fn, default: str | None = "celeba", note: str = ""):
+    fn = click.option("--model", default=default, show_default=default is not None,
+                      help=f"celeba, cars, a model folder, or hf:OWNER/REPO[@REVISION]{note}")(fn)
     fn = click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cpu or cuda")(fn)
     fn = click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch")(fn)
     return fn
@@ -210,7 +210,7 @@ def download(names):
 @click.option("--classical/--no-classical", default=True, show_default=True, help="biharmonic and OpenCV Telea rows")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("-o", "--output", type=PATH, default=None, help="results folder  [default: bench/DATASET]")
-@_model_options
+@functools.partial(_model_options, default=None, note="  [default: the dataset's own model, else celeba]")
 @_errors
 def bench(dataset, photos, masks_dir, data_dir, split, n, seed, mask_kind, classical, batch_size, output,
           model, device, threads):
@@ -259,6 +259,7 @@ def bench(dataset, photos, masks_dir, data_dir, split, n, seed, mask_kind, class
         masks = B.paper_masks_for(len(images), seed)
     else:
         masks = B.stroke_masks_for(len(images), seed)
+    model = model or (dataset if dataset else "celeba")
     net, dev = _load_model(model, device, threads)
     restorer = Restorer(net, dev, batch_size)
 

@@ -90,3 +90,18 @@ def test_bench_on_own_photos(tmp_path, model_dir):
                                     "-o", str(tmp_path / "b")])
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "b" / "summary.json").read_text())["meta"]["images"] == 3
+
+
+def test_dataset_bench_defaults_to_that_datasets_model(tmp_path):
+    """`bench --dataset cars` scores the released cars model, not the default celeba one."""
+    root = tmp_path / "data"
+    cars = root / "stanford_cars" / "cars_train"
+    cars.mkdir(parents=True)
+    for i in range(6):
+        Image.fromarray(smooth_photo(96, 128, i)).save(cars / f"{i:05d}.jpg", quality=95)
+    out = tmp_path / "b"
+    res = CliRunner().invoke(main, ["bench", "--dataset", "cars", "--data-dir", str(root), "--no-classical",
+                                    "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "model cars (bundled" in res.stderr
+    assert json.loads((out / "summary.json").read_text())["meta"]["model"] == "cars"
