@@ -5,7 +5,8 @@
 Writes benchmarks/RESULTS.md. Photos are crops of the public-domain pictures that
 scikit-image ships, with the paper's masks; everything is timed disk to disk
 except the row marked "forward pass only". Ratios against the classical peers are
-the headline: absolute times vary from machine to machine.
+the headline: absolute times vary from machine to machine. The profile written by
+benchmarks/profile_run.py (PROFILE.md), when present, is appended to RESULTS.md.
 """
 
 from __future__ import annotations
