@@ -41,22 +41,22 @@ REGISTRY: dict[str, Release] = {
     "celeba": Release(
         name="celeba",
         repo_id="restore-inpainting/restore-celeba",
-        revision="v1",
+        revision="v2",
         sha256={
-            "config.json": "5a32406982b6e062713d6fdae5817b3c35e9193ccd211a8773cd7f6be015e9e2",
-            "model.safetensors": "eb75a90300b9b3d187c5227ae332c7c9195dfadef85b484a03aca2f5ef22f998",
+            "config.json": "22f1b27beb61d4877cc03f606fea489eb5b10adbca4b2583fe3a83a82aa61047",
+            "model.safetensors": "15b5c9a19de2b527019b80f2ab58d5130b2e15527063331aee65b8edd8afdf83",
         },
-        description="faces (CelebA, 64x64), 2.0M parameters, trained by runs/celeba-v1",
+        description="faces (CelebA, 64x64), 2.3M parameters, trained by runs/celeba-v2",
     ),
     "cars": Release(
         name="cars",
         repo_id="restore-inpainting/restore-cars",
-        revision="v1",
+        revision="v2",
         sha256={
-            "config.json": "5a32406982b6e062713d6fdae5817b3c35e9193ccd211a8773cd7f6be015e9e2",
-            "model.safetensors": "e02bfc0ccd2cba9beaf782e8e1bb26dabb56d72a70f1935a877a9eb9b0a305a2",
+            "config.json": "22f1b27beb61d4877cc03f606fea489eb5b10adbca4b2583fe3a83a82aa61047",
+            "model.safetensors": "5a41dc20f5f7f7762248d29fe4a841eb518f9be1ca7e5b077e344fc5fac975c1",
         },
-        description="cars (Stanford Cars, 64x64), 2.0M parameters, trained by runs/cars-v1",
+        description="cars (Stanford Cars, 64x64), 2.3M parameters, trained by runs/cars-v2",
     ),
 }
 

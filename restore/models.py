@@ -44,7 +44,7 @@ class RefinerConfig:
     """Encoder-decoder with dilated residual blocks and self-attention."""
 
     size: int = 64
-    widths: tuple[int, int, int] = (16, 48, 96)  # channels at size, size/2, size/4
+    widths: tuple[int, int, int] = (16, 56, 112)  # channels at size, size/2, size/4
     dilations: tuple[int, ...] = (1, 2, 4, 8)  # one residual block each, at size/4
     attention: tuple[int, ...] = (16,)  # feature-map sides that get a self-attention layer
 
