@@ -186,6 +186,11 @@ def main() -> None:
             helps.append(time.perf_counter() - t)
         rows.append(("restore --help (best of 5)", f"{min(helps):.3f} s", ""))
         rows.append(("model load (import included)", f"{model_load_seconds(args.model):.2f} s", ""))
+        floor = "import resource, time; t = time.perf_counter(); import torch; print(time.perf_counter() - t, " \
+                "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        out = subprocess.run([sys.executable, "-c", floor], capture_output=True, text=True, check=True).stdout.split()
+        rows.append(("`import torch` alone: time, peak RSS (the floor under the rows above and below)",
+                     f"{float(out[0]):.2f} s, {int(out[1]) // 1024} MB", ""))
         one = work / "one"
         one.mkdir()
         shutil.copy(sorted((large / "photos").iterdir())[0], one)
