@@ -23,17 +23,11 @@ sys.path.insert(0, str(HERE))
 
 
 def operator_table(model_name: str, batch: int = 64, top: int = 8) -> str:
-    import numpy as np
     import torch
+    from speed import forward_inputs
     from torch.profiler import ProfilerActivity, profile
 
-    from restore import hub
-    from restore.masks import paper_masks
-
-    model, _ = hub.load(model_name)
-    model = model.to(memory_format=torch.channels_last)
-    x = (torch.rand(batch, 3, 64, 64) * 2 - 1).contiguous(memory_format=torch.channels_last)
-    m = torch.from_numpy(paper_masks(np.random.default_rng(0), batch)[:, None].astype(np.float32))
+    model, x, m = forward_inputs(model_name, batch)
     with torch.inference_mode():
         model(x, m)
         with profile(activities=[ProfilerActivity.CPU]) as prof:

@@ -112,7 +112,8 @@ def restore_cli(args: list[str]) -> tuple[float, int]:
     return dt, peak_kb // 1024
 
 
-def forward_only(model_name: str, n: int = 1024, batch: int = 64) -> float:
+def forward_inputs(model_name: str, batch: int = 64):
+    """The released model in channels_last, a batch of random images and paper masks."""
     import torch
 
     from restore import hub
@@ -122,6 +123,13 @@ def forward_only(model_name: str, n: int = 1024, batch: int = 64) -> float:
     model = model.to(memory_format=torch.channels_last)
     x = (torch.rand(batch, 3, 64, 64) * 2 - 1).contiguous(memory_format=torch.channels_last)
     m = torch.from_numpy(paper_masks(np.random.default_rng(0), batch)[:, None].astype(np.float32))
+    return model, x, m
+
+
+def forward_only(model_name: str, n: int = 1024, batch: int = 64) -> float:
+    import torch
+
+    model, x, m = forward_inputs(model_name, batch)
     with torch.inference_mode():
         model(x, m)
         t = time.perf_counter()
