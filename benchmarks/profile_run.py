@@ -40,7 +40,7 @@ def operator_table(model_name: str, batch: int = 64, top: int = 8) -> str:
     return "\n".join(lines)
 
 
-def function_table(model_name: str, n: int, top: int = 10) -> str:
+def function_table(model_name: str, n: int) -> str:
     from speed import make_small
 
     from restore.cli import main

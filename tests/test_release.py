@@ -28,10 +28,11 @@ def test_bundled_release_verifies_and_loads(name, monkeypatch, tmp_path):
     assert "restore-train" in card and hub.REGISTRY[name].sha256["model.safetensors"] in card
 
 
-def test_celeba_release_is_trained():
+@pytest.mark.parametrize("name", ["celeba", "cars"])
+def test_release_is_trained(name):
     """On the example photos (whose holes we know the truth of) the model is far closer than gray fill;
     random or untrained weights would not be."""
-    model, _ = hub.load("celeba")
+    model, _ = hub.load(name)
     restorer = Restorer(model)
     masks = index_masks(EXAMPLES / "masks")
     err_model, err_gray = [], []
