@@ -24,7 +24,7 @@ def test_save_load_gives_identical_outputs(tmp_path):
     with torch.no_grad():
         assert torch.equal(model(x, m)[1], loaded(x, m)[1])
     cfg = json.loads((tmp_path / "config.json").read_text())
-    assert cfg["arch"] == "restore.inpainter/1"
+    assert cfg["arch"] == "restore.inpainter/2"
 
 
 def test_half_precision_release_is_close(tmp_path):

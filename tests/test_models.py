@@ -8,6 +8,7 @@ from restore.models import (
     InpainterConfig,
     SelfAttention,
     count_parameters,
+    seam_fill,
 )
 
 from .conftest import TINY, tiny_model
@@ -61,6 +62,50 @@ def test_approxnet_uses_dropout_and_dense_layers():
     assert not torch.equal(net(x, m), net(x, m))  # dropout active in training
     net.eval()
     assert torch.equal(net(x, m), net(x, m))
+
+
+def test_seam_fill_keeps_known_values_and_fills_smoothly():
+    m = torch.zeros(1, 1, 64, 64)
+    m[..., 20:36, 10:30] = 1
+    known = 1 - m
+    yy, xx = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
+    offset = torch.full((1, 3, 64, 64), 0.4)
+    ramp = (0.02 * xx - 0.01 * yy).expand(1, 3, 64, 64)
+    for values, tol in [(offset, 1e-5), (ramp, 0.05)]:
+        hidden = values.clone()
+        hidden[m.expand_as(values) == 1] = 7.0  # what lies under the hole must not matter
+        out = seam_fill(hidden, known)
+        torch.testing.assert_close(out * known, values * known)
+        # a constant comes back exactly; a plane close to it (a smooth interpolant)
+        assert (out - values).abs().max() < tol
+
+
+def test_approxnet_seam_layer_joins_the_fill_to_its_border():
+    """With the seam layer the rough fill meets the known pixels; without it a constant offset stays."""
+    import dataclasses
+
+    x, m = batch(4)
+    x = torch.nn.functional.avg_pool2d(x, 9, 1, 4, count_include_pad=False)  # smooth photos: borders are meaningful
+    errs = {}
+    for seam in (False, True):
+        torch.manual_seed(0)
+        net = ApproxNet(dataclasses.replace(TINY.approx, seam=seam)).eval()
+        y = net(x, m)
+        ring = torch.nn.functional.max_pool2d(m, 3, 1, 1) - m  # known pixels touching the hole
+        inner = m - (1 - torch.nn.functional.max_pool2d(1 - m, 3, 1, 1))  # hole pixels touching the border
+        # mean colour just inside the hole vs just outside it
+        errs[seam] = ((y * inner).sum((2, 3)) / inner.sum((2, 3)) - (x * ring).sum((2, 3)) / ring.sum((2, 3))).abs().mean()
+    assert errs[True] < 0.25 * errs[False]
+
+
+def test_configs_written_before_the_seam_layer_load_without_it():
+    old = InpainterConfig().to_dict()
+    del old["approx"]["seam"], old["approx"]["seam_sweeps"]
+    old["arch"] = "restore.inpainter/1"
+    assert InpainterConfig.from_dict(old).approx.seam is False
+    del old["arch"]  # a hand-written config without "arch" is the current architecture
+    assert InpainterConfig.from_dict(old).approx.seam is True
+    assert InpainterConfig.from_dict(InpainterConfig().to_dict()) == InpainterConfig()
 
 
 def test_self_attention_matches_explicit_softmax_and_starts_as_identity():

@@ -131,6 +131,16 @@ def test_set_reaches_nested_hyper_parameters(data, tmp_path):
     assert res.exit_code == 2 and "model.refiner.depth: no such hyper-parameter" in res.output
 
 
+def test_gan_refuses_an_approx_run_with_other_approx_settings(data, tmp_path):
+    common = ["--dataset", data / "imgs", "--config", data / "tiny.json"]
+    assert train("approx", *common, "--run-dir", tmp_path / "a", "--set", "model.approx.seam=false").exit_code == 0
+    res = CliRunner().invoke(main, ["gan", *map(str, common), "--approx", str(tmp_path / "a"), "--run-dir", str(tmp_path / "g")])
+    assert res.exit_code == 1 and "its ApproxNet was trained as" in res.output and "seam=False" in res.output
+    assert not (tmp_path / "g" / "gan").exists()
+    res = train("gan", *common, "--approx", tmp_path / "a", "--run-dir", tmp_path / "g2", "--set", "model.approx.seam=false")
+    assert res.exit_code == 0, res.output
+
+
 def test_missing_data_is_a_one_line_error(tmp_path):
     res = CliRunner().invoke(main, ["approx", "--dataset", "celeba", "--data-dir", str(tmp_path / "none"),
                                     "--run-dir", str(tmp_path / "r")])

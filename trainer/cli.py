@@ -183,12 +183,17 @@ def _train_approx(cfg, run_dir, device, data_dir, ctx):
     loop.run(stage, run_dir, is_main=ctx.is_main, log=lambda s: click.echo(s, err=True))
 
 
-def _approx_weights(approx_dir: Path) -> dict:
+def _approx_weights(approx_dir: Path, cfg: TrainConfig) -> dict:
     from . import checkpoint
 
     state = checkpoint.load(approx_dir / "approx")
     if state is None:
         raise click.ClickException(f"{approx_dir}/approx: no ApproxNet checkpoint; run `restore-train approx` first")
+    theirs = TrainConfig.load(approx_dir / "config.json").model.approx
+    if theirs != cfg.model.approx:
+        raise click.ClickException(
+            f"{approx_dir}: its ApproxNet was trained as {theirs} but this run's config has {cfg.model.approx}; "
+            "pass the same model.approx settings (--set model.approx.KEY=VALUE)")
     return state["stage"]["model"]
 
 
@@ -197,7 +202,7 @@ def _train_gan(cfg, run_dir, device, data_dir, ctx, approx_dir: Path):
     from .stages import GanStage
 
     splits = _splits(cfg, run_dir, data_dir, ctx.is_main)
-    stage = GanStage(cfg, splits, device, _cache_dir(run_dir), _approx_weights(approx_dir), ctx)
+    stage = GanStage(cfg, splits, device, _cache_dir(run_dir), _approx_weights(approx_dir, cfg), ctx)
     loop.run(stage, run_dir, is_main=ctx.is_main, log=lambda s: click.echo(s, err=True))
 
 

@@ -83,9 +83,10 @@ def export_run(run_dir: Path, name: str, out: Path | None = None, data_dir: Path
     approx_s, gan_s = _seconds(stage1, "approx"), _seconds(run_dir, "gan")
     gan_last = _last_metrics(run_dir, "gan")
     params = sum(p.numel() for p in model.parameters())
+    seam = ", with the seam layer that joins its fill to the hole's border" if cfg.model.approx.seam else ""
     card = f"""# restore `{name}` inpainting model
 
-ApproxNet (dense, dropout 0.3) followed by the self-attention encoder-decoder refiner of
+ApproxNet (dense, dropout 0.3{seam}) followed by the self-attention encoder-decoder refiner of
 "Attention-based DCGAN for image inpainting", trained with restore-train (two stages).
 {params / 1e6:.2f}M parameters, stored in float16.
 
