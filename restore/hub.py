@@ -51,12 +51,12 @@ REGISTRY: dict[str, Release] = {
     "cars": Release(
         name="cars",
         repo_id="restore-inpainting/restore-cars",
-        revision="v2",
+        revision="v3",
         sha256={
-            "config.json": "22f1b27beb61d4877cc03f606fea489eb5b10adbca4b2583fe3a83a82aa61047",
-            "model.safetensors": "5a41dc20f5f7f7762248d29fe4a841eb518f9be1ca7e5b077e344fc5fac975c1",
+            "config.json": "6ee84471d099c18c51d7bc60b46a004f4dd685cd3d0879fe9f323a81154d8442",
+            "model.safetensors": "97cc0a20ff39b1b162f6ccf3aa0d6b7ffe4ca3949ffcd8f29012d97769862771",
         },
-        description="cars (Stanford Cars, 64x64), 2.3M parameters, trained by runs/cars-v2",
+        description="cars (Stanford Cars, 64x64), 2.3M parameters, seam layer, trained by runs/cars-v4",
     ),
 }
 
