@@ -138,11 +138,15 @@ def forward_only(model_name: str, n: int = 1024, batch: int = 64) -> float:
     return (n // batch) * batch / (time.perf_counter() - t)
 
 
+def fresh_python(code: str) -> list[str]:
+    """Run ``code`` in a new interpreter (nothing imported yet); its printed words."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+
+
 def model_load_seconds(model_name: str) -> float:
     code = (f"import time; t=time.perf_counter(); from restore import hub; hub.load({model_name!r}); "
             "print(time.perf_counter()-t)")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return float(res.stdout.strip())
+    return float(fresh_python(code)[0])
 
 
 def main() -> None:
@@ -197,7 +201,7 @@ def main() -> None:
         rows.append(("model load (import included)", f"{load_s:.2f} s", ""))
         floor = "import resource, time; t = time.perf_counter(); import torch; print(time.perf_counter() - t, " \
                 "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
-        out = subprocess.run([sys.executable, "-c", floor], capture_output=True, text=True, check=True).stdout.split()
+        out = fresh_python(floor)
         import_s, import_mb = float(out[0]), int(out[1]) // 1024
         rows.append(("`import torch` alone: time, peak RSS (the floor under the rows above and below)",
                      f"{import_s:.2f} s, {import_mb} MB", ""))

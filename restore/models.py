@@ -17,8 +17,9 @@ import torch.nn.functional as F
 from torch import nn
 
 ARCH = "restore.inpainter/2"
-# /1: before ApproxNet's seam layer; such configs load with the layer off, as they were trained.
-ARCHS = ("restore.inpainter/1", ARCH)
+# Configs written before ApproxNet's seam layer; they load with the layer off, as they were trained.
+ARCH_BEFORE_SEAM = "restore.inpainter/1"
+ARCHS = (ARCH_BEFORE_SEAM, ARCH)
 
 
 def _from_dict(cls, data: dict):
@@ -81,7 +82,7 @@ class InpainterConfig:
         if arch not in ARCHS:
             raise ValueError(f"architecture {arch!r} is not one of {', '.join(map(repr, ARCHS))}")
         approx = data.pop("approx", {})
-        if arch == ARCHS[0]:
+        if arch == ARCH_BEFORE_SEAM:
             approx = {"seam": False, **approx}
         return cls(
             approx=_from_dict(ApproxNetConfig, approx),
