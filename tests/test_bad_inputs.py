@@ -202,11 +202,17 @@ def test_kill_leaves_no_partial_output_and_rerun_completes(tmp_path, model_dir):
 
 
 def test_memory_does_not_grow_with_folder_size(tmp_path, model_dir):
-    """Peak RSS of a 400-photo run stays within a few MB of a 100-photo run (photos are streamed)."""
+    """Peak RSS of a 1600-photo run stays within a few MB of a 400-photo run (photos are streamed).
+
+    The smaller run has 400 photos, not fewer: the allocators' pools keep growing over the first
+    few batches (a 100-photo run peaks some 20-45 MB lower than a 400-photo one), and only
+    then reach the plateau that a longer folder must not rise above. Holding the 1200 extra
+    photos would add at least 88 MB (decoded image + RGB array, 37 KB each).
+    """
     photos = tmp_path / "p"
     photos.mkdir()
-    for i in range(400):
-        Image.fromarray(smooth_photo(96, 128, i % 7)).save(photos / f"{i:03d}.jpg")
+    for i in range(7):
+        Image.fromarray(smooth_photo(96, 128, i)).save(photos / f"{i}.jpg")
     script = textwrap.dedent("""
         import resource, sys
         from click.testing import CliRunner
@@ -216,13 +222,13 @@ def test_memory_does_not_grow_with_folder_size(tmp_path, model_dir):
         print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     """)
     peaks = []
-    for n, sub in [(100, "small"), (400, "big")]:
+    for n, sub in [(400, "small"), (1600, "big")]:
         folder = tmp_path / sub
         folder.mkdir()
-        for p in sorted(photos.iterdir())[:n]:
-            os.link(p, folder / p.name)
+        for i in range(n):
+            os.link(photos / f"{i % 7}.jpg", folder / f"{i:04d}.jpg")
         res = subprocess.run([sys.executable, "-c", script, "run", str(folder), "-o", str(tmp_path / f"o{sub}"),
                               "--model", str(model_dir)], capture_output=True, text=True, timeout=300)
         assert res.returncode == 0, res.stderr
         peaks.append(int(res.stdout.strip().splitlines()[-1]))
-    assert peaks[1] - peaks[0] < 40_000, peaks  # kB: 300 more photos must not be held in memory
+    assert peaks[1] - peaks[0] < 50_000, peaks  # kB: 1200 more photos must not be held in memory
