@@ -32,7 +32,7 @@ class TrainConfig:
     d_lr: float = 2e-4
     approx_trainable: bool = True  # fine-tune ApproxNet (at lr * approx_lr_scale) in stage 2
     approx_lr_scale: float = 0.1
-    alpha: float = 1000.0  # L_G = BCE + alpha * reconstruction; adversarial gradient ends at ~20-30 % of it (metrics.csv)
+    alpha: float = 1000.0  # L_G = BCE + alpha * reconstruction; adversarial gradient ends at 19-33 % of it (metrics.csv)
     border_weight: float = 2.0  # extra L1 weight on hole pixels within `border_px` of known ones
     border_px: int = 3
     ssim_weight: float = 0.5  # weight of (1 - SSIM) inside the reconstruction term
