@@ -52,7 +52,8 @@ def test_two_stages_resume_and_export(data, tmp_path):
     state = checkpoint.load(run_dir / "gan")
     assert state["global_step"] == 2 and state["epoch"] == 1
     header = (run_dir / "gan" / "metrics.csv").read_text().splitlines()[0].split(",")
-    for col in ["train_d", "train_g_adv", "train_rec", "train_l1", "train_gradnorm_adv", "train_gradnorm_rec", "val_ssim", "seconds"]:
+    for col in ["train_d", "train_g_adv", "train_rec", "train_l1", "train_gradnorm_adv", "train_gradnorm_rec",
+                "val_ssim", "val_psnr_hole", "seconds"]:
         assert col in header
 
     out = tmp_path / "release"
@@ -147,3 +148,49 @@ def test_missing_data_is_a_one_line_error(tmp_path):
     assert res.exit_code == 1
     assert "celeba data not found under" in res.output and "RESTORE_DATA_DIR" in res.output
     assert "Traceback" not in res.output
+
+
+def test_gan_init_fine_tunes_a_released_model(data, tmp_path):
+    """`gan --init MODEL` starts from a whole exported generator, takes its architecture, and the
+    exported card gives the whole lineage (the first model's commands, then the fine-tuning)."""
+    common = ["--dataset", data / "imgs", "--config", data / "tiny.json"]
+    assert train("all", *common, "--run-dir", tmp_path / "a", "--set", "model.refiner.widths=4,8,16").exit_code == 0
+    first = tmp_path / "first"
+    assert train("export", tmp_path / "a", "--name", "toy", "-o", first).exit_code == 0
+
+    # The architecture comes from the model, not from tiny.json's (different) refiner widths.
+    res = train("gan", *common, "--init", first, "--run-dir", tmp_path / "ft", "--psnr-weight", "0.1")
+    assert res.exit_code == 0, res.output
+    cfg = json.loads((tmp_path / "ft" / "config.json").read_text())
+    assert cfg["model"]["refiner"]["widths"] == [4, 8, 16] and cfg["init"] == str(first)
+    res = train("export", tmp_path / "ft", "--name", "toy-ft", "-o", tmp_path / "second")
+    assert res.exit_code == 0, res.output
+    card = (tmp_path / "second" / "README.md").read_text()
+    assert f"# how {first} was trained (from its card):" in card and "restore-train all" in card
+    assert f"# fine-tuning, started from {first}:" in card and "--init" in card and "0.1 mean log hole MSE" in card
+
+    # The stage really starts from the model's weights, discriminator aside.
+    from restore.hub import load_pretrained
+    from trainer.config import TrainConfig
+    from trainer.data import Splits
+    from trainer.stages import GanStage
+
+    model = load_pretrained(first)
+    c = TrainConfig.load(tmp_path / "ft" / "config.json")
+    stage = GanStage(c, Splits.load(tmp_path / "ft" / "split.json"), torch.device("cpu"), None, None,
+                     gen_state=model.state_dict())
+    for (name, p), q in zip(model.state_dict().items(), stage.ema.state_dict().values(), strict=True):
+        assert torch.equal(p, q), name
+
+
+def test_gan_init_errors(data, tmp_path):
+    common = ["--dataset", str(data / "imgs"), "--config", str(data / "tiny.json")]
+    res = CliRunner().invoke(main, ["gan", *common, "--init", str(tmp_path / "nothing"), "--run-dir", str(tmp_path / "r")])
+    assert res.exit_code == 1 and "--init" in res.output and "nothing" in res.output and "Traceback" not in res.output
+    res = CliRunner().invoke(main, ["approx", *common, "--init", "cars", "--run-dir", str(tmp_path / "r")])
+    assert res.exit_code == 1 and "restore-train gan --init" in res.output
+    res = CliRunner().invoke(main, ["gan", *common, "--init", "cars", "--approx", str(tmp_path), "--run-dir", str(tmp_path / "r")])
+    assert res.exit_code == 1 and "pass one" in res.output
+    res = CliRunner().invoke(main, ["gan", *common, "--init", "cars", "--run-dir", str(tmp_path / "r"),
+                                    "--set", "model.refiner.widths=4,8,8"])
+    assert res.exit_code == 1 and "architecture differs" in res.output

@@ -139,6 +139,8 @@ def _setup(kw: dict) -> tuple[TrainConfig, Path, object, Path | None, bool]:
         data = json.loads(config_file.read_text()) if config_file else {}
         data = TrainConfig.from_dict(data).to_dict()  # defaults filled in, so --set can address any key
         data.update(overrides)
+        if data.get("init"):
+            data["model"] = _init_model(data["init"])[0].cfg.to_dict()  # the architecture comes with the weights
         for item in sets:
             _apply_set(data, item)
         cfg = TrainConfig.from_dict(data)
@@ -197,13 +199,36 @@ def _approx_weights(approx_dir: Path, cfg: TrainConfig) -> dict:
     return state["stage"]["model"]
 
 
-def _train_gan(cfg, run_dir, device, data_dir, ctx, approx_dir: Path):
+@functools.cache
+def _init_model(spec: str):
+    """The model --init names (a folder or a released name), verified and loaded, and where it was found."""
+    from restore.hub import ModelError, load
+
+    try:
+        return load(spec)
+    except ModelError as e:
+        raise click.ClickException(f"--init: {e}") from None
+
+
+def _train_gan(cfg, run_dir, device, data_dir, ctx, approx_dir: Path | None):
     from . import loop
     from .stages import GanStage
 
     splits = _splits(cfg, run_dir, data_dir, ctx.is_main)
-    stage = GanStage(cfg, splits, device, _cache_dir(run_dir), _approx_weights(approx_dir, cfg), ctx)
+    if cfg.init:
+        model = _init_model(cfg.init)[0]
+        if model.cfg != cfg.model:
+            raise click.ClickException(f"--init {cfg.init}: its architecture differs from this run's model config; "
+                                       "drop the --set model.* options (the architecture comes with the weights)")
+        stage = GanStage(cfg, splits, device, _cache_dir(run_dir), None, ctx, gen_state=model.state_dict())
+    else:
+        stage = GanStage(cfg, splits, device, _cache_dir(run_dir), _approx_weights(approx_dir or run_dir, cfg), ctx)
     loop.run(stage, run_dir, is_main=ctx.is_main, log=lambda s: click.echo(s, err=True))
+
+
+def _no_init(kw: dict, command: str) -> None:
+    if kw.get("init"):
+        raise click.ClickException(f"--init fine-tunes a whole generator in stage 2; use `restore-train gan --init`, not `{command}`")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -215,6 +240,7 @@ def main():
 @_common
 def approx(**kw):
     """Stage 1: train ApproxNet (L1 on the hole) on 70% of the training images."""
+    _no_init(kw, "approx")
     cfg, run_dir, device, data_dir, ctx = _setup(kw)
     _train_approx(cfg, run_dir, device, data_dir, ctx)
     ctx.close()
@@ -225,9 +251,15 @@ def approx(**kw):
               help="run directory of a finished `restore-train approx`  [default: the run directory itself]")
 @_common
 def gan(approx_dir, **kw):
-    """Stage 2: train the attention refiner and the discriminator on top of a trained ApproxNet."""
+    """Stage 2: train the attention refiner and the discriminator on top of a trained ApproxNet.
+
+    With --init MODEL it continues from a whole trained generator instead (fine-tuning; the
+    discriminator starts fresh), and --approx is not used.
+    """
+    if approx_dir is not None and kw.get("init"):
+        raise click.ClickException("--approx and --init both name a starting point; pass one")
     cfg, run_dir, device, data_dir, ctx = _setup(kw)
-    _train_gan(cfg, run_dir, device, data_dir, ctx, approx_dir or run_dir)
+    _train_gan(cfg, run_dir, device, data_dir, ctx, approx_dir)
     ctx.close()
 
 
@@ -235,6 +267,7 @@ def gan(approx_dir, **kw):
 @_common
 def all_(**kw):
     """Both stages, one after the other, in one run directory."""
+    _no_init(kw, "all")
     cfg, run_dir, device, data_dir, ctx = _setup(kw)
     _train_approx(cfg, run_dir, device, data_dir, ctx)
     ctx.barrier()

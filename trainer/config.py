@@ -25,6 +25,7 @@ class TrainConfig:
     approx_batch_size: int = 64
 
     # stage 2: refiner + discriminator
+    init: str = ""  # start the generator from this model (folder or released name) instead of --approx's ApproxNet
     gan_epochs: int = 12
     gan_steps_per_epoch: int = 0  # 0 = one pass over the training images
     lr: float = 1e-3
@@ -36,6 +37,7 @@ class TrainConfig:
     border_weight: float = 2.0  # extra L1 weight on hole pixels within `border_px` of known ones
     border_px: int = 3
     ssim_weight: float = 0.5  # weight of (1 - SSIM) inside the reconstruction term
+    psnr_weight: float = 0.0  # weight of the per-image log of hole MSE (what mean hole PSNR measures)
     ema: float = 0.999  # decay of the released generator's weight average; 0 disables
     log_every: int = 50
 

@@ -39,6 +39,19 @@ def approx_run(run_dir: Path) -> Path:
     return run_dir
 
 
+def _init_commands(spec: str) -> str:
+    """The commands block of the --init model's card, so a fine-tuned model's card gives its whole lineage."""
+    from restore.hub import resolve
+
+    try:
+        card = (resolve(spec).folder / "README.md").read_text()
+    except (OSError, ValueError):
+        return f"# {spec}: no model card found; its training is not recorded here"
+    _, fence, rest = card.partition("```\n")
+    block = rest.partition("\n```")[0] if fence else ""
+    return f"# how {spec} was trained (from its card):\n{block}" if block else f"# {spec}: its card lists no commands"
+
+
 def _commands(run_dir: Path) -> str:
     path = run_dir / "command.txt"
     return path.read_text().strip() if path.exists() else "(not recorded)"
@@ -77,10 +90,20 @@ def export_run(run_dir: Path, name: str, out: Path | None = None, data_dir: Path
         scores = f"not scored: {e}"
     stage1 = approx_run(run_dir)
     commands = _commands(run_dir)
-    if stage1 != run_dir:
+    if cfg.init:
+        commands = f"{_init_commands(cfg.init)}\n# fine-tuning, started from {cfg.init}:\n{commands}"
+    elif stage1 != run_dir:
         commands = f"# stage 1, in {stage1}:\n{_commands(stage1)}\n# stage 2:\n{commands}"
     cfg1 = TrainConfig.load(stage1 / "config.json") if (stage1 / "config.json").exists() else cfg
     approx_s, gan_s = _seconds(stage1, "approx"), _seconds(run_dir, "gan")
+    if cfg.init:
+        time_line = (f"training time: {gan_s / 60:.1f} min of stage-2 fine-tuning from `{cfg.init}`, on top of\n"
+                     "  the training its own card gives")
+        stages = f"- stage 2 continued from `{cfg.init}` (generator weights; the discriminator started fresh)\n"
+    else:
+        time_line = f"training time: stage 1 {approx_s / 60:.1f} min, stage 2 {gan_s / 60:.1f} min of compute"
+        stages = f"- stage 1: {cfg1.approx_epochs} epochs, batch {cfg1.approx_batch_size}, Adam lr {cfg1.approx_lr}\n"
+    psnr = f" + {cfg.psnr_weight} mean log hole MSE" if cfg.psnr_weight else ""
     gan_last = _last_metrics(run_dir, "gan")
     params = sum(p.numel() for p in model.parameters())
     seam = ", with the seam layer that joins its fill to the hole's border" if cfg.model.approx.seam else ""
@@ -94,11 +117,10 @@ ApproxNet (dense, dropout 0.3{seam}) followed by the self-attention encoder-deco
   training images, stage 2 on all training images but {cfg.val_images} kept to monitor; the
   dataset's `val` split was never used in training
 - holes: the paper's Gaussian rectangles, {cfg.stroke_fraction:.0%} free-form strokes, horizontal flips
-- stage 1: {cfg1.approx_epochs} epochs, batch {cfg1.approx_batch_size}, Adam lr {cfg1.approx_lr}
-- stage 2: {cfg.gan_epochs} epochs, batch {cfg.batch_size}, L_G = BCE + {cfg.alpha} x (hole L1 with border weight
-  {cfg.border_weight} + 0.5 ApproxNet L1 + {cfg.ssim_weight} (1 - SSIM)), cosine lr {cfg.lr} -> {cfg.lr_min},
+{stages}- stage 2: {cfg.gan_epochs} epochs, batch {cfg.batch_size}, L_G = BCE + {cfg.alpha} x (hole L1 with border weight
+  {cfg.border_weight} + 0.5 ApproxNet L1 + {cfg.ssim_weight} (1 - SSIM){psnr}), cosine lr {cfg.lr} -> {cfg.lr_min},
   weights averaged (EMA {cfg.ema})
-- training time: stage 1 {approx_s / 60:.1f} min, stage 2 {gan_s / 60:.1f} min of compute
+- {time_line}
   ({platform.machine()}, torch threads as configured); last monitor SSIM {gan_last.get('val_ssim', '?')}
 
 Commands (from the run's command.txt):

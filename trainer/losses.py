@@ -20,6 +20,21 @@ def hole_l1(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> 
     return ((pred - target).abs() * weights).sum() / (weights.sum() * pred.shape[1]).clamp_min(1.0)
 
 
+def hole_log_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
+    """Mean over images of log(hole MSE + eps): a mean of per-image hole PSNRs, up to sign and scale.
+
+    Plain L1 or MSE over the batch weights images by their hole area and their error; this weights
+    every image's hole equally in decibels, so the small, easy holes count as much as the large ones.
+    Images without a hole are left out. `eps` (a grey level or so) bounds the weight of near-perfect fills.
+    """
+    area = mask.sum(dim=(1, 2, 3)) * pred.shape[1]
+    sq = ((pred - target) ** 2 * mask).sum(dim=(1, 2, 3))
+    has = area > 0
+    if not bool(has.any()):
+        return pred.sum() * 0
+    return torch.log(sq[has] / area[has] + eps).mean()
+
+
 def ssim(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None = None, window: int = 7) -> torch.Tensor:
     """Mean SSIM of [-1, 1] images, as skimage's default (uniform 7x7 window, sample covariance).
 

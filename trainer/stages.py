@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from restore.metrics import psnr as psnr_metric
 from restore.metrics import ssim as ssim_metric
 from restore.metrics import to_uint8
 from restore.models import ApproxNet, Discriminator, Inpainter, gray_fill
@@ -38,6 +39,13 @@ def _chunks(n: int, size: int):
 def mean_ssim(pred: torch.Tensor, target: torch.Tensor) -> float:
     """The paper's SSIM (skimage, uint8) averaged over a batch of [-1, 1] images."""
     return float(np.mean([ssim_metric(a, b) for a, b in zip(to_uint8(pred), to_uint8(target), strict=True)]))
+
+
+def mean_hole_psnr(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> float:
+    """Hole PSNR (uint8, as `restore bench` reports it) averaged over the images that have a hole."""
+    holes = (mask[:, 0] > 0.5).cpu().numpy()
+    values = [psnr_metric(a, b, h) for a, b, h in zip(to_uint8(pred), to_uint8(target), holes, strict=True) if h.any()]
+    return float(np.mean(values)) if values else float("nan")
 
 
 class ApproxStage:
@@ -102,7 +110,9 @@ class GanStage:
     name = "gan"
 
     def __init__(self, cfg: TrainConfig, splits: Splits, device: torch.device, cache_dir: Path | None,
-                 approx_state: dict, ctx: Context | None = None):
+                 approx_state: dict | None, ctx: Context | None = None, gen_state: dict | None = None):
+        """Starts from a trained ApproxNet (`approx_state`) and a fresh refiner, or from a whole
+        generator (`gen_state`, e.g. a released model to fine-tune); the discriminator starts fresh."""
         ctx = ctx or Context()
         self.cfg, self.device = cfg, device
         train = load_images(splits.gan_train, cache_dir)
@@ -110,7 +120,12 @@ class GanStage:
         self.val_x, self.val_m = fixed_val(load_images(splits.monitor, cache_dir), cfg.seed)
         torch.manual_seed(cfg.seed)
         self.gen = Inpainter(cfg.model)
-        self.gen.approx.load_state_dict(approx_state)
+        if gen_state is not None:
+            self.gen.load_state_dict(gen_state)
+        elif approx_state is not None:
+            self.gen.approx.load_state_dict(approx_state)
+        else:
+            raise ValueError("stage 2 needs a trained ApproxNet or a generator to start from")
         self.gen.approx.requires_grad_(cfg.approx_trainable)
         self.gen = self.gen.to(device, memory_format=CL)
         self.disc = Discriminator(cfg.disc).to(device, memory_format=CL)
@@ -138,6 +153,8 @@ class GanStage:
         rec = losses.hole_l1(refined, x, w) + 0.5 * losses.hole_l1(coarse, x, m)
         if cfg.ssim_weight:
             rec = rec + cfg.ssim_weight * (1 - losses.ssim(refined, x, m))
+        if cfg.psnr_weight:
+            rec = rec + cfg.psnr_weight * losses.hole_log_mse(refined, x, m)
         return rec
 
     def step(self, epoch: int, index: int, global_step: int) -> dict:
@@ -200,6 +217,7 @@ class GanStage:
             "val_l1": losses.hole_l1(refined, x, m).item(),
             "val_ssim_approx": mean_ssim(coarse, x),
             "val_ssim": mean_ssim(refined, x),
+            "val_psnr_hole": mean_hole_psnr(refined, x, m),
             "gamma": float(self.ema.refiner.attn16.gamma) if self.ema.refiner.attn16 is not None else 0.0,
         }
 
