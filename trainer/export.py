@@ -104,6 +104,7 @@ def export_run(run_dir: Path, name: str, out: Path | None = None, data_dir: Path
         time_line = f"training time: stage 1 {approx_s / 60:.1f} min, stage 2 {gan_s / 60:.1f} min of compute"
         stages = f"- stage 1: {cfg1.approx_epochs} epochs, batch {cfg1.approx_batch_size}, Adam lr {cfg1.approx_lr}\n"
     psnr = f" + {cfg.psnr_weight} mean log hole MSE" if cfg.psnr_weight else ""
+    stage2 = "fine-tuning" if cfg.init else "stage 2"
     gan_last = _last_metrics(run_dir, "gan")
     params = sum(p.numel() for p in model.parameters())
     seam = ", with the seam layer that joins its fill to the hole's border" if cfg.model.approx.seam else ""
@@ -117,7 +118,7 @@ ApproxNet (dense, dropout 0.3{seam}) followed by the self-attention encoder-deco
   training images, stage 2 on all training images but {cfg.val_images} kept to monitor; the
   dataset's `val` split was never used in training
 - holes: the paper's Gaussian rectangles, {cfg.stroke_fraction:.0%} free-form strokes, horizontal flips
-{stages}- stage 2: {cfg.gan_epochs} epochs, batch {cfg.batch_size}, L_G = BCE + {cfg.alpha} x (hole L1 with border weight
+{stages}- {stage2}: {cfg.gan_epochs} epochs, batch {cfg.batch_size}, L_G = BCE + {cfg.alpha} x (hole L1 with border weight
   {cfg.border_weight} + 0.5 ApproxNet L1 + {cfg.ssim_weight} (1 - SSIM){psnr}), cosine lr {cfg.lr} -> {cfg.lr_min},
   weights averaged (EMA {cfg.ema})
 - {time_line}
