@@ -140,7 +140,7 @@ def _setup(kw: dict) -> tuple[TrainConfig, Path, object, Path | None, bool]:
         data = TrainConfig.from_dict(data).to_dict()  # defaults filled in, so --set can address any key
         data.update(overrides)
         if data.get("init"):
-            data["model"] = _init_model(data["init"])[0].cfg.to_dict()  # the architecture comes with the weights
+            data["model"] = _init_model(data["init"]).cfg.to_dict()  # the architecture comes with the weights
         for item in sets:
             _apply_set(data, item)
         cfg = TrainConfig.from_dict(data)
@@ -201,11 +201,11 @@ def _approx_weights(approx_dir: Path, cfg: TrainConfig) -> dict:
 
 @functools.cache
 def _init_model(spec: str):
-    """The model --init names (a folder or a released name), verified and loaded, and where it was found."""
+    """The model --init names (a folder or a released name), verified and loaded."""
     from restore.hub import ModelError, load
 
     try:
-        return load(spec)
+        return load(spec)[0]
     except ModelError as e:
         raise click.ClickException(f"--init: {e}") from None
 
@@ -216,7 +216,7 @@ def _train_gan(cfg, run_dir, device, data_dir, ctx, approx_dir: Path | None):
 
     splits = _splits(cfg, run_dir, data_dir, ctx.is_main)
     if cfg.init:
-        model = _init_model(cfg.init)[0]
+        model = _init_model(cfg.init)
         if model.cfg != cfg.model:
             raise click.ClickException(f"--init {cfg.init}: its architecture differs from this run's model config; "
                                        "drop the --set model.* options (the architecture comes with the weights)")

@@ -88,23 +88,24 @@ def export_run(run_dir: Path, name: str, out: Path | None = None, data_dir: Path
         scores = score_release(out, cfg.dataset, data_dir, n)
     except ValueError as e:  # data not reachable here: the card says so rather than inventing numbers
         scores = f"not scored: {e}"
-    stage1 = approx_run(run_dir)
     commands = _commands(run_dir)
-    if cfg.init:
+    gan_s = _seconds(run_dir, "gan")
+    if cfg.init:  # fine-tuning: the first model's card holds stage 1 and its own stage 2
         commands = f"{_init_commands(cfg.init)}\n# fine-tuning, started from {cfg.init}:\n{commands}"
-    elif stage1 != run_dir:
-        commands = f"# stage 1, in {stage1}:\n{_commands(stage1)}\n# stage 2:\n{commands}"
-    cfg1 = TrainConfig.load(stage1 / "config.json") if (stage1 / "config.json").exists() else cfg
-    approx_s, gan_s = _seconds(stage1, "approx"), _seconds(run_dir, "gan")
-    if cfg.init:
         time_line = (f"training time: {gan_s / 60:.1f} min of stage-2 fine-tuning from `{cfg.init}`, on top of\n"
                      "  the training its own card gives")
         stages = f"- stage 2 continued from `{cfg.init}` (generator weights; the discriminator started fresh)\n"
+        stage2 = "fine-tuning"
     else:
-        time_line = f"training time: stage 1 {approx_s / 60:.1f} min, stage 2 {gan_s / 60:.1f} min of compute"
+        stage1 = approx_run(run_dir)
+        if stage1 != run_dir:
+            commands = f"# stage 1, in {stage1}:\n{_commands(stage1)}\n# stage 2:\n{commands}"
+        cfg1 = TrainConfig.load(stage1 / "config.json") if (stage1 / "config.json").exists() else cfg
+        time_line = (f"training time: stage 1 {_seconds(stage1, 'approx') / 60:.1f} min, stage 2 {gan_s / 60:.1f} min"
+                     " of compute")
         stages = f"- stage 1: {cfg1.approx_epochs} epochs, batch {cfg1.approx_batch_size}, Adam lr {cfg1.approx_lr}\n"
+        stage2 = "stage 2"
     psnr = f" + {cfg.psnr_weight} mean log hole MSE" if cfg.psnr_weight else ""
-    stage2 = "fine-tuning" if cfg.init else "stage 2"
     gan_last = _last_metrics(run_dir, "gan")
     params = sum(p.numel() for p in model.parameters())
     seam = ", with the seam layer that joins its fill to the hole's border" if cfg.model.approx.seam else ""
