@@ -55,6 +55,7 @@ class RefinerConfig:
     widths: tuple[int, int, int] = (16, 56, 112)  # channels at size, size/2, size/4
     dilations: tuple[int, ...] = (1, 2, 4, 8)  # one residual block each, at size/4
     attention: tuple[int, ...] = (16,)  # feature-map sides that get a self-attention layer
+    blocks32: int = 0  # residual blocks at size/2 after the decoder's first layer; each starts as the identity
 
 
 @dataclass
@@ -192,11 +193,14 @@ def _act() -> nn.Module:
 
 
 class _ResBlock(nn.Module):
-    def __init__(self, channels: int, dilation: int):
+    def __init__(self, channels: int, dilation: int, identity: bool = False):
         super().__init__()
         self.conv1 = nn.Conv2d(channels, channels, 3, padding=dilation, dilation=dilation)
         self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
         self.act = _act()
+        if identity:  # the block adds nothing until training moves conv2 off zero
+            nn.init.zeros_(self.conv2.weight)
+            nn.init.zeros_(self.conv2.bias)
 
     def forward(self, x):
         return x + self.conv2(self.act(self.conv1(x)))
@@ -207,7 +211,10 @@ class Refiner(nn.Module):
 
     Input: the ApproxNet-filled image and the mask. Encoder 64 -> 32 -> 16,
     dilated residual blocks and self-attention at 16x16 (the whole 64x64 image
-    is in view), decoder back to 64 with skip connections. Full-resolution
+    is in view), decoder back to 64 with skip connections and optional
+    residual blocks at 32x32. Layers that start as the identity (attention,
+    the 32x32 blocks) can be added to a trained model without changing what
+    it computes, then fine-tuned. Full-resolution
     layers are kept thin because they dominate the cost on a CPU.
     """
 
@@ -222,6 +229,7 @@ class Refiner(nn.Module):
         self.blocks = nn.ModuleList(_ResBlock(c2, d) for d in cfg.dilations)
         self.attn16 = SelfAttention(c2) if s // 4 in cfg.attention else None
         self.up1 = nn.Sequential(nn.Conv2d(c2 + c1, c1, 3, padding=1), _act())
+        self.blocks32 = nn.ModuleList(_ResBlock(c1, 1, identity=True) for _ in range(cfg.blocks32))
         self.attn32 = SelfAttention(c1) if s // 2 in cfg.attention else None
         self.up2 = nn.Sequential(nn.Conv2d(c1 + c0, c0, 3, padding=1), _act())
         self.head = nn.Conv2d(c0, 3, 3, padding=1)
@@ -246,6 +254,8 @@ class Refiner(nn.Module):
             x = block(x)
         x = F.interpolate(x, scale_factor=2, mode="nearest")
         x = self.up1(torch.cat([x, x1], dim=1))
+        for block in self.blocks32:
+            x = block(x)
         if self.attn32 is not None:
             x = self.attn32(x, return_attention)
             if return_attention:

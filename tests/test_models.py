@@ -135,3 +135,20 @@ def test_config_round_trip():
 def test_discriminator_gives_one_logit_per_image():
     disc = Discriminator(DiscriminatorConfig())
     assert disc(torch.zeros(3, 3, 64, 64)).shape == (3,)
+
+
+def test_blocks32_start_as_the_identity_then_train():
+    """32x32 residual blocks can be added to a trained model: they change nothing until trained."""
+    from dataclasses import replace
+
+    small = tiny_model()
+    big = Inpainter(replace(TINY, refiner=replace(TINY.refiner, blocks32=2))).eval()
+    missing = big.load_state_dict(small.state_dict(), strict=False).missing_keys
+    assert missing and all(k.startswith("refiner.blocks32.") for k in missing)
+    x, m = batch()
+    torch.testing.assert_close(big(x, m)[1], small(x, m)[1])
+
+    big.train()
+    loss = (big(x, m)[1] - x).abs().mean()
+    loss.backward()
+    assert big.refiner.blocks32[0].conv2.weight.grad.abs().sum() > 0  # training moves them off the identity

@@ -182,6 +182,23 @@ def test_gan_init_fine_tunes_a_released_model(data, tmp_path):
     for (name, p), q in zip(model.state_dict().items(), stage.ema.state_dict().values(), strict=True):
         assert torch.equal(p, q), name
 
+    # Growing: new 32x32 blocks and attention start as the identity, so the run starts from the same function.
+    res = train("gan", *common, "--init", first, "--run-dir", tmp_path / "grown",
+                "--set", "model.refiner.blocks32=2", "--set", "model.refiner.attention=16,32")
+    assert res.exit_code == 0, res.output
+    c = TrainConfig.load(tmp_path / "grown" / "config.json")
+    assert c.model.refiner.blocks32 == 2 and c.model.refiner.attention == (16, 32)
+    from restore.models import Inpainter
+    from trainer.cli import _grown_state
+
+    grown = Inpainter(c.model).eval()
+    grown.load_state_dict(_grown_state(model, c))
+    x, m = torch.rand(2, 3, 64, 64) * 2 - 1, torch.zeros(2, 1, 64, 64)
+    m[..., 10:30, 20:40] = 1
+    with torch.no_grad():
+        torch.testing.assert_close(grown(x, m)[1], model.eval()(x, m)[1])
+    assert len(grown.refiner.blocks32) == 2 and grown.refiner.attn32 is not None
+
 
 def test_gan_init_errors(data, tmp_path):
     common = ["--dataset", str(data / "imgs"), "--config", str(data / "tiny.json")]
@@ -191,6 +208,13 @@ def test_gan_init_errors(data, tmp_path):
     assert res.exit_code == 1 and "restore-train gan --init" in res.output
     res = CliRunner().invoke(main, ["gan", *common, "--init", "cars", "--approx", str(tmp_path), "--run-dir", str(tmp_path / "r")])
     assert res.exit_code == 1 and "pass one" in res.output
-    res = CliRunner().invoke(main, ["gan", *common, "--init", "cars", "--run-dir", str(tmp_path / "r"),
+    res = CliRunner().invoke(main, ["gan", *common, "--init", "cars", "--run-dir", str(tmp_path / "r1"),
                                     "--set", "model.refiner.widths=4,8,8"])
-    assert res.exit_code == 1 and "architecture differs" in res.output
+    assert res.exit_code == 1 and "changes the shape of its layers" in res.output, res.output
+    res = CliRunner().invoke(main, ["gan", *common, "--init", "cars", "--run-dir", str(tmp_path / "r2"),
+                                    "--set", "model.approx.seam_sweeps=1"])
+    assert res.exit_code == 1 and "change what the model computes" in res.output, res.output
+    res = CliRunner().invoke(main, ["gan", *common, "--init", "cars", "--run-dir", str(tmp_path / "r3"),
+                                    "--set", "model.refiner.dilations=1,2"])
+    assert res.exit_code == 1 and "drops some of its layers (refiner.blocks.2.conv1" in res.output, res.output
+    assert not (tmp_path / "r3").exists()  # refused before anything was written

@@ -144,6 +144,8 @@ def _setup(kw: dict) -> tuple[TrainConfig, Path, object, Path | None, bool]:
         for item in sets:
             _apply_set(data, item)
         cfg = TrainConfig.from_dict(data)
+        if cfg.init and _init_model(cfg.init).cfg != cfg.model:
+            _grown_state(_init_model(cfg.init), cfg)  # refuses before the run directory is written
         run_dir = run_dir or Path("runs") / Path(cfg.dataset).name
         if (run_dir / "config.json").exists():
             raise click.ClickException(f"{run_dir} already holds a run; pass --resume {run_dir} or choose --run-dir")
@@ -210,6 +212,41 @@ def _init_model(spec: str):
         raise click.ClickException(f"--init: {e}") from None
 
 
+def _grown_state(model, cfg: TrainConfig) -> dict:
+    """Weights for this run's larger model: the --init model's, plus new layers that start as the identity.
+
+    Growing is allowed only where it leaves the function unchanged (e.g. more
+    model.refiner.blocks32, or attention at another side), checked on a random batch.
+    """
+    import torch
+
+    from restore.models import Inpainter
+
+    def refuse(why: str):
+        return click.ClickException(
+            f"--init {cfg.init}: this run's model config {why}; only layers that start as the identity can be added "
+            "(--set model.refiner.blocks32=N, model.refiner.attention); drop the other --set model.* options")
+
+    torch.manual_seed(cfg.seed)
+    grown = Inpainter(cfg.model)
+    try:
+        result = grown.load_state_dict(model.state_dict(), strict=False)
+    except RuntimeError:
+        raise refuse("changes the shape of its layers") from None
+    if result.unexpected_keys:
+        raise refuse(f"drops some of its layers ({', '.join(sorted({k.rsplit('.', 1)[0] for k in result.unexpected_keys}))})")
+    gen = torch.Generator().manual_seed(0)
+    size = cfg.model.refiner.size
+    x = torch.rand(4, 3, size, size, generator=gen) * 2 - 1
+    m = torch.zeros(4, 1, size, size)
+    m[..., size // 4: size // 2, size // 3: size * 2 // 3] = 1
+    with torch.no_grad():
+        same = torch.allclose(model.eval()(x, m)[1], grown.eval()(x, m)[1], atol=1e-5)
+    if not same:
+        raise refuse("adds layers that change what the model computes")
+    return grown.state_dict()
+
+
 def _train_gan(cfg, run_dir, device, data_dir, ctx, approx_dir: Path | None):
     from . import loop
     from .stages import GanStage
@@ -217,10 +254,8 @@ def _train_gan(cfg, run_dir, device, data_dir, ctx, approx_dir: Path | None):
     splits = _splits(cfg, run_dir, data_dir, ctx.is_main)
     if cfg.init:
         model = _init_model(cfg.init)
-        if model.cfg != cfg.model:
-            raise click.ClickException(f"--init {cfg.init}: its architecture differs from this run's model config; "
-                                       "drop the --set model.* options (the architecture comes with the weights)")
-        stage = GanStage(cfg, splits, device, _cache_dir(run_dir), None, ctx, gen_state=model.state_dict())
+        state = model.state_dict() if model.cfg == cfg.model else _grown_state(model, cfg)
+        stage = GanStage(cfg, splits, device, _cache_dir(run_dir), None, ctx, gen_state=state)
     else:
         stage = GanStage(cfg, splits, device, _cache_dir(run_dir), _approx_weights(approx_dir or run_dir, cfg), ctx)
     loop.run(stage, run_dir, is_main=ctx.is_main, log=lambda s: click.echo(s, err=True))
@@ -254,7 +289,9 @@ def gan(approx_dir, **kw):
     """Stage 2: train the attention refiner and the discriminator on top of a trained ApproxNet.
 
     With --init MODEL it continues from a whole trained generator instead (fine-tuning; the
-    discriminator starts fresh), and --approx is not used.
+    discriminator starts fresh), and --approx is not used. The model's architecture is kept,
+    except that layers which start as the identity may be added to it, e.g.
+    --set model.refiner.blocks32=1 (a residual block at 32x32).
     """
     if approx_dir is not None and kw.get("init"):
         raise click.ClickException("--approx and --init both name a starting point; pass one")
