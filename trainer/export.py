@@ -52,6 +52,22 @@ def _init_commands(spec: str) -> str:
     return f"# how {spec} was trained (from its card):\n{block}" if block else f"# {spec}: its card lists no commands"
 
 
+def _grown_layers(cfg: TrainConfig) -> str:
+    """The layers a fine-tuning run added to its --init model (none when the architecture is the same)."""
+    from restore.hub import load
+
+    try:
+        before = load(cfg.init)[0].cfg.refiner
+    except ValueError:  # the card still gets written; it just cannot say what was added
+        return ""
+    after = cfg.model.refiner
+    added = []
+    if after.blocks32 > before.blocks32:
+        added.append(f"{after.blocks32 - before.blocks32} residual block(s) at 32x32")
+    added += [f"self-attention at {s}x{s}" for s in after.attention if s not in before.attention]
+    return ", ".join(added)
+
+
 def _commands(run_dir: Path) -> str:
     path = run_dir / "command.txt"
     return path.read_text().strip() if path.exists() else "(not recorded)"
@@ -95,6 +111,9 @@ def export_run(run_dir: Path, name: str, out: Path | None = None, data_dir: Path
         time_line = (f"training time: {gan_s / 60:.1f} min of stage-2 fine-tuning from `{cfg.init}`, on top of\n"
                      "  the training its own card gives")
         stages = f"- stage 2 continued from `{cfg.init}` (generator weights; the discriminator started fresh)\n"
+        grown = _grown_layers(cfg)
+        if grown:
+            stages += f"- added to it before fine-tuning, starting as the identity: {grown}\n"
         stage2 = "fine-tuning"
     else:
         stage1 = approx_run(run_dir)
@@ -108,10 +127,11 @@ def export_run(run_dir: Path, name: str, out: Path | None = None, data_dir: Path
     psnr = f" + {cfg.psnr_weight} mean log hole MSE" if cfg.psnr_weight else ""
     gan_last = _last_metrics(run_dir, "gan")
     params = sum(p.numel() for p in model.parameters())
+    blocks32 = f", {cfg.model.refiner.blocks32} residual block(s) at 32x32" if cfg.model.refiner.blocks32 else ""
     seam = ", with the seam layer that joins its fill to the hole's border" if cfg.model.approx.seam else ""
     card = f"""# restore `{name}` inpainting model
 
-ApproxNet (dense, dropout 0.3{seam}) followed by the self-attention encoder-decoder refiner of
+ApproxNet (dense, dropout 0.3{seam}) followed by the self-attention encoder-decoder refiner{blocks32} of
 "Attention-based DCGAN for image inpainting", trained with restore-train (two stages).
 {params / 1e6:.2f}M parameters, stored in float16.
 
