@@ -167,7 +167,9 @@ def save_pretrained(model, folder: Path, half: bool = True) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: (v.half() if half and v.is_floating_point() else v).contiguous().cpu() for k, v in model.state_dict().items()}
     atomic_write_bytes(folder / "config.json", (json.dumps(model.cfg.to_dict(), indent=2) + "\n").encode())
-    atomic_write_bytes(folder / "model.safetensors", save(state, metadata={"format": "pt", "arch": model.cfg.arch}))
+    # One metadata key only: safetensors writes several in a random order, so the same weights
+    # would get a different sha256 on every export. The architecture is in config.json.
+    atomic_write_bytes(folder / "model.safetensors", save(state, metadata={"format": "pt"}))
     return {name: sha256_file(folder / name) for name in FILES}
 
 

@@ -27,6 +27,13 @@ def test_save_load_gives_identical_outputs(tmp_path):
     assert cfg["arch"] == "restore.inpainter/2"
 
 
+def test_export_is_byte_reproducible(tmp_path):
+    """The same weights always give the same files, so a release's sha256 can be checked by re-exporting."""
+    model = tiny_model()
+    digests = {str(save_pretrained(model, tmp_path / str(i))) for i in range(8)}
+    assert len(digests) == 1
+
+
 def test_half_precision_release_is_close(tmp_path):
     model = tiny_model()
     save_pretrained(model, tmp_path)  # fp16 on disk

@@ -200,8 +200,8 @@ def test_gan_init_fine_tunes_a_released_model(data, tmp_path):
     assert len(grown.refiner.blocks32) == 2 and grown.refiner.attn32 is not None
     assert train("export", tmp_path / "grown", "--name", "toy-grown", "-o", tmp_path / "third").exit_code == 0
     card = (tmp_path / "third" / "README.md").read_text()
-    assert "starting as the identity: 2 residual block(s) at 32x32, self-attention at 32x32" in card
-    assert "refiner, 2 residual block(s) at 32x32 of" in card
+    assert "starting as the identity: 2 residual blocks at 32x32, self-attention at 32x32" in card
+    assert "(here with 2 residual blocks at 32x32 in its decoder)" in card
 
 
 def test_gan_init_errors(data, tmp_path):

@@ -63,7 +63,8 @@ def _grown_layers(cfg: TrainConfig) -> str:
     after = cfg.model.refiner
     added = []
     if after.blocks32 > before.blocks32:
-        added.append(f"{after.blocks32 - before.blocks32} residual block(s) at 32x32")
+        n = after.blocks32 - before.blocks32
+        added.append(f"{n} residual block{'s' if n > 1 else ''} at 32x32")
     added += [f"self-attention at {s}x{s}" for s in after.attention if s not in before.attention]
     return ", ".join(added)
 
@@ -127,12 +128,13 @@ def export_run(run_dir: Path, name: str, out: Path | None = None, data_dir: Path
     psnr = f" + {cfg.psnr_weight} mean log hole MSE" if cfg.psnr_weight else ""
     gan_last = _last_metrics(run_dir, "gan")
     params = sum(p.numel() for p in model.parameters())
-    blocks32 = f", {cfg.model.refiner.blocks32} residual block(s) at 32x32" if cfg.model.refiner.blocks32 else ""
+    n32 = cfg.model.refiner.blocks32
+    blocks32 = f" (here with {n32} residual block{'s' if n32 > 1 else ''} at 32x32 in its decoder)" if n32 else ""
     seam = ", with the seam layer that joins its fill to the hole's border" if cfg.model.approx.seam else ""
     card = f"""# restore `{name}` inpainting model
 
-ApproxNet (dense, dropout 0.3{seam}) followed by the self-attention encoder-decoder refiner{blocks32} of
-"Attention-based DCGAN for image inpainting", trained with restore-train (two stages).
+ApproxNet (dense, dropout 0.3{seam}) followed by the self-attention encoder-decoder refiner of
+"Attention-based DCGAN for image inpainting"{blocks32}, trained with restore-train (two stages).
 {params / 1e6:.2f}M parameters, stored in float16.
 
 - data: `{cfg.dataset}`, 64x64 (shorter side to 64, centre crop); stage 1 on 70% of the
