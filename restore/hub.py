@@ -51,12 +51,13 @@ REGISTRY: dict[str, Release] = {
     "cars": Release(
         name="cars",
         repo_id="restore-inpainting/restore-cars",
-        revision="v3",
+        revision="v4",
         sha256={
-            "config.json": "6ee84471d099c18c51d7bc60b46a004f4dd685cd3d0879fe9f323a81154d8442",
-            "model.safetensors": "97cc0a20ff39b1b162f6ccf3aa0d6b7ffe4ca3949ffcd8f29012d97769862771",
+            "config.json": "284ec09e8d1bc917824936d40a0463916db180203c2de538f7f230e35a7d3c94",
+            "model.safetensors": "94cb080e4ee77ba55b0ba91f547a43def34cafe46722cfbe43d6c483b15d7648",
         },
-        description="cars (Stanford Cars, 64x64), 2.3M parameters, seam layer, trained by runs/cars-v4",
+        description="cars (Stanford Cars, 64x64), 2.4M parameters, seam layer, a 32x32 block; "
+        "runs/cars-v4 fine-tuned by runs/cars-ft-psnr, then grown and fine-tuned by runs/cars-grow",
     ),
 }
 
