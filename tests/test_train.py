@@ -189,10 +189,10 @@ def test_gan_init_fine_tunes_a_released_model(data, tmp_path):
     c = TrainConfig.load(tmp_path / "grown" / "config.json")
     assert c.model.refiner.blocks32 == 2 and c.model.refiner.attention == (16, 32)
     from restore.models import Inpainter
-    from trainer.cli import _grown_state
+    from trainer.cli import _init_state
 
     grown = Inpainter(c.model).eval()
-    grown.load_state_dict(_grown_state(model, c))
+    grown.load_state_dict(_init_state(c))
     x, m = torch.rand(2, 3, 64, 64) * 2 - 1, torch.zeros(2, 1, 64, 64)
     m[..., 10:30, 20:40] = 1
     with torch.no_grad():

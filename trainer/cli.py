@@ -144,8 +144,8 @@ def _setup(kw: dict) -> tuple[TrainConfig, Path, object, Path | None, bool]:
         for item in sets:
             _apply_set(data, item)
         cfg = TrainConfig.from_dict(data)
-        if cfg.init and _init_model(cfg.init).cfg != cfg.model:
-            _grown_state(_init_model(cfg.init), cfg)  # refuses before the run directory is written
+        if cfg.init:
+            _init_state(cfg)  # refuses an architecture it cannot grow into before the run directory is written
         run_dir = run_dir or Path("runs") / Path(cfg.dataset).name
         if (run_dir / "config.json").exists():
             raise click.ClickException(f"{run_dir} already holds a run; pass --resume {run_dir} or choose --run-dir")
@@ -212,8 +212,8 @@ def _init_model(spec: str):
         raise click.ClickException(f"--init: {e}") from None
 
 
-def _grown_state(model, cfg: TrainConfig) -> dict:
-    """Weights for this run's larger model: the --init model's, plus new layers that start as the identity.
+def _init_state(cfg: TrainConfig) -> dict:
+    """Generator weights to start from: the --init model's, plus any new layers that start as the identity.
 
     Growing is allowed only where it leaves the function unchanged (e.g. more
     model.refiner.blocks32, or attention at another side), checked on a random batch.
@@ -221,6 +221,10 @@ def _grown_state(model, cfg: TrainConfig) -> dict:
     import torch
 
     from restore.models import Inpainter
+
+    model = _init_model(cfg.init)
+    if model.cfg == cfg.model:
+        return model.state_dict()
 
     def refuse(why: str):
         return click.ClickException(
@@ -253,9 +257,7 @@ def _train_gan(cfg, run_dir, device, data_dir, ctx, approx_dir: Path | None):
 
     splits = _splits(cfg, run_dir, data_dir, ctx.is_main)
     if cfg.init:
-        model = _init_model(cfg.init)
-        state = model.state_dict() if model.cfg == cfg.model else _grown_state(model, cfg)
-        stage = GanStage(cfg, splits, device, _cache_dir(run_dir), None, ctx, gen_state=state)
+        stage = GanStage(cfg, splits, device, _cache_dir(run_dir), None, ctx, gen_state=_init_state(cfg))
     else:
         stage = GanStage(cfg, splits, device, _cache_dir(run_dir), _approx_weights(approx_dir or run_dir, cfg), ctx)
     loop.run(stage, run_dir, is_main=ctx.is_main, log=lambda s: click.echo(s, err=True))

@@ -52,6 +52,10 @@ def _init_commands(spec: str) -> str:
     return f"# how {spec} was trained (from its card):\n{block}" if block else f"# {spec}: its card lists no commands"
 
 
+def _blocks32(n: int) -> str:
+    return f"{n} residual block{'s' if n > 1 else ''} at 32x32"
+
+
 def _grown_layers(cfg: TrainConfig) -> str:
     """The layers a fine-tuning run added to its --init model (none when the architecture is the same)."""
     from restore.hub import load
@@ -63,8 +67,7 @@ def _grown_layers(cfg: TrainConfig) -> str:
     after = cfg.model.refiner
     added = []
     if after.blocks32 > before.blocks32:
-        n = after.blocks32 - before.blocks32
-        added.append(f"{n} residual block{'s' if n > 1 else ''} at 32x32")
+        added.append(_blocks32(after.blocks32 - before.blocks32))
     added += [f"self-attention at {s}x{s}" for s in after.attention if s not in before.attention]
     return ", ".join(added)
 
@@ -129,7 +132,7 @@ def export_run(run_dir: Path, name: str, out: Path | None = None, data_dir: Path
     gan_last = _last_metrics(run_dir, "gan")
     params = sum(p.numel() for p in model.parameters())
     n32 = cfg.model.refiner.blocks32
-    blocks32 = f" (here with {n32} residual block{'s' if n32 > 1 else ''} at 32x32 in its decoder)" if n32 else ""
+    blocks32 = f" (here with {_blocks32(n32)} in its decoder)" if n32 else ""
     seam = ", with the seam layer that joins its fill to the hole's border" if cfg.model.approx.seam else ""
     card = f"""# restore `{name}` inpainting model
 
