@@ -9,6 +9,7 @@ from restore.models import (
     SelfAttention,
     count_parameters,
     seam_fill,
+    upsample_conv,
 )
 
 from .conftest import TINY, tiny_model
@@ -108,17 +109,46 @@ def test_configs_written_before_the_seam_layer_load_without_it():
     assert InpainterConfig.from_dict(InpainterConfig().to_dict()) == InpainterConfig()
 
 
-def test_self_attention_matches_explicit_softmax_and_starts_as_identity():
+def test_self_attention_is_sagans_and_starts_as_identity():
     att = SelfAttention(16)
     x = torch.randn(2, 16, 8, 8)
     assert torch.equal(att(x), x)  # gamma = 0
     with torch.no_grad():
         att.gamma.fill_(0.7)
-    y_fast = att(x)
     y, maps = att(x, return_attention=True)
-    torch.testing.assert_close(y_fast, y, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(att(x), y)
+
+    # SAGAN from its definition: 1x1 query/key/value, softmax over key positions (unscaled logits).
+    def proj(conv):
+        return (torch.einsum("oc,nchw->nohw", conv.weight[:, :, 0, 0], x) + conv.bias[None, :, None, None]).flatten(2)
+
+    q, k, v = proj(att.query), proj(att.key), proj(att.value)
+    ref_maps = torch.softmax(torch.einsum("ncq,nck->nqk", q, k), dim=-1)
+    ref = 0.7 * torch.einsum("nqk,nck->ncq", ref_maps, v).reshape(2, 16, 8, 8) + x
+    torch.testing.assert_close(maps, ref_maps)
+    torch.testing.assert_close(y, ref, rtol=1e-4, atol=1e-5)
     assert maps.shape == (2, 64, 64)
-    torch.testing.assert_close(maps.sum(-1), torch.ones(2, 64))
+
+
+def test_upsample_conv_is_the_conv_of_the_upsampled_concatenation():
+    # The decoder's sub-pixel form must compute what the layer's weights were trained
+    # for: conv(cat([nearest 2x upsample, skip])), values and gradients alike.
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(6 + 4, 5, 3, padding=1)
+    low = torch.randn(2, 6, 7, 9, requires_grad=True)
+    skip = torch.randn(2, 4, 14, 18)
+    ref = conv(torch.cat([torch.nn.functional.interpolate(low, scale_factor=2, mode="nearest"), skip], 1))
+    g = torch.randn_like(ref)
+    ref_grads = torch.autograd.grad((ref * g).sum(), [low, conv.weight, conv.bias])
+    out = upsample_conv(conv, low, skip)
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+    grads = torch.autograd.grad((out * g).sum(), [low, conv.weight, conv.bias])
+    for a, b in zip(grads, ref_grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+    cl = torch.channels_last
+    with torch.no_grad():
+        out_cl = upsample_conv(conv.to(memory_format=cl), low.contiguous(memory_format=cl), skip.contiguous(memory_format=cl))
+    torch.testing.assert_close(out_cl, ref.detach(), rtol=1e-5, atol=1e-5)
 
 
 def test_attention_maps_from_the_full_model():
