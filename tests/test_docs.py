@@ -1,0 +1,67 @@
+"""README's results tables say what the recorded bench runs in docs/bench measured."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parent.parent
+README = (ROOT / "README.md").read_text()
+
+# README row label -> row of summary.json
+ROWS = {
+    "gray fill": "gray fill (paper baseline)",
+    "ApproxNet": "ApproxNet",
+    "full model": "full model",
+    "scikit-image biharmonic": "scikit-image biharmonic",
+    "OpenCV Telea": "OpenCV Telea",
+}
+
+
+def table_after(heading: str) -> dict[str, list[str]]:
+    """The markdown table whose header row starts with ``heading``: row label -> cells."""
+    lines = README[README.index(f"| {heading}"):].splitlines()
+    rows = {}
+    for line in lines[2:]:
+        if not line.startswith("|"):
+            break
+        label, *cells = (c.strip() for c in line.strip("|").split("|"))
+        label = re.sub(r"\*\*|\(.*?\)|`", "", label).strip()
+        rows[label] = [c.strip("*") for c in cells]
+    return rows
+
+
+def summary(name: str) -> dict:
+    return json.loads((ROOT / "docs" / "bench" / name / "summary.json").read_text())
+
+
+def fmt(x: float, digits: int) -> str:
+    s = f"{x:.{digits}f}"
+    return s[1:] if s.startswith("0.") else s
+
+
+@pytest.mark.parametrize("heading, bench", [("CelebA", "celeba"), ("Stanford Cars", "cars")])
+def test_paper_mask_tables_match_the_recorded_bench(heading, bench):
+    s = summary(bench)
+    assert f"| {heading}, {s['meta']['images']} images |" in README
+    table = table_after(f"{heading}, ")
+    assert set(table) == set(ROWS)
+    for label, row in ROWS.items():
+        r = s["rows"][row]
+        ssim, psnr_hole, mae_hole = table[label][:3]
+        assert ssim == f"{fmt(r['ssim'], 4)} ± {fmt(r['ssim_se'], 4)}", (bench, label)
+        assert psnr_hole == fmt(r["psnr_hole"], 2), (bench, label)
+        assert mae_hole == fmt(r["mae_hole"], 1), (bench, label)
+
+
+def test_stroke_table_matches_the_recorded_bench():
+    table = table_after("strokes")
+    celeba, cars = summary("celeba-strokes"), summary("cars-strokes")
+    assert celeba["meta"]["mask_kind"] == cars["meta"]["mask_kind"] == "strokes"
+    for label, row in ROWS.items():
+        if label == "ApproxNet":
+            continue
+        a, b = celeba["rows"][row], cars["rows"][row]
+        want = [fmt(a["ssim"], 4), fmt(a["psnr_hole"], 2), fmt(b["ssim"], 4), fmt(b["psnr_hole"], 2)]
+        assert table[label] == want, label
