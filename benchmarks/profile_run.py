@@ -40,6 +40,18 @@ def operator_table(model_name: str, batch: int = 64, top: int = 8) -> str:
     return "\n".join(lines)
 
 
+def multiply_adds(model_name: str) -> float:
+    """Multiply-adds of one 64x64 image's forward pass, in millions (convolutions and matrix products)."""
+    import torch
+    from speed import forward_inputs
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model, x, m = forward_inputs(model_name, 1)
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        model(x, m)
+    return counter.get_total_flops() / 2 / 1e6
+
+
 def function_table(model_name: str, n: int) -> str:
     from speed import make_small
 
@@ -80,11 +92,13 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1000)
     args = ap.parse_args()
     ops = operator_table(args.model)
+    madds = multiply_adds(args.model)
     funcs = function_table(args.model, args.n)
     text = f"""## Profile
 
-`python benchmarks/profile_run.py --model {args.model} --n {args.n}`. Forward pass (batch 64),
-self time per operator:
+`python benchmarks/profile_run.py --model {args.model} --n {args.n}`. The forward pass costs
+{madds:.0f} million multiply-adds per image (convolutions and matrix products, counted by
+`torch.utils.flop_counter`). Its self time per operator (batch 64):
 
 {ops}
 
