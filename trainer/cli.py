@@ -212,34 +212,39 @@ def _init_model(spec: str):
         raise click.ClickException(f"--init: {e}") from None
 
 
+_GROWN: dict[str, dict] = {}
+
+
 def _init_state(cfg: TrainConfig) -> dict:
+    """:func:`_grown_state`, worked out once per (init, model, seed): ``_setup`` asks first, to
+    refuse before the run directory is written, and stage 2 takes the same answer."""
+    key = repr((cfg.init, cfg.model, cfg.seed))
+    if key not in _GROWN:
+        _GROWN[key] = _grown_state(cfg)
+    return _GROWN[key]
+
+
+def _grown_state(cfg: TrainConfig) -> dict:
     """Generator weights to start from: the --init model's, plus any new layers that start as the identity.
 
     Growing is allowed only where it leaves the function unchanged (e.g. more
     model.refiner.blocks32, or attention at another side), checked on a random batch.
-    The answer is kept: the check runs once, before the run directory is written.
     """
-    return _grown_state(cfg.init, json.dumps(cfg.model.to_dict(), sort_keys=True), cfg.seed)
-
-
-@functools.cache
-def _grown_state(init: str, model_json: str, seed: int) -> dict:
     import torch
 
-    from restore.models import Inpainter, InpainterConfig
+    from restore.models import Inpainter
 
-    model = _init_model(init)
-    model_cfg = InpainterConfig.from_dict(json.loads(model_json))
-    if model.cfg == model_cfg:
+    model = _init_model(cfg.init)
+    if model.cfg == cfg.model:
         return model.state_dict()
 
     def refuse(why: str):
         return click.ClickException(
-            f"--init {init}: this run's model config {why}; only layers that start as the identity can be added "
+            f"--init {cfg.init}: this run's model config {why}; only layers that start as the identity can be added "
             "(--set model.refiner.blocks32=N, model.refiner.attention); drop the other --set model.* options")
 
-    torch.manual_seed(seed)
-    grown = Inpainter(model_cfg)
+    torch.manual_seed(cfg.seed)
+    grown = Inpainter(cfg.model)
     try:
         result = grown.load_state_dict(model.state_dict(), strict=False)
     except RuntimeError:
@@ -247,7 +252,7 @@ def _grown_state(init: str, model_json: str, seed: int) -> dict:
     if result.unexpected_keys:
         raise refuse(f"drops some of its layers ({', '.join(sorted({k.rsplit('.', 1)[0] for k in result.unexpected_keys}))})")
     gen = torch.Generator().manual_seed(0)
-    size = model_cfg.refiner.size
+    size = cfg.model.refiner.size
     x = torch.rand(4, 3, size, size, generator=gen) * 2 - 1
     m = torch.zeros(4, 1, size, size)
     m[..., size // 4: size // 2, size // 3: size * 2 // 3] = 1
