@@ -46,21 +46,21 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 def atomic_save(image: Image.Image, path: Path, format: str | None = None, **params) -> None:
     """Save a PIL image atomically, in the format its extension names unless `format` is given."""
     fmt = format or FORMATS.get(Path(path).suffix.lower(), "PNG")
-    if fmt == "JPEG":
+    if fmt == "JPEG" and "qtables" not in params:  # a quality would rescale given tables
         params.setdefault("quality", 95)
     _atomic(path, lambda f: image.save(f, format=fmt, **params))
 
 
-def find_photos(paths: list[Path], recursive: bool = False, exclude: Path | None = None) -> list[tuple[Path, Path]]:
+def find_photos(paths: list[Path], recursive: bool = False, exclude: Path | list[Path] | None = None) -> list[tuple[Path, Path]]:
     """(photo, path relative to its input root) for each image file in `paths`, sorted.
 
     Folders are scanned for image extensions (recursively with `recursive`);
-    anything under `exclude` (the output folder) is skipped, and a photo named twice
-    is taken once.
+    anything under `exclude` (the output folder, the masks) is skipped, and a photo
+    named twice is taken once.
     """
     seen: set[Path] = set()
     out: list[tuple[Path, Path]] = []
-    excl = exclude.resolve() if exclude is not None else None
+    excl = [p.resolve() for p in ([exclude] if isinstance(exclude, Path) else exclude or [])]
     for root in paths:
         if root.is_file():
             candidates = [(root, Path(root.name))]
@@ -71,7 +71,7 @@ def find_photos(paths: list[Path], recursive: bool = False, exclude: Path | None
             if p.suffix.lower() not in PHOTO_EXTS or p.name.startswith("."):
                 continue
             rp = p.resolve()
-            if rp in seen or (excl is not None and rp.is_relative_to(excl)):
+            if rp in seen or any(rp.is_relative_to(e) for e in excl):
                 continue
             seen.add(rp)
             out.append((p, rel))

@@ -1,0 +1,219 @@
+"""Outputs keep what their inputs carried: one small synthetic file per format and key, through `restore run`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image, ImageCms, PngImagePlugin
+
+from restore.cli import main
+from restore.metadata import png_chunks
+
+from .conftest import smooth_photo, write_mask
+
+ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+XMP = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">' \
+      b'<rdf:Description xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:Rating="4"/></rdf:RDF></x:xmpmeta>'
+ARTIST = 315
+EXPOSURE = 0x829A
+
+
+def exif_with_artist() -> Image.Exif:
+    exif = Image.Exif()
+    exif[ARTIST] = "Ann Example"
+    return exif
+
+
+def png_info(*chunks) -> PngImagePlugin.PngInfo:
+    info = PngImagePlugin.PngInfo()
+    for add in chunks:
+        add(info)
+    return info
+
+
+# (format extension, key) -> keyword arguments of Image.save that put the key in the input
+CASES = {
+    ("jpg", "icc_profile"): dict(icc_profile=ICC),
+    ("jpg", "exif"): dict(exif=exif_with_artist()),
+    ("jpg", "xmp"): dict(xmp=XMP),
+    ("jpg", "dpi"): dict(dpi=(300, 300)),
+    ("jpg", "comment"): dict(comment=b"scanned by the archive"),
+    ("png", "icc_profile"): dict(icc_profile=ICC),
+    ("png", "exif"): dict(exif=exif_with_artist()),
+    ("png", "xmp"): dict(pnginfo=png_info(lambda i: i.add_itxt("XML:com.adobe.xmp", XMP.decode()))),
+    ("png", "dpi"): dict(dpi=(300, 300)),
+    ("png", "tEXt"): dict(pnginfo=png_info(lambda i: i.add_text("parameters", "a cat, steps 20, seed 1"))),
+    ("png", "zTXt"): dict(pnginfo=png_info(lambda i: i.add_text("Comment", "kept compressed " * 20, zip=True))),
+    ("png", "iTXt"): dict(pnginfo=png_info(lambda i: i.add_itxt("Title", "Tür", lang="de", tkey="Titel"))),
+    ("png", "gamma"): dict(pnginfo=png_info(lambda i: i.add(b"gAMA", (45455).to_bytes(4, "big")))),
+    ("png", "chromaticity"): dict(pnginfo=png_info(lambda i: i.add(b"cHRM", b"".join(
+        v.to_bytes(4, "big") for v in (31270, 32900, 64000, 33000, 30000, 60000, 15000, 6000))))),
+    ("png", "srgb"): dict(pnginfo=png_info(lambda i: i.add(b"sRGB", b"\x01"))),
+    ("tif", "icc_profile"): dict(icc_profile=ICC),
+    ("tif", "exif"): "tiff_exif",
+    ("tif", "xmp"): dict(tiffinfo={700: XMP}),
+    ("tif", "dpi"): dict(dpi=(300, 300)),
+    ("tif", "description"): dict(tiffinfo={270: "harbour at dusk", ARTIST: "Ann Example", 33432: "(c) Ann"}),
+    ("webp", "icc_profile"): dict(icc_profile=ICC, lossless=True),
+    ("webp", "exif"): dict(exif=exif_with_artist(), lossless=True),
+    ("webp", "xmp"): dict(xmp=XMP, lossless=True),
+    ("gif", "comment"): dict(comment=b"scanned by the archive"),
+    ("bmp", "dpi"): dict(dpi=(300, 300)),
+}
+
+
+def tiff_exif_params() -> dict:
+    return dict(tiffinfo={0x8769: {EXPOSURE: 0.02}})
+
+
+def kept(src: Image.Image, out: Image.Image, ext: str, key: str, src_path, out_path) -> None:
+    if key == "icc_profile":
+        assert out.info.get("icc_profile") == ICC
+    elif key == "exif" and ext == "tif":
+        assert out.getexif().get_ifd(0x8769).get(EXPOSURE) == pytest.approx(0.02)
+    elif key == "exif":
+        assert out.getexif().get(ARTIST) == "Ann Example"
+    elif key == "xmp":
+        xmp = out.info.get("xmp")
+        assert xmp is not None and b'xmp:Rating="4"' in (xmp.encode() if isinstance(xmp, str) else xmp)
+    elif key == "dpi":
+        assert tuple(round(v) for v in out.info["dpi"]) == (300, 300)
+    elif key == "comment":
+        assert out.info.get("comment") == b"scanned by the archive"
+    elif key == "description":
+        assert (out.tag_v2.get(270), out.tag_v2.get(ARTIST), out.tag_v2.get(33432)) == \
+               ("harbour at dusk", "Ann Example", "(c) Ann")
+    elif key in ("tEXt", "zTXt", "iTXt", "gamma", "chromaticity", "srgb"):
+        # the chunk itself, byte for byte: zTXt stays compressed, iTXt keeps its language tags
+        want = [c for c in png_chunks(src_path) if c[0] not in (b"gAMA",) or key == "gamma"]
+        assert want and all(c in png_chunks(out_path) for c in want)
+        assert out.info.get(key, src.info.get(key)) == src.info.get(key)
+        if key in ("gamma", "chromaticity", "srgb"):
+            assert out.info[key] == src.info[key]
+        else:
+            assert out.text == src.text
+    else:  # pragma: no cover
+        raise AssertionError(key)
+
+
+@pytest.mark.parametrize("ext, key", sorted(CASES), ids=[f"{e}-{k}" for e, k in sorted(CASES)])
+def test_output_keeps_what_the_input_carried(tmp_path, model_dir, ext, key):
+    params = CASES[ext, key]
+    if params == "tiff_exif":
+        params = tiff_exif_params()
+    photos = tmp_path / "p"
+    photos.mkdir()
+    im = Image.fromarray(smooth_photo(48, 64))
+    if ext == "gif":
+        im = im.convert("P")
+    src_path = photos / f"x.{ext}"
+    im.save(src_path, **params)
+    write_mask(tmp_path / "m.png", 48, 64)
+    res = CliRunner().invoke(main, ["run", str(photos), "--masks", str(tmp_path / "m.png"), "-o", str(tmp_path / "o"),
+                                    "--model", str(model_dir)])
+    assert res.exit_code == 0, res.output
+    out_path = tmp_path / "o" / f"x.{ext}"
+    src, out = Image.open(src_path), Image.open(out_path)
+    assert out.format == src.format
+    mask = np.asarray(Image.open(tmp_path / "m.png")) > 127
+    assert not np.array_equal(np.asarray(src.convert("RGB"))[mask], np.asarray(out.convert("RGB"))[mask])
+    kept(src, out, ext, key, src_path, out_path)
+
+
+def test_tiff_keeps_its_compression(tmp_path, model_dir):
+    photos = tmp_path / "p"
+    photos.mkdir()
+    Image.fromarray(smooth_photo(48, 64)).save(photos / "x.tif", compression="tiff_lzw", tiffinfo={270: "lzw"})
+    write_mask(tmp_path / "m.png", 48, 64)
+    res = CliRunner().invoke(main, ["run", str(photos), "--masks", str(tmp_path / "m.png"), "-o", str(tmp_path / "o"),
+                                    "--model", str(model_dir)])
+    assert res.exit_code == 0, res.output
+    out = Image.open(tmp_path / "o" / "x.tif")
+    assert out.info["compression"] == "tiff_lzw" and out.tag_v2[270] == "lzw"
+
+
+def test_compressed_tiff_with_exif_is_written_uncompressed_keeping_the_exif(tmp_path):
+    from PIL import ImageOps
+
+    from restore.metadata import read_carried
+
+    # Pillow's writer (libtiff) cannot put an EXIF directory in a compressed TIFF, so the test file is
+    # written raw and then told it was LZW, as a camera's or an editor's file would be.
+    Image.fromarray(smooth_photo(48, 64)).save(tmp_path / "x.tif", tiffinfo={0x8769: {EXPOSURE: 0.5}, 270: "d"})
+    src = Image.open(tmp_path / "x.tif")
+    src.info["compression"] = "tiff_lzw"
+    params, notes = read_carried(src, ImageOps.exif_transpose(src), tmp_path / "x.tif", "TIFF")
+    assert "compression" not in params
+    assert notes == [f"{tmp_path / 'x.tif'}: written uncompressed (tiff_lzw in the input), since Pillow cannot "
+                     "write its EXIF directory into a compressed TIFF"]
+    Image.fromarray(smooth_photo(48, 64)).save(tmp_path / "y.tif", **params)
+    out = Image.open(tmp_path / "y.tif")
+    assert out.getexif().get_ifd(0x8769)[EXPOSURE] == 0.5 and out.tag_v2[270] == "d"
+
+
+def test_webp_lossless_stays_lossless(tmp_path, model_dir):
+    photos = tmp_path / "p"
+    photos.mkdir()
+    Image.fromarray(smooth_photo(48, 64)).save(photos / "x.webp", lossless=True)
+    write_mask(tmp_path / "m.png", 48, 64)
+    res = CliRunner().invoke(main, ["run", str(photos), "--masks", str(tmp_path / "m.png"), "-o", str(tmp_path / "o"),
+                                    "--model", str(model_dir)])
+    assert res.exit_code == 0, res.output
+    mask = np.asarray(Image.open(tmp_path / "m.png")) > 127
+    src, out = np.asarray(Image.open(photos / "x.webp")), np.asarray(Image.open(tmp_path / "o" / "x.webp"))
+    assert np.array_equal(src[~mask], out[~mask])
+
+
+@pytest.mark.parametrize("ext", ["jpg", "png", "tif"])
+def test_rotated_photo_gets_its_orientation_reset_in_exif_and_xmp(tmp_path, model_dir, ext):
+    photos = tmp_path / "p"
+    photos.mkdir()
+    xmp = XMP.replace(b'xmp:Rating="4"', b'xmp:Rating="4" xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="6"')
+    if ext == "tif":
+        params = dict(tiffinfo={0x0112: 6, ARTIST: "Ann Example", 700: xmp})
+    else:
+        exif = exif_with_artist()
+        exif[0x0112] = 6
+        params = dict(exif=exif, xmp=xmp) if ext == "jpg" else \
+            dict(exif=exif, pnginfo=png_info(lambda i: i.add_itxt("XML:com.adobe.xmp", xmp.decode(), zip=True)))
+    Image.fromarray(smooth_photo(40, 60)).save(photos / f"r.{ext}", **params)
+    write_mask(tmp_path / "m.png", 60, 40)  # drawn on the upright photo, 40 wide and 60 high
+    res = CliRunner().invoke(main, ["run", str(photos), "--masks", str(tmp_path / "m.png"), "-o", str(tmp_path / "o"),
+                                    "--model", str(model_dir)])
+    assert res.exit_code == 0, res.output
+    out = Image.open(tmp_path / "o" / f"r.{ext}")
+    assert out.size == (40, 60)
+    assert out.getexif().get(0x0112, 1) == 1 and out.getexif()[ARTIST] == "Ann Example"
+    kept_xmp = out.info["xmp"] if isinstance(out.info["xmp"], bytes) else out.info["xmp"].encode()
+    assert b'tiff:Orientation="6"' not in kept_xmp and b'xmp:Rating="4"' in kept_xmp
+
+
+def textured(h: int, w: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.clip(smooth_photo(h, w, seed).astype(float) + rng.normal(0, 12, (h, w, 3)), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("subsampling", [0, 2])
+def test_jpeg_keeps_its_tables_and_subsampling(tmp_path, model_dir, subsampling):
+    from PIL import JpegImagePlugin
+
+    photos = tmp_path / "p"
+    photos.mkdir()
+    Image.fromarray(textured(96, 128)).save(photos / "x.jpg", quality=70, subsampling=subsampling)
+    write_mask(tmp_path / "m.png", 96, 128, box=(32, 48, 56, 80))
+    args = ["run", str(photos), "--masks", str(tmp_path / "m.png"), "--model", str(model_dir)]
+    assert CliRunner().invoke(main, [*args, "-o", str(tmp_path / "keep")]).exit_code == 0
+    assert CliRunner().invoke(main, [*args, "-o", str(tmp_path / "q95"), "--jpeg-quality", "95"]).exit_code == 0
+    src = Image.open(photos / "x.jpg")
+    keep, q95 = Image.open(tmp_path / "keep" / "x.jpg"), Image.open(tmp_path / "q95" / "x.jpg")
+    assert keep.quantization == src.quantization and q95.quantization != src.quantization
+    assert JpegImagePlugin.get_sampling(keep) == JpegImagePlugin.get_sampling(src) == subsampling
+    # 8x8 blocks (16x16 with subsampling) that do not touch the hole change far less with the kept tables
+    far = np.ones((96, 128), bool)
+    far[16:72, 32:96] = False
+    a = np.asarray(src).astype(int)
+    moved_keep = np.abs(np.asarray(keep).astype(int) - a)[far].mean()
+    moved_q95 = np.abs(np.asarray(q95).astype(int) - a)[far].mean()
+    assert moved_keep < 0.25 * moved_q95 and moved_keep < 0.2
+    assert (photos / "x.jpg").stat().st_size * 1.1 > (tmp_path / "keep" / "x.jpg").stat().st_size
