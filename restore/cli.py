@@ -62,14 +62,23 @@ def main():
 @main.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("-o", "--output", type=PATH, default=Path("restored"), show_default=True, help="output folder")
-@click.option("--masks", "masks_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="folder of masks named like the photos (a.jpg <-> a.png or a_mask.png); white = hole. "
-                   "Without it, holes are drawn as in the paper and saved beside the outputs.")
+@click.option("--masks", type=click.Path(exists=True, path_type=Path),
+              help="folder of masks named like the photos (a.jpg <-> a.png or a_mask.png), or one mask file for "
+                   "every photo; white = hole. Without it, holes are drawn as in the paper and saved beside the outputs.")
+@click.option("--dilate", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
+              help="grow every hole by N pixels before filling (swallows the halo a hand-drawn or detected mask leaves)")
+@click.option("--concat", is_flag=True,
+              help="also write NAME_compare.png beside each output: input with the hole, result, close-ups")
+@click.option("--jpeg-quality", type=click.IntRange(1, 100), default=None,
+              help="re-encode JPEG (and lossy WebP) outputs at this quality; by default a JPEG keeps its own "
+                   "quantization tables and subsampling, so pixels away from the hole barely move")
 @click.option("--seed", type=int, default=0, show_default=True, help="seed for drawn holes")
 @click.option("--holes", type=click.IntRange(min=1), default=1, show_default=True, help="holes drawn per photo")
 @click.option("--overwrite", is_flag=True, help="replace outputs that already exist (otherwise they are skipped)")
 @click.option("-r", "--recursive", is_flag=True, help="descend into sub-folders")
-@click.option("--strict-masks", is_flag=True, help="a photo without a mask is a failure, not a skip")
+@click.option("--strict-masks", is_flag=True,
+              help="a photo without a mask is a failure, not a skip; a single --masks FILE of another size is an "
+                   "error instead of being scaled")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True, help="64x64 windows per forward pass")
 @click.option("--context", type=click.FloatRange(min=1.0), default=3.0, show_default=True,
               help="window side around each hole, in hole sizes")
@@ -77,8 +86,8 @@ def main():
               help="process only shard I of N (0 <= I < N): several processes or machines share one folder")
 @_model_options
 @_errors
-def run(inputs, output, masks_dir, seed, holes, overwrite, recursive, strict_masks, batch_size, context, shard,
-        model, device, threads):
+def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwrite, recursive, strict_masks, batch_size,
+        context, shard, model, device, threads):
     """Restore the photos in INPUTS (files or folders) into the output folder."""
     from tqdm import tqdm
 
@@ -92,7 +101,7 @@ def run(inputs, output, masks_dir, seed, holes, overwrite, recursive, strict_mas
             raise click.UsageError(f"-o {output} is the input folder {p}; choose another output folder")
         if p.is_file() and (out_dir / p.name).resolve() == p.resolve():
             raise click.UsageError(f"-o {output} would overwrite the input {p}; choose another output folder")
-    photos = find_photos(list(inputs), recursive, exclude=out_dir)
+    photos = find_photos(list(inputs), recursive, exclude=[out_dir] + ([masks] if masks is not None else []))
     if not photos:
         raise click.UsageError(f"no photos found in {', '.join(map(str, inputs))} "
                                "(looked for .jpg .jpeg .png .bmp .webp .tif .tiff .gif"
@@ -105,7 +114,7 @@ def run(inputs, output, masks_dir, seed, holes, overwrite, recursive, strict_mas
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="--shard") from None
         photos = [(p, rel) for p, rel in photos if in_shard(rel, index, count)]
-    jobs, orphans = plan(photos, out_dir, masks_dir, recursive)
+    jobs, orphans = plan(photos, out_dir, masks, recursive, concat)
     for m in orphans:
         click.echo(f"warning: {m}: mask has no photo with the same name", err=True)
     try:
@@ -114,11 +123,13 @@ def run(inputs, output, masks_dir, seed, holes, overwrite, recursive, strict_mas
         raise click.ClickException(f"{output}: cannot create the output folder ({e.strerror})") from None
     net, dev = _load_model(model, device, threads)
     runner = Runner(Restorer(net, dev, batch_size, context), seed, overwrite, strict_masks, holes,
-                    photos_per_batch=batch_size)
+                    photos_per_batch=batch_size, dilate=dilate, jpeg_quality=jpeg_quality)
     counts = {"restored": 0, "skipped": 0, "failed": 0}
     with tqdm(total=len(jobs), unit="photo", desc="restoring", file=sys.stderr, dynamic_ncols=True) as bar:
         for outcome in runner.run(jobs):
             counts[outcome.status] += 1
+            for note in outcome.notes:
+                bar.write(f"note: {note}", file=sys.stderr)
             for w in outcome.warnings:
                 bar.write(f"warning: {w}", file=sys.stderr)
             if outcome.status == "failed":

@@ -7,6 +7,7 @@ the batch goes on.
 
 from __future__ import annotations
 
+import threading
 import warnings
 import zlib
 from collections import deque
@@ -19,7 +20,8 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from .imageio import FORMATS, atomic_save, atomic_write_bytes, index_masks, mask_key
-from .masks import MaskError, paper_mask, read_mask, save_mask
+from .masks import MaskError, check_size, decode_mask, grow, paper_mask, save_mask, scaled
+from .metadata import read_carried
 from .pipeline import PhotoError, Restorer, merge_into, photo_rgb
 
 
@@ -30,6 +32,8 @@ class Job:
     out: Path
     mask_file: Path | None = None  # paired mask, when --masks is given
     mask_out: Path | None = None  # where a drawn mask is saved, when masks are drawn
+    compare_out: Path | None = None  # where the --concat comparison is saved
+    shared_mask: bool = False  # mask_file is one mask for every photo (--masks FILE): scaled to fit
     clash: Path | None = None  # an earlier photo of this run that writes to the same output
 
 
@@ -39,25 +43,38 @@ class Outcome:
     status: str  # restored | skipped | failed
     message: str = ""
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the run did on its own (how a mask was read)
 
 
-def plan(photos: list[tuple[Path, Path]], out_dir: Path, masks_dir: Path | None, recursive: bool = False) -> tuple[list[Job], list[Path]]:
-    """Jobs for each photo, and the mask files that no photo claimed."""
-    masks = index_masks(masks_dir, recursive) if masks_dir is not None else None
+def plan(photos: list[tuple[Path, Path]], out_dir: Path, masks: Path | None, recursive: bool = False,
+         concat: bool = False) -> tuple[list[Job], list[Path]]:
+    """Jobs for each photo, and the mask files that no photo claimed.
+
+    `masks` is a folder of masks paired by name (a mask may serve several photos of one stem,
+    a.jpg and a.png), a single mask file for every photo, or None to draw holes.
+    """
+    index = index_masks(masks, recursive) if masks is not None and masks.is_dir() else None
+    used: set[str] = set()
     jobs = []
     claimed: dict[Path, Path] = {}  # output file -> the photo that writes it
     for photo, rel in photos:
         out = out_dir / rel
+        job = Job(photo, rel, out, compare_out=out.with_name(f"{rel.stem}_compare.png") if concat else None)
         if masks is None:
-            job = Job(photo, rel, out, mask_out=out.with_name(f"{rel.stem}_mask.png"))
+            job.mask_out = out.with_name(f"{rel.stem}_mask.png")
+        elif index is None:
+            job.mask_file, job.shared_mask = masks, True
         else:
-            job = Job(photo, rel, out, mask_file=masks.pop(mask_key(rel), None))
-        targets = [job.out] + ([job.mask_out] if job.mask_out is not None else [])
+            key = mask_key(rel)
+            job.mask_file = index.get(key)
+            used.add(key)
+        targets = [t for t in (job.out, job.mask_out, job.compare_out) if t is not None]
         job.clash = next((claimed[t] for t in targets if t in claimed), None)
         if job.clash is None:
             claimed.update(dict.fromkeys(targets, photo))
         jobs.append(job)
-    return jobs, sorted(masks.values()) if masks else []
+    orphans = sorted(p for key, p in index.items() if key not in used) if index is not None else []
+    return jobs, orphans
 
 
 def photo_seed(seed: int, rel: Path) -> np.random.Generator:
@@ -92,12 +109,20 @@ def draw_mask(seed: int, rel: Path, height: int, width: int, holes: int = 1) -> 
 
 def open_photo(path: Path) -> tuple[Image.Image, str, list[str]]:
     """Decode a photo upright (EXIF orientation applied); returns (image, format, warnings)."""
+    _, upright, fmt, notes = _open(path)
+    return upright, fmt, notes
+
+
+def _open(path: Path) -> tuple[Image.Image, Image.Image, str, list[str]]:
+    """(the image as decoded, the same turned upright, its format, warnings)."""
     notes = []
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im = Image.open(path)
             fmt = im.format or FORMATS.get(path.suffix.lower(), "PNG")
+            if fmt == "MPO":  # a JPEG with extra pictures (phones' depth maps): written back as a JPEG
+                fmt = "JPEG"
             if getattr(im, "n_frames", 1) > 1:
                 notes.append(f"{path}: {im.n_frames} frames; only the first is restored")
                 im.seek(0)
@@ -108,18 +133,7 @@ def open_photo(path: Path) -> tuple[Image.Image, str, list[str]]:
     except (OSError, SyntaxError, ValueError) as e:
         raise PhotoError(f"{path}: cannot read image ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
     upright = ImageOps.exif_transpose(im)
-    return upright, fmt, notes
-
-
-def _save_params(im: Image.Image, fmt: str) -> dict:
-    params = {}
-    if "icc_profile" in im.info:
-        params["icc_profile"] = im.info["icc_profile"]
-    if fmt == "JPEG":
-        params["quality"] = 95
-    if fmt in ("JPEG", "WEBP", "PNG", "TIFF") and "exif" in im.info:
-        params["exif"] = im.info["exif"]
-    return params
+    return im, upright, fmt, notes
 
 
 @dataclass
@@ -127,6 +141,7 @@ class _Loaded:
     job: Job
     image: Image.Image | None = None
     fmt: str = "PNG"
+    save_params: dict = field(default_factory=dict)
     rgb: np.ndarray | None = None
     mask: np.ndarray | None = None
     outcome: Outcome | None = None  # set when the job ends before inference
@@ -136,12 +151,51 @@ class Runner:
     """Restores jobs in batches; `run` yields one Outcome per job, in order."""
 
     def __init__(self, restorer: Restorer | None, seed: int = 0, overwrite: bool = False, strict_masks: bool = False,
-                 holes: int = 1, photos_per_batch: int = 64, io_threads: int = 2, max_pixels: int = 48_000_000):
+                 holes: int = 1, photos_per_batch: int = 64, io_threads: int = 2, max_pixels: int = 48_000_000,
+                 dilate: int = 0, jpeg_quality: int | None = None):
         self.restorer = restorer
         self.seed, self.overwrite, self.strict_masks, self.holes = seed, overwrite, strict_masks, holes
         self.photos_per_batch = max(1, photos_per_batch)
         self.io_threads = max(1, io_threads)
         self.max_pixels = max_pixels
+        self.dilate, self.jpeg_quality = dilate, jpeg_quality
+        self._shared_masks: dict[Path, tuple[np.ndarray, str]] = {}  # --masks FILE, decoded once
+        self._said: set = set()  # notes given once per run
+        self._lock = threading.Lock()
+
+    def _once(self, key, text: str) -> list[str]:
+        """[text] the first time `key` comes up in this run, [] afterwards."""
+        with self._lock:
+            if key in self._said:
+                return []
+            self._said.add(key)
+            return [text]
+
+    def _mask(self, job: Job, width: int, height: int) -> tuple[np.ndarray, list[str]]:
+        """The job's mask at the photo's size, and the notes reading it gave."""
+        if job.shared_mask:
+            if job.mask_file not in self._shared_masks:
+                self._shared_masks[job.mask_file] = decode_mask(job.mask_file)
+            mask, source = self._shared_masks[job.mask_file]
+        else:
+            mask, source = decode_mask(job.mask_file)
+        notes = []
+        if source == "alpha":
+            notes += self._once(source, f"{job.mask_file}: masks with an alpha channel that varies are read from "
+                                        "it in this run (opaque = hole)")
+        elif source == "colour":
+            notes += self._once(source, f"{job.mask_file}: masks whose alpha channel is constant are read from their "
+                                        "colours in this run (white = hole)")
+        if job.shared_mask and mask.shape != (height, width):
+            if self.strict_masks:
+                check_size(mask, job.mask_file, (width, height))
+            notes += self._once(("scaled", width, height),
+                                f"{job.mask_file}: the {mask.shape[1]}x{mask.shape[0]} mask is scaled to {width}x{height} "
+                                f"(nearest neighbour) for {job.photo} and any other photo of that size")
+            mask = scaled(mask, (width, height))
+        else:
+            check_size(mask, job.mask_file, (width, height))
+        return mask, notes
 
     def _load(self, job: Job) -> _Loaded:
         item = _Loaded(job)
@@ -153,8 +207,9 @@ class Runner:
             item.outcome = Outcome(job, "skipped", f"{job.out}: exists (use --overwrite to replace it)")
             return item
         notes: list[str] = []
+        info: list[str] = []
         try:
-            im, fmt, notes = open_photo(job.photo)
+            src, im, fmt, notes = _open(job.photo)
             rgb = photo_rgb(im)
             h, w = rgb.shape[:2]
             if job.mask_out is not None:
@@ -164,17 +219,23 @@ class Runner:
                 item.outcome = Outcome(job, status, f"{job.photo}: no mask with the same name in the masks folder")
                 return item
             else:
-                mask = read_mask(job.mask_file, (w, h))
+                mask, info = self._mask(job, w, h)
+            mask = grow(mask, self.dilate)
+            item.save_params, save_notes = read_carried(src, im, job.photo, fmt, self.jpeg_quality)
+            notes += save_notes
         except (PhotoError, MaskError) as e:
             msg = str(e)
             if isinstance(e, PhotoError) and not msg.startswith(str(job.photo)):
                 msg = f"{job.photo}: {msg}"
-            item.outcome = Outcome(job, "failed", msg, notes)
+            item.outcome = Outcome(job, "failed", msg, notes, info)
+            return item
+        except OSError as e:  # reading the input's metadata a second time
+            item.outcome = Outcome(job, "failed", f"{job.photo}: cannot read ({e.strerror or e})", notes, info)
             return item
         if mask.all():
             notes.append(f"{job.photo}: the mask covers the whole photo; it is restored from nothing")
         item.image, item.fmt, item.rgb, item.mask = im, fmt, rgb, mask
-        item.outcome = Outcome(job, "restored", "", notes)
+        item.outcome = Outcome(job, "restored", "", notes, info)
         return item
 
     def _finish(self, item: _Loaded, restored: np.ndarray | None) -> Outcome:
@@ -188,9 +249,14 @@ class Runner:
                 atomic_write_bytes(job.out, job.photo.read_bytes())
                 return item.outcome
             out = merge_into(item.image, restored, item.mask)
-            atomic_save(out, job.out, format=item.fmt, **_save_params(item.image, item.fmt))
+            atomic_save(out, job.out, format=item.fmt, **item.save_params)
+            if job.compare_out is not None:
+                from .figures import compare_figure
+
+                atomic_save(compare_figure(item.rgb, photo_rgb(out), item.mask), job.compare_out, format="PNG")
         except OSError as e:
-            return Outcome(job, "failed", f"{job.out}: cannot write ({e.strerror or e})", item.outcome.warnings)
+            return Outcome(job, "failed", f"{job.out}: cannot write ({e.strerror or e})", item.outcome.warnings,
+                           item.outcome.notes)
         return item.outcome
 
     def _loaded(self, jobs: Iterable[Job]) -> Iterator[_Loaded]:

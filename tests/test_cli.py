@@ -175,3 +175,103 @@ def test_explain_draws_attention_figure(tmp_path, model_dir):
     res = CliRunner().invoke(main, ["explain", str(tmp_path / "a.png"), "--mask", str(tmp_path / "m.png"),
                                     "--at", "500,3", "--model", str(model_dir)])
     assert res.exit_code == 2 and "outside the 100x80 photo" in res.output
+
+
+def opaque_rgba_mask(path, h, w, box):
+    """A mask as IOPaint writes it: RGBA, fully opaque, white hole on black."""
+    a = np.zeros((h, w, 4), np.uint8)
+    a[..., 3] = 255
+    y0, x0, y1, x1 = box
+    a[y0:y1, x0:x1, :3] = 255
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(a, "RGBA").save(path)
+    return a[..., 0] > 127
+
+
+def changed(src, dst):
+    return np.any(np.asarray(src).reshape(src.size[1], src.size[0], -1) != np.asarray(dst).reshape(dst.size[1], dst.size[0], -1), axis=2)
+
+
+def test_opaque_rgba_masks_are_read_from_their_colours_once_said(tmp_path, model_dir):
+    photos = tmp_path / "p"
+    write_photo(photos / "a.png", 40, 50)
+    write_photo(photos / "b.png", 40, 50, seed=1)
+    hole = opaque_rgba_mask(tmp_path / "m" / "a.png", 40, 50, (10, 10, 20, 30))
+    opaque_rgba_mask(tmp_path / "m" / "b.png", 40, 50, (10, 10, 20, 30))
+    res = run("run", photos, "--masks", tmp_path / "m", "-o", tmp_path / "o", "--model", model_dir)
+    assert res.exit_code == 0 and last(res) == "2 restored, 0 skipped, 0 failed"
+    assert res.stderr.count("alpha channel is constant are read from their colours") == 1
+    diff = changed(Image.open(photos / "a.png"), Image.open(tmp_path / "o" / "a.png"))
+    assert not diff[~hole].any() and diff[hole].mean() > 0.5  # the strokes, not the whole photo
+
+
+def last(res):
+    return res.stdout.strip().splitlines()[-1]
+
+
+def test_one_mask_serves_every_photo_of_its_stem(tmp_path, model_dir):
+    photos = tmp_path / "p"
+    write_photo(photos / "icc.png", 40, 50)
+    write_photo(photos / "icc.jpg", 40, 50, seed=1)
+    write_mask(tmp_path / "m" / "icc.png", 40, 50)
+    res = run("run", photos, "--masks", tmp_path / "m", "-o", tmp_path / "o", "--model", model_dir, "--strict-masks")
+    assert res.exit_code == 0 and last(res) == "2 restored, 0 skipped, 0 failed"
+    assert "mask has no photo" not in res.stderr
+
+
+def test_masks_file_applies_to_every_photo_scaled_to_fit(tmp_path, model_dir):
+    photos = tmp_path / "p"
+    write_photo(photos / "same.png", 40, 50)
+    write_photo(photos / "big.png", 80, 100, seed=1)
+    write_photo(photos / "big2.png", 80, 100, seed=2)
+    mask_file = write_mask(tmp_path / "stamp.png", 40, 50, box=(30, 35, 38, 48))  # a date stamp, bottom right
+    res = run("run", photos, "--masks", mask_file, "-o", tmp_path / "o", "--model", model_dir)
+    assert res.exit_code == 0 and last(res) == "3 restored, 0 skipped, 0 failed"
+    assert res.stderr.count("mask is scaled to 100x80 (nearest neighbour)") == 1
+    same = changed(Image.open(photos / "same.png"), Image.open(tmp_path / "o" / "same.png"))
+    assert not same[np.asarray(Image.open(mask_file)) <= 127].any()
+    big = changed(Image.open(photos / "big.png"), Image.open(tmp_path / "o" / "big.png"))
+    want = np.zeros((80, 100), bool)
+    want[60:76, 70:96] = True
+    assert not big[~want].any() and big[want].mean() > 0.5
+    res = run("run", photos, "--masks", mask_file, "-o", tmp_path / "o2", "--model", model_dir, "--strict-masks")
+    assert res.exit_code == 1 and last(res) == "1 restored, 0 skipped, 2 failed"
+    assert "stamp.png: mask is 50x40 but its photo is 100x80" in res.stderr
+
+
+def test_mask_file_inside_the_photo_folder_is_not_a_photo(tmp_path, model_dir):
+    photos = tmp_path / "p"
+    write_photo(photos / "a.png", 40, 50)
+    write_mask(photos / "mask.png", 40, 50)
+    res = run("run", photos, "--masks", photos / "mask.png", "-o", tmp_path / "o", "--model", model_dir)
+    assert res.exit_code == 0 and last(res) == "1 restored, 0 skipped, 0 failed"
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["a.png"]
+
+
+def test_dilate_grows_the_hole_by_n_pixels(tmp_path, model_dir):
+    from scipy import ndimage
+
+    photos = tmp_path / "p"
+    write_photo(photos / "a.png", 60, 60)
+    mask_file = write_mask(tmp_path / "m.png", 60, 60, box=(25, 25, 35, 35))
+    res = run("run", photos, "--masks", mask_file, "--dilate", 4, "-o", tmp_path / "o", "--model", model_dir)
+    assert res.exit_code == 0, res.output
+    diff = changed(Image.open(photos / "a.png"), Image.open(tmp_path / "o" / "a.png"))
+    distance = ndimage.distance_transform_edt(np.asarray(Image.open(mask_file)) <= 127)
+    assert not diff[distance > 4].any()
+    assert diff[(distance > 0) & (distance <= 4)].mean() > 0.5  # the ring around the drawn hole is filled too
+
+
+def test_concat_writes_a_comparison_beside_each_output(tmp_path, model_dir):
+    photos = tmp_path / "p"
+    write_photo(photos / "a.png", 60, 90)
+    write_photo(photos / "b.jpg", 40, 40, seed=1)
+    res = run("run", photos, "--concat", "-o", tmp_path / "o", "--model", model_dir)
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == \
+        ["a.png", "a_compare.png", "a_mask.png", "b.jpg", "b_compare.png", "b_mask.png"]
+    fig = np.asarray(Image.open(tmp_path / "o" / "a_compare.png").convert("RGB"))
+    # input (90 wide) | result (90) | two 64-pixel close-ups, below a 16-pixel caption line, 64 high
+    assert fig.shape == (16 + 64, 2 * 96 + 2 * 64 + 3 * 6, 3)
+    magenta = np.all(fig == (255, 0, 255), axis=2)
+    assert magenta[:, :96].any() and not magenta[:, 96:96 + 96].any()

@@ -3,7 +3,7 @@ import pytest
 from PIL import Image
 
 from restore.imageio import index_masks, mask_key
-from restore.masks import MaskError, paper_mask, paper_masks, read_mask, stroke_mask
+from restore.masks import MaskError, decode_mask, grow, paper_mask, paper_masks, read_mask, scaled, stroke_mask
 
 
 def test_white_is_hole_and_threshold(tmp_path):
@@ -23,6 +23,39 @@ def test_rgba_mask_uses_alpha(tmp_path):
     rgba[2:4, 2:4, 3] = 255  # ...but only this square is opaque
     Image.fromarray(rgba, "RGBA").save(tmp_path / "m.png")
     assert read_mask(tmp_path / "m.png").sum() == 4
+    assert decode_mask(tmp_path / "m.png")[1] == "alpha"
+
+
+@pytest.mark.parametrize("alpha", [255, 0])
+def test_constant_alpha_falls_back_to_the_colours(tmp_path, alpha):
+    # IOPaint's mask.png: RGBA, fully opaque, white strokes on black
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[..., 3] = alpha
+    rgba[1:3, 2:7, :3] = 255
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "m.png")
+    mask, source = decode_mask(tmp_path / "m.png")
+    assert source == "colour" and mask.sum() == 10 and mask[1:3, 2:7].all()
+
+
+def test_scaled_mask_stays_two_valued():
+    m = np.zeros((10, 20), bool)
+    m[2:6, 4:12] = True
+    big = scaled(m, (40, 20))
+    assert big.shape == (20, 40) and big.sum() == 4 * m.sum()
+    assert big[4:12, 8:24].all() and not big[:4].any()
+
+
+def test_grow_by_n_pixels_is_euclidean_and_leaves_far_pixels():
+    m = np.zeros((40, 50), bool)
+    m[20, 25] = True
+    g = grow(m, 3)
+    assert g[20, 22] and g[20, 28] and g[17, 25] and g[22, 27]  # distance 3 and sqrt(8)
+    assert not g[20, 21] and not g[17, 22]  # distance 4 and sqrt(18)
+    assert g.sum() == 29  # the lattice points of a disc of radius 3
+    assert grow(m, 0) is m and not grow(np.zeros((5, 5), bool), 4).any()
+    edge = np.zeros((10, 10), bool)
+    edge[0, 0] = True
+    assert grow(edge, 2).sum() == 6  # clipped at the photo's border
 
 
 def test_jpeg_mask_is_thresholded(tmp_path):
