@@ -40,29 +40,39 @@ def gray_fill(images: np.ndarray, masks: np.ndarray) -> np.ndarray:
     return out
 
 
-def biharmonic(images: np.ndarray, masks: np.ndarray, progress=None) -> np.ndarray:
+def biharmonic_one(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """scikit-image's biharmonic inpainting of one uint8 photo; known pixels kept exactly."""
     from skimage.restoration import inpaint_biharmonic
 
+    out = rgb.copy()
+    if mask.any():
+        f = inpaint_biharmonic(rgb, mask, channel_axis=-1)
+        out[mask] = np.clip(np.rint(f * 255), 0, 255).astype(np.uint8)[mask]
+    return out
+
+
+def telea_one(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """OpenCV's Telea inpainting (radius 3) of one uint8 photo."""
+    import cv2
+
+    return cv2.inpaint(np.ascontiguousarray(rgb), mask.astype(np.uint8), 3, cv2.INPAINT_TELEA)
+
+
+def _each(fn, images: np.ndarray, masks: np.ndarray, progress=None) -> np.ndarray:
     out = images.copy()
     for i, (im, m) in enumerate(zip(images, masks, strict=True)):
-        if m.any():
-            f = inpaint_biharmonic(im, m, channel_axis=-1)
-            out[i] = np.clip(np.rint(f * 255), 0, 255).astype(np.uint8)
+        out[i] = fn(im, m)
         if progress:
             progress(1)
-    out[~masks] = images[~masks]
     return out
+
+
+def biharmonic(images: np.ndarray, masks: np.ndarray, progress=None) -> np.ndarray:
+    return _each(biharmonic_one, images, masks, progress)
 
 
 def telea(images: np.ndarray, masks: np.ndarray, progress=None) -> np.ndarray:
-    import cv2
-
-    out = images.copy()
-    for i, (im, m) in enumerate(zip(images, masks, strict=True)):
-        out[i] = cv2.inpaint(np.ascontiguousarray(im), m.astype(np.uint8), 3, cv2.INPAINT_TELEA)
-        if progress:
-            progress(1)
-    return out
+    return _each(telea_one, images, masks, progress)
 
 
 def have_opencv() -> bool:

@@ -206,13 +206,18 @@ def download(names):
 
 
 @main.command()
-@click.option("--dataset", help="celeba or cars (held-out split of the data directory)")
+@click.option("--dataset", help="celeba, cars or natural (held-out split of the data directory)")
 @click.option("--photos", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="your own ground-truth photos instead of a dataset (brought to 64x64 as the paper does)")
+              help="your own ground-truth photos instead of a dataset")
+@click.option("--size", type=click.Choice(["64", "native"]), default="64", show_default=True,
+              help="64: the paper's Table 1 protocol (64x64 crops); native: photos at their own size through "
+                   "the pipeline of restore run, with rectangles, object-shaped blobs and strokes")
+@click.option("--masks-per-photo", type=click.IntRange(min=1), default=1, show_default=True,
+              help="with --size native: holes of each kind per photo")
 @click.option("--masks", "masks_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="masks for --photos, paired by name; drawn with --seed when absent")
 @click.option("--data-dir", type=PATH, default=None,
-              help="folder holding celeba/ and stanford_cars/ in their official layouts  [env: RESTORE_DATA_DIR]")
+              help="folder holding celeba/, stanford_cars/ and natural/ in their official layouts  [env: RESTORE_DATA_DIR]")
 @click.option("--split", default="val", show_default=True, type=click.Choice(["val", "train"]))
 @click.option("--n", type=click.IntRange(min=1), default=None, help="first N images of the split (default: all)")
 @click.option("--seed", type=int, default=0, show_default=True, help="seed of the drawn holes")
@@ -223,23 +228,28 @@ def download(names):
 @click.option("-o", "--output", type=PATH, default=None, help="results folder  [default: bench/DATASET]")
 @functools.partial(_model_options, default=None, note="  [default: the dataset's own model, else celeba]")
 @_errors
-def bench(dataset, photos, masks_dir, data_dir, split, n, seed, mask_kind, classical, batch_size, output,
-          model, device, threads):
-    """Score the model against the gray-fill baseline and classical inpainting (the paper's Table 1)."""
+def bench(dataset, photos, size, masks_per_photo, masks_dir, data_dir, split, n, seed, mask_kind, classical, batch_size,
+          output, model, device, threads):
+    """Score the model against classical inpainting: the paper's Table 1 at 64x64, or photos at their own size."""
     import time
 
     import numpy as np
     from tqdm import tqdm
 
     from . import bench as B
-    from .datasets import dataset_splits, load_stack, square_mask
+    from .datasets import DATASETS, dataset_splits, load_stack, square_mask
     from .pipeline import Restorer
 
     if (dataset is None) == (photos is None):
-        raise click.UsageError("give either --dataset celeba|cars or --photos DIR")
-    if dataset is not None and dataset not in ("celeba", "cars"):
-        raise click.BadParameter(f"{dataset!r} is not celeba or cars (use --photos DIR for a folder)",
+        raise click.UsageError(f"give either --dataset {'|'.join(DATASETS)} or --photos DIR")
+    if dataset is not None and dataset not in DATASETS:
+        raise click.BadParameter(f"{dataset!r} is not one of {', '.join(DATASETS)} (use --photos DIR for a folder)",
                                  param_hint="--dataset")
+    if size == "native":
+        if masks_dir is not None:
+            raise click.UsageError("--size native draws its own holes of three kinds; --masks is for --size 64")
+        return _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, classical, batch_size,
+                             output, model, device, threads)
     t0 = time.perf_counter()
     if dataset is not None:
         files = dataset_splits(dataset, data_dir)[split][:n]
@@ -270,7 +280,7 @@ def bench(dataset, photos, masks_dir, data_dir, split, n, seed, mask_kind, class
         masks = B.paper_masks_for(len(images), seed)
     else:
         masks = B.stroke_masks_for(len(images), seed)
-    model = model or (dataset if dataset else "celeba")
+    model = model or _default_bench_model(dataset)
     net, dev = _load_model(model, device, threads)
     restorer = Restorer(net, dev, batch_size)
 
@@ -293,6 +303,67 @@ def bench(dataset, photos, masks_dir, data_dir, split, n, seed, mask_kind, class
     for note in notes:
         click.echo(f"note: {note}", err=True)
     click.echo(f"{len(images)} images, {meta['seconds']:.0f} s; results in {out_dir}", err=True)
+
+
+def _default_bench_model(dataset: str | None) -> str:
+    """A dataset's own model where one is released, else the default of restore run."""
+    from . import hub
+
+    return dataset if dataset in hub.REGISTRY else "celeba"
+
+
+def _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, classical, batch_size, output,
+                  model, device, threads):
+    """restore bench --size native: see restore/native.py."""
+    import time
+
+    from tqdm import tqdm
+
+    from . import native
+    from .datasets import dataset_splits
+    from .imageio import find_photos
+    from .pipeline import Restorer, photo_rgb
+    from .runner import open_photo
+
+    t0 = time.perf_counter()
+    if dataset is not None:
+        files, label = dataset_splits(dataset, data_dir)[split][:n], dataset
+    else:
+        files, label = [p for p, _ in find_photos([photos])][:n], photos.name
+    if not files:
+        raise click.UsageError(f"no photos found in {photos}")
+    loaded = [(f.name, photo_rgb(open_photo(f)[0])) for f in tqdm(files, desc="reading photos", unit="photo",
+                                                                     file=sys.stderr, leave=False)]
+    model = model or _default_bench_model(dataset)
+    net, dev = _load_model(model, device, threads)
+    restorer = Restorer(net, dev, batch_size)
+    total = len(loaded) * masks_per_photo * len(native.KINDS)
+    bars: dict = {}
+
+    def progress(kind, method, k):
+        if (kind, method) not in bars:
+            for b in bars.values():
+                b.close()
+            bars.clear()
+            bars[kind, method] = tqdm(total=total // len(native.KINDS), desc=f"{kind}: {method}", unit="img",
+                                      file=sys.stderr, leave=False)
+        bars[kind, method].update(k)
+
+    result = native.run(loaded, restorer, classical, seed, masks_per_photo, progress=progress)
+    for b in bars.values():
+        b.close()
+    md = native.table(result["rows"])
+    out_dir = output or Path("bench") / f"{label}-native"
+    sizes = sorted({rgb.shape[:2] for _, rgb in loaded})
+    meta = {"dataset": label, "split": split if dataset else None, "size": "native", "photos": len(loaded),
+            "masks_per_photo": masks_per_photo, "photo_sizes": f"{sizes[0][1]}x{sizes[0][0]} to {sizes[-1][1]}x{sizes[-1][0]}",
+            "seed": seed, "model": model, "device": str(dev), "seconds": round(time.perf_counter() - t0, 1),
+            "command": " ".join(["restore", *sys.argv[1:]])}
+    native.write(out_dir, result, meta, md)
+    click.echo(md)
+    for note in result["notes"]:
+        click.echo(f"note: {note}", err=True)
+    click.echo(f"{len(loaded)} photos, {meta['seconds']:.0f} s; results in {out_dir}", err=True)
 
 
 @main.command()

@@ -13,11 +13,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-DATASETS = ("celeba", "cars")
+DATASETS = ("celeba", "cars", "natural")
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
 LAYOUTS = {
     "celeba": "celeba/img_align_celeba/*.jpg and celeba/list_eval_partition.txt",
     "cars": "stanford_cars/cars_train/*.jpg",
+    "natural": "natural/*.jpg",
 }
 SPLIT_SEED = 0  # fixes the Cars 70/30 split and the stage-1 split of CelebA's training ids
 
@@ -60,10 +61,11 @@ def seeded_split(files: list, fraction: float = 0.7, seed: int = SPLIT_SEED) -> 
 
 
 def dataset_splits(name: str, data_dir: Path | None = None) -> dict[str, list[Path]]:
-    """{'train': ..., 'val': ...} for 'celeba', 'cars' or a folder of images.
+    """{'train': ..., 'val': ...} for 'celeba', 'cars', 'natural' or a folder of images.
 
-    CelebA: the official partition (0 = train, 1 = val). Cars and plain folders:
-    a seeded 70/30 split. 'val' is held out from every training run.
+    CelebA: the official partition (0 = train, 1 = val). Natural: every tenth photo (sorted
+    by name, starting with the first) is 'val', a fixed slice of a small set of large photos.
+    Cars and plain folders: a seeded 70/30 split. 'val' is held out from every training run.
     """
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
     if name == "celeba":
@@ -79,6 +81,12 @@ def dataset_splits(name: str, data_dir: Path | None = None) -> dict[str, list[Pa
         if not splits["train"] or not splits["val"]:
             raise _missing(name, data_dir)
         return splits
+    if name == "natural":
+        folder = _find(data_dir, "natural")
+        files = list_images(folder) if folder is not None and folder.is_dir() else []
+        if len(files) < 10:
+            raise _missing(name, data_dir)
+        return {"train": [f for i, f in enumerate(files) if i % 10], "val": files[::10]}
     if name == "cars":
         folder = _find(data_dir, "stanford_cars", "cars_train")
         if folder is None:

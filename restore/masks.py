@@ -157,3 +157,64 @@ def stroke_mask(
         if lo <= mask.mean() <= hi:
             return mask
     return mask  # pragma: no cover - 100 misses in a row does not happen for sane coverage bounds
+
+
+# --- holes for photos of any size (the native-size benchmark, training crops) ------------------
+
+def rect_hole(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """The paper's hole scaled to an h x w photo: sides U{10..20}/64 of the short side, the top-left
+    corner at N(25, 10)/64 of each side."""
+    short = min(h, w)
+    sh, sw = (rng.integers(10, 21, size=2) / 64 * short).round().astype(int)
+    y = int(np.clip(round(rng.normal(25, 10) / 64 * h), 0, h - sh))
+    x = int(np.clip(round(rng.normal(25, 10) / 64 * w), 0, w - sw))
+    mask = np.zeros((h, w), bool)
+    mask[y : y + sh, x : x + sw] = True
+    return mask
+
+
+def _ellipse(cx: float, cy: float, a: float, b: float, angle: float, n: int = 48) -> list[tuple[float, float]]:
+    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    x, y = a * np.cos(t), b * np.sin(t)
+    c, s = np.cos(angle), np.sin(angle)
+    return list(zip((cx + c * x - s * y).tolist(), (cy + s * x + c * y).tolist(), strict=True))
+
+
+def blob_hole(rng: np.random.Generator, h: int, w: int, coverage: tuple[float, float] = (0.06, 0.15)) -> np.ndarray:
+    """A union of ellipses around one centre, rescaled until it covers `coverage` of the photo."""
+    target = rng.uniform(*coverage)
+    cx, cy = rng.uniform(0.25, 0.75) * w, rng.uniform(0.25, 0.75) * h
+    parts = []
+    for _ in range(int(rng.integers(2, 6))):
+        parts.append((rng.normal(0, 0.35), rng.normal(0, 0.35), rng.uniform(0.4, 1.0), rng.uniform(0.25, 0.8),
+                      rng.uniform(0, np.pi)))
+    scale = np.sqrt(target * h * w / np.pi)  # a disc of the target area, to start from
+    for _ in range(12):  # the union's area is not a closed form: rescale until it lands in range
+        im = Image.new("L", (w, h), 0)
+        draw = ImageDraw.Draw(im)
+        for dx, dy, a, b, ang in parts:
+            draw.polygon(_ellipse(cx + dx * scale, cy + dy * scale, a * scale, b * scale, ang), fill=255)
+        mask = np.asarray(im) > 127
+        got = mask.mean()
+        if coverage[0] <= got <= coverage[1] or got == 0:
+            break
+        scale *= np.sqrt(target / got)
+    return mask
+
+
+def stroke_hole(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """1-3 free-form brush strokes, 1.5-4 % of the short side wide, of 2-5 segments each."""
+    short = min(h, w)
+    im = Image.new("L", (w, h), 0)
+    draw = ImageDraw.Draw(im)
+    for _ in range(int(rng.integers(1, 4))):
+        width = max(2, int(round(rng.uniform(0.015, 0.04) * short)))
+        x, y = rng.uniform(0.15, 0.85) * w, rng.uniform(0.15, 0.85) * h
+        points = [(x, y)]
+        for _ in range(int(rng.integers(2, 6))):
+            angle, length = rng.uniform(0, 2 * np.pi), rng.uniform(0.08, 0.3) * short
+            x = float(np.clip(x + length * np.cos(angle), 0, w - 1))
+            y = float(np.clip(y + length * np.sin(angle), 0, h - 1))
+            points.append((x, y))
+        draw.line(points, fill=255, width=width, joint="curve")
+    return np.asarray(im) > 127

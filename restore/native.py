@@ -1,0 +1,210 @@
+"""`restore bench --size native`: photos at their own size, through the same pipeline as `restore run`.
+
+Protocol: every photo keeps its size; each gets `masks_per_photo` holes of each kind, drawn
+from (seed, kind, photo index) and scaled to the photo, so every method sees the same holes:
+
+- rect: one Gaussian-placed rectangle, sides U{10..20}/64 of the short side (16-31 %), its
+  top-left corner at N(25, 10)/64 of each side (the paper's hole, scaled);
+- blob: an object-shaped hole, a union of 2-5 rotated ellipses covering 6-15 % of the photo;
+- stroke: 1-3 free-form brush strokes, 1.5-4 % of the short side wide.
+
+Scores over the whole photo (SSIM, 7x7 window as the paper) and over the hole (PSNR, MAE,
+sharpness). Sharpness is the mean gradient magnitude (grayscale, differences to the left and
+upper neighbours) over the hole pixels whose left and upper neighbours are holes too, in the
+result divided by the same in the original: 1.0 is as detailed as the truth, a blur is near 0.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from .masks import blob_hole, rect_hole, stroke_hole
+from .metrics import hole_mae, psnr, ssim
+
+KINDS = ("rect", "blob", "stroke")
+METRICS = ("ssim", "psnr_hole", "mae_hole", "sharpness")
+MODEL_ROW = "full model"
+BIHARMONIC_ROW = "scikit-image biharmonic"
+TELEA_ROW = "OpenCV Telea"
+
+
+# --- holes -----------------------------------------------------------------------------------
+
+HOLES: dict[str, Callable[[np.random.Generator, int, int], np.ndarray]] = {
+    "rect": rect_hole, "blob": blob_hole, "stroke": stroke_hole}
+
+
+def hole_for(kind: str, seed: int, index: int, h: int, w: int) -> np.ndarray:
+    """The `index`-th photo's hole of `kind`: the same for every method and every run with `seed`."""
+    return HOLES[kind](np.random.default_rng([seed, KINDS.index(kind), index]), h, w)
+
+
+# --- metrics ---------------------------------------------------------------------------------
+
+def _gradient(rgb: np.ndarray) -> np.ndarray:
+    g = rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    gx = g[1:, 1:] - g[1:, :-1]
+    gy = g[1:, 1:] - g[:-1, 1:]
+    return np.hypot(gx, gy)
+
+
+def sharpness(original: np.ndarray, result: np.ndarray, mask: np.ndarray) -> float:
+    """Hole detail of `result` relative to `original` (1.0 = as detailed; nan when no interior)."""
+    inner = mask[1:, 1:] & mask[1:, :-1] & mask[:-1, 1:]
+    if not inner.any():
+        return float("nan")
+    truth = _gradient(original)[inner].mean()
+    return float(_gradient(result)[inner].mean() / truth) if truth > 0 else float("nan")
+
+
+def score(original: np.ndarray, result: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+    return {"ssim": ssim(original, result), "psnr_hole": psnr(original, result, mask),
+            "mae_hole": hole_mae(original, result, mask), "sharpness": sharpness(original, result, mask)}
+
+
+def summarize(values: dict[str, list[float]]) -> dict[str, float]:
+    out = {}
+    for k, v in values.items():
+        a = np.asarray(v, float)
+        a = a[np.isfinite(a)]
+        out[k] = float(np.median(a) if k == "sharpness" else a.mean()) if len(a) else float("nan")
+        out[k + "_se"] = float(a.std(ddof=1) / np.sqrt(len(a))) if len(a) > 1 else 0.0
+    return out
+
+
+# --- methods ---------------------------------------------------------------------------------
+
+@dataclass
+class Case:
+    name: str  # photo file name
+    kind: str
+    rgb: np.ndarray
+    mask: np.ndarray
+
+
+def methods(restorer, classical: bool) -> tuple[dict[str, Callable[[list[Case]], list[np.ndarray]]], list[str]]:
+    """Row name -> a function filling a list of cases; and notes on rows left out."""
+    rows: dict[str, Callable[[list[Case]], list[np.ndarray]]] = {}
+    notes = []
+    if restorer is not None:
+        rows[MODEL_ROW] = lambda cases: restorer.restore_many([(c.rgb, c.mask) for c in cases])
+    if classical:
+        from .bench import biharmonic_one, have_opencv, telea_one
+
+        rows[BIHARMONIC_ROW] = lambda cases: [biharmonic_one(c.rgb, c.mask) for c in cases]
+        if have_opencv():
+            rows[TELEA_ROW] = lambda cases: [telea_one(c.rgb, c.mask) for c in cases]
+        else:
+            notes.append("OpenCV Telea left out: opencv is not installed (pip install -e '.[classical]')")
+    return rows, notes
+
+
+def run(photos: list[tuple[str, np.ndarray]], restorer, classical: bool = True, seed: int = 0,
+        masks_per_photo: int = 1, kinds: tuple[str, ...] = KINDS, progress=None, chunk: int = 16) -> dict:
+    """Score every method on every photo and hole kind.
+
+    Returns {"rows": {kind: {method: summary}}, "per_image": [...], "cases": {kind: [Case]},
+    "outputs": {kind: {method: [uint8 arrays]}}, "notes": [...]}. Photos are filled in chunks of
+    `chunk` so that the model batches windows across photos, as `restore run` does.
+    """
+    fills, notes = methods(restorer, classical)
+    if restorer is not None:  # one-time allocations are not part of the speed
+        rgb0 = photos[0][1]
+        restorer.restore_many([(rgb0, hole_for("rect", seed, 0, *rgb0.shape[:2]))])
+    rows: dict[str, dict[str, dict]] = {}
+    per_image = []
+    cases_by_kind: dict[str, list[Case]] = {}
+    outputs: dict[str, dict[str, list[np.ndarray]]] = {}
+    for kind in kinds:
+        cases = [Case(name, kind, rgb, hole_for(kind, seed, i * masks_per_photo + j, *rgb.shape[:2]))
+                 for i, (name, rgb) in enumerate(photos) for j in range(masks_per_photo)]
+        cases_by_kind[kind] = cases
+        outputs[kind] = {}
+        rows[kind] = {}
+        for method, fill in fills.items():
+            t = time.perf_counter()
+            outs: list[np.ndarray] = []
+            for i in range(0, len(cases), chunk):
+                outs += fill(cases[i : i + chunk])
+                if progress:
+                    progress(kind, method, len(cases[i : i + chunk]))
+            seconds = time.perf_counter() - t
+            values: dict[str, list[float]] = {k: [] for k in METRICS}
+            for c, o in zip(cases, outs, strict=True):
+                s = score(c.rgb, o, c.mask)
+                for k in METRICS:
+                    values[k].append(s[k])
+                per_image.append({"image": c.name, "kind": kind, "method": method, "hole_fraction": float(c.mask.mean()),
+                                  **{k: round(v, 6) for k, v in s.items()}})
+            rows[kind][method] = summarize(values) | {"images_per_second": len(cases) / max(seconds, 1e-9)}
+            outputs[kind][method] = outs
+    return {"rows": rows, "per_image": per_image, "cases": cases_by_kind, "outputs": outputs, "notes": notes}
+
+
+# --- reporting -------------------------------------------------------------------------------
+
+def table(rows: dict[str, dict[str, dict]]) -> str:
+    head = "| holes | method | SSIM | hole PSNR dB | hole MAE | hole sharpness | img/s |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for kind, by_method in rows.items():
+        for method, s in by_method.items():
+            lines.append(f"| {kind} | {method} | {s['ssim']:.4f} ± {s['ssim_se']:.4f} | {s['psnr_hole']:.2f} | "
+                         f"{s['mae_hole']:.2f} | {s['sharpness']:.2f} | {s['images_per_second']:.2f} |")
+    return "\n".join(lines)
+
+
+def write(out_dir: Path, result: dict, meta: dict, md: str, figure_photos: int = 6) -> None:
+    from .imageio import atomic_write_bytes
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out_dir / "summary.md", (md + "\n").encode())
+    atomic_write_bytes(out_dir / "summary.json",
+                       (json.dumps({"meta": meta, "rows": result["rows"]}, indent=2) + "\n").encode())
+    tmp = out_dir / ".results.csv.tmp"
+    with open(tmp, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["image", "kind", "method", "hole_fraction", *METRICS])
+        for r in result["per_image"]:
+            w.writerow([r["image"], r["kind"], r["method"], f"{r['hole_fraction']:.4f}", *(r[k] for k in METRICS)])
+    tmp.replace(out_dir / "results.csv")
+    for kind, cases in result["cases"].items():
+        figure(cases[:figure_photos], result["outputs"][kind], out_dir / f"compare_{kind}.png")
+
+
+def figure(cases: list[Case], outputs: dict[str, list[np.ndarray]], path: Path, height: int = 160) -> None:
+    """Per photo: masked | each method | original, and under it the close-up of the hole in each."""
+    from .figures import GAP, close_up_box, show_holes
+    from .imageio import atomic_save
+
+    names = ["masked", *outputs, "original"]
+    blocks = []
+    for i, c in enumerate(cases):
+        panels = [show_holes(c.rgb, c.mask), *(outs[i] for outs in outputs.values()), c.rgb]
+        w = max(1, round(c.rgb.shape[1] * height / c.rgb.shape[0]))
+        box = close_up_box(c.mask)
+        top = [Image.fromarray(p).resize((w, height), Image.Resampling.LANCZOS) for p in panels]
+        side = min(w, height)
+        bottom = [Image.fromarray(p).crop(box).resize((side, side), Image.Resampling.NEAREST) for p in panels]
+        blocks.append((top, bottom))
+    col = max(t[0].width for t, _ in blocks) if blocks else 1
+    label_h = 14
+    row_h = height + GAP + min(col, height) + 2 * GAP
+    canvas = Image.new("RGB", (len(names) * (col + GAP), label_h + len(blocks) * row_h), "white")
+    draw = ImageDraw.Draw(canvas)
+    for j, n in enumerate(names):
+        draw.text((j * (col + GAP) + 2, 1), n, fill="black")
+    y = label_h
+    for top, bottom in blocks:
+        for j, (t, b) in enumerate(zip(top, bottom, strict=True)):
+            canvas.paste(t, (j * (col + GAP), y))
+            canvas.paste(b, (j * (col + GAP), y + height + GAP))
+        y += row_h
+    atomic_save(canvas, path, format="PNG")
