@@ -222,3 +222,39 @@ def test_gan_init_errors(data, tmp_path):
                                     "--set", "model.refiner.dilations=1,2"])
     assert res.exit_code == 1 and "drops some of its layers (refiner.blocks.2.conv1" in res.output, res.output
     assert not (tmp_path / "r3").exists()  # refused before anything was written
+
+
+def test_crops_train_on_windows_of_large_photos(tmp_path):
+    import numpy as np
+
+    from trainer.data import CropBatches, random_crop
+
+    photos = [np.random.default_rng(i).integers(0, 256, (150, 200, 3), dtype=np.uint8) for i in range(3)]
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        assert random_crop(photos[0], rng, crop_min=64).shape == (64, 64, 3)
+    # a window the photo's full height is the photo's middle square brought to 64x64, nothing else
+    flat = np.zeros((64, 64, 3), np.uint8)
+    flat[:, :32] = 200
+    assert np.array_equal(random_crop(flat, rng, crop_min=64), flat)
+    batches = CropBatches(photos, 8, seed=0, stage=2, stroke_fraction=0.3, hflip=True, blob_fraction=0.4,
+                          epoch_size=64)
+    assert len(batches) == 8
+    x, m = batches.batch(0, 3)
+    assert x.shape == (8, 3, 64, 64) and m.shape == (8, 1, 64, 64)
+    x2, m2 = batches.batch(0, 3)
+    assert torch.equal(x, x2) and torch.equal(m, m2)  # a resumed run sees the same batch
+    assert not torch.equal(x, batches.batch(1, 3)[0])
+
+    root = tmp_path / "big"
+    for i in range(12):
+        write_photo(root / f"{i:02d}.png", 150, 200, seed=i)
+    run_dir = tmp_path / "run"
+    cfg = tmp_path / "tiny.json"
+    cfg.write_text(json.dumps(TINY | {"epoch_size": 8}))
+    res = train("all", "--dataset", root, "--config", cfg, "--crops", "--blob-fraction", "0.4", "--run-dir", run_dir)
+    assert res.exit_code == 0, res.output
+    split = json.loads((run_dir / "split.json").read_text())
+    assert len(split["monitor"]) <= 8 and not set(split["monitor"]) & set(split["gan_train"])
+    assert json.loads((run_dir / "config.json").read_text())["crops"] is True
+    assert checkpoint.load(run_dir / "gan") is not None

@@ -33,7 +33,7 @@ def _hyper_options(fn):
 
 
 def _common(fn):
-    @click.option("--dataset", default=None, help="celeba, cars, or a folder of images  [default: celeba]")
+    @click.option("--dataset", default=None, help="celeba, cars, natural, or a folder of images  [default: celeba]")
     @click.option("--data-dir", type=click.Path(path_type=Path), default=None,
                   help="folder with the datasets in their official layouts  [env: RESTORE_DATA_DIR; default ../shared/data]")
     @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -168,7 +168,7 @@ def _splits(cfg: TrainConfig, run_dir: Path, data_dir: Path | None, is_main: boo
     path = run_dir / "split.json"
     if path.exists():
         return Splits.load(path)
-    splits = Splits.make(cfg.dataset, data_dir, cfg.seed, cfg.val_images)  # deterministic on every rank
+    splits = Splits.make(cfg.dataset, data_dir, cfg.seed, cfg.val_images, cfg.crops)  # deterministic on every rank
     if is_main:
         splits.save(path)
     return splits

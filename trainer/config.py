@@ -15,9 +15,13 @@ class TrainConfig:
     seed: int = 0
     batch_size: int = 32
     stroke_fraction: float = 0.25  # share of free-form stroke masks among the paper's rectangles
+    blob_fraction: float = 0.0  # share of object-shaped blobs (4-30 % of the window) among them
+    crops: bool = False  # random windows of the photos at random scales instead of whole images shrunk to 64x64
+    crop_min: int = 64  # smallest window side in photo pixels (the largest is the photo's short side)
+    epoch_size: int = 4096  # windows per epoch with crops (a few large photos give any number of windows)
     hflip: bool = True
     workers_threads: int = 0  # torch threads; 0 = torch's default
-    val_images: int = 512  # monitoring images per epoch, taken from the stage-1 validation part
+    val_images: int = 512  # monitoring images per epoch, taken from the stage-1 validation part (windows, with crops)
 
     # stage 1: ApproxNet alone, L1 on the hole, on 70% of the training images
     approx_epochs: int = 200  # the paper's number; a dense net on 16x16 is cheap enough for it

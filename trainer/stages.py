@@ -16,7 +16,7 @@ from restore.models import ApproxNet, Discriminator, Inpainter, gray_fill
 
 from . import losses
 from .config import TrainConfig
-from .data import Batches, Splits, fixed_val, load_images
+from .data import Batches, CropBatches, Splits, draw_masks, fixed_crops, fixed_val, load_images, load_photos, to_tensor
 from .distributed import Context
 
 CL = torch.channels_last
@@ -48,6 +48,23 @@ def mean_hole_psnr(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor)
     return float(np.mean(values)) if values else float("nan")
 
 
+def training_data(cfg: TrainConfig, train_files: list[str], val_files: list[str], batch_size: int, stage: int,
+                  ctx: Context, cache_dir: Path | None) -> tuple[Batches, torch.Tensor, torch.Tensor]:
+    """(batches of one stage, fixed validation images, their masks): whole images shrunk to 64x64 as the
+    paper does, or with `cfg.crops` random windows of the photos at their own size."""
+    if not cfg.crops:
+        batches = Batches(load_images(train_files, cache_dir), batch_size, cfg.seed, stage, cfg.stroke_fraction,
+                          cfg.hflip, ctx.rank, ctx.world, cfg.blob_fraction)
+        val_x, val_m = fixed_val(load_images(val_files, cache_dir), cfg.seed)
+        return batches, val_x, val_m
+    batches = CropBatches(load_photos(train_files), batch_size, cfg.seed, stage, cfg.stroke_fraction, cfg.hflip,
+                          ctx.rank, ctx.world, cfg.blob_fraction, cfg.epoch_size, cfg.crop_min)
+    val = fixed_crops(load_photos(val_files), cfg.val_images, cfg.seed, cfg.crop_min)
+    # the monitor sees every kind of hole it trains on, drawn once
+    masks = draw_masks(np.random.default_rng([cfg.seed, 98]), len(val), cfg.stroke_fraction, cfg.blob_fraction)
+    return batches, to_tensor(val), torch.from_numpy(masks[:, None].astype(np.float32))
+
+
 class ApproxStage:
     """Stage 1: ApproxNet with L1 on the hole, 70% of the training images, fixed epochs."""
 
@@ -57,10 +74,8 @@ class ApproxStage:
                  ctx: Context | None = None):
         ctx = ctx or Context()
         self.cfg, self.device = cfg, device
-        train = load_images(splits.approx_train, cache_dir)
-        self.batches = Batches(train, cfg.approx_batch_size, cfg.seed, 1, cfg.stroke_fraction, cfg.hflip,
-                               ctx.rank, ctx.world)
-        self.val_x, self.val_m = fixed_val(load_images(splits.approx_val, cache_dir), cfg.seed)
+        self.batches, self.val_x, self.val_m = training_data(cfg, splits.approx_train, splits.approx_val,
+                                                             cfg.approx_batch_size, 1, ctx, cache_dir)
         torch.manual_seed(cfg.seed)
         self.model = ApproxNet(cfg.model.approx).to(device)
         self.net = _ddp(self.model, ctx)
@@ -115,9 +130,8 @@ class GanStage:
         generator (`gen_state`, e.g. a released model to fine-tune); the discriminator starts fresh."""
         ctx = ctx or Context()
         self.cfg, self.device = cfg, device
-        train = load_images(splits.gan_train, cache_dir)
-        self.batches = Batches(train, cfg.batch_size, cfg.seed, 2, cfg.stroke_fraction, cfg.hflip, ctx.rank, ctx.world)
-        self.val_x, self.val_m = fixed_val(load_images(splits.monitor, cache_dir), cfg.seed)
+        self.batches, self.val_x, self.val_m = training_data(cfg, splits.gan_train, splits.monitor, cfg.batch_size, 2,
+                                                             ctx, cache_dir)
         torch.manual_seed(cfg.seed)
         self.gen = Inpainter(cfg.model)
         if gen_state is not None:
