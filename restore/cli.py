@@ -80,14 +80,17 @@ def main():
               help="a photo without a mask is a failure, not a skip; a single --masks FILE of another size is an "
                    "error instead of being scaled")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True, help="64x64 windows per forward pass")
-@click.option("--context", type=click.FloatRange(min=1.0), default=3.0, show_default=True,
-              help="window side around each hole, in hole sizes")
+@click.option("--context", type=click.FloatRange(min=1.0), default=None,
+              help="window side around each hole, in hole sizes  [default: the model's own: 6 for celeba, 3 for others]")
+@click.option("--detail", is_flag=True,
+              help="add the detail of the photo's known part into holes filled from a downscaled window "
+                   "(contextual residual aggregation): sharper large holes, slightly further from the truth")
 @click.option("--shard", default=None, metavar="I/N",
               help="process only shard I of N (0 <= I < N): several processes or machines share one folder")
 @_model_options
 @_errors
 def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwrite, recursive, strict_masks, batch_size,
-        context, shard, model, device, threads):
+        context, detail, shard, model, device, threads):
     """Restore the photos in INPUTS (files or folders) into the output folder."""
     from tqdm import tqdm
 
@@ -122,7 +125,7 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
     except OSError as e:
         raise click.ClickException(f"{output}: cannot create the output folder ({e.strerror})") from None
     net, dev = _load_model(model, device, threads)
-    runner = Runner(Restorer(net, dev, batch_size, context), seed, overwrite, strict_masks, holes,
+    runner = Runner(Restorer(net, dev, batch_size, context, detail), seed, overwrite, strict_masks, holes,
                     photos_per_batch=batch_size, dilate=dilate, jpeg_quality=jpeg_quality)
     counts = {"restored": 0, "skipped": 0, "failed": 0}
     with tqdm(total=len(jobs), unit="photo", desc="restoring", file=sys.stderr, dynamic_ncols=True) as bar:
@@ -214,6 +217,9 @@ def download(names):
                    "the pipeline of restore run, with rectangles, object-shaped blobs and strokes")
 @click.option("--masks-per-photo", type=click.IntRange(min=1), default=1, show_default=True,
               help="with --size native: holes of each kind per photo")
+@click.option("--context", type=click.FloatRange(min=1.0), default=None,
+              help="with --size native: as restore run --context  [default: the model's own]")
+@click.option("--detail", is_flag=True, help="with --size native: as restore run --detail")
 @click.option("--masks", "masks_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="masks for --photos, paired by name; drawn with --seed when absent")
 @click.option("--data-dir", type=PATH, default=None,
@@ -228,8 +234,8 @@ def download(names):
 @click.option("-o", "--output", type=PATH, default=None, help="results folder  [default: bench/DATASET]")
 @functools.partial(_model_options, default=None, note="  [default: the dataset's own model, else celeba]")
 @_errors
-def bench(dataset, photos, size, masks_per_photo, masks_dir, data_dir, split, n, seed, mask_kind, classical, batch_size,
-          output, model, device, threads):
+def bench(dataset, photos, size, masks_per_photo, context, detail, masks_dir, data_dir, split, n, seed, mask_kind,
+          classical, batch_size, output, model, device, threads):
     """Score the model against classical inpainting: the paper's Table 1 at 64x64, or photos at their own size."""
     import time
 
@@ -248,8 +254,8 @@ def bench(dataset, photos, size, masks_per_photo, masks_dir, data_dir, split, n,
     if size == "native":
         if masks_dir is not None:
             raise click.UsageError("--size native draws its own holes of three kinds; --masks is for --size 64")
-        return _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, classical, batch_size,
-                             output, model, device, threads)
+        return _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, context, detail, classical,
+                             batch_size, output, model, device, threads)
     t0 = time.perf_counter()
     if dataset is not None:
         files = dataset_splits(dataset, data_dir)[split][:n]
@@ -312,8 +318,8 @@ def _default_bench_model(dataset: str | None) -> str:
     return dataset if dataset in hub.REGISTRY else "celeba"
 
 
-def _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, classical, batch_size, output,
-                  model, device, threads):
+def _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, context, detail, classical, batch_size,
+                  output, model, device, threads):
     """restore bench --size native: see restore/native.py."""
     import time
 
@@ -336,7 +342,7 @@ def _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, cl
                                                                      file=sys.stderr, leave=False)]
     model = model or _default_bench_model(dataset)
     net, dev = _load_model(model, device, threads)
-    restorer = Restorer(net, dev, batch_size)
+    restorer = Restorer(net, dev, batch_size, context, detail)
     total = len(loaded) * masks_per_photo * len(native.KINDS)
     bars: dict = {}
 
@@ -357,8 +363,8 @@ def _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, cl
     sizes = sorted({rgb.shape[:2] for _, rgb in loaded})
     meta = {"dataset": label, "split": split if dataset else None, "size": "native", "photos": len(loaded),
             "masks_per_photo": masks_per_photo, "photo_sizes": f"{sizes[0][1]}x{sizes[0][0]} to {sizes[-1][1]}x{sizes[-1][0]}",
-            "seed": seed, "model": model, "device": str(dev), "seconds": round(time.perf_counter() - t0, 1),
-            "command": " ".join(["restore", *sys.argv[1:]])}
+            "seed": seed, "model": model, "context": restorer.context, "detail": restorer.detail, "device": str(dev),
+            "seconds": round(time.perf_counter() - t0, 1), "command": " ".join(["restore", *sys.argv[1:]])}
     native.write(out_dir, result, meta, md)
     click.echo(md)
     for note in result["notes"]:

@@ -41,9 +41,9 @@ REGISTRY: dict[str, Release] = {
     "celeba": Release(
         name="celeba",
         repo_id="restore-inpainting/restore-celeba",
-        revision="v2",
+        revision="v2.1",  # v2's weights; its config gained the framing (context 6) it is used with
         sha256={
-            "config.json": "22f1b27beb61d4877cc03f606fea489eb5b10adbca4b2583fe3a83a82aa61047",
+            "config.json": "ad136a36398bbe204ec3f07081ceca18d0a3b6287d7e665e2cd7dc0f388b6403",
             "model.safetensors": "15b5c9a19de2b527019b80f2ab58d5130b2e15527063331aee65b8edd8afdf83",
         },
         description="faces (CelebA, 64x64), 2.3M parameters, trained by runs/celeba-v2",

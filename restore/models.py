@@ -72,6 +72,9 @@ class InpainterConfig:
     approx: ApproxNetConfig = field(default_factory=ApproxNetConfig)
     refiner: RefinerConfig = field(default_factory=RefinerConfig)
     arch: str = ARCH
+    # The framing the pipeline gives this model: a window of `context` times each hole's size,
+    # brought to 64x64. Models trained on whole photos shrunk to 64x64 (faces) see best in wide windows.
+    context: float = 3.0
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -108,3 +108,21 @@ def test_thin_scratch_is_tiled_at_native_resolution(restorer):
     assert np.array_equal(count, m.astype(int))  # every hole pixel is filled exactly once
     out = restorer.restore(rgb, m)
     assert np.array_equal(out[~m], rgb[~m])
+
+
+def test_the_window_follows_the_models_own_framing(tmp_path):
+    import dataclasses
+
+    from restore.hub import load_pretrained, save_pretrained
+    from restore.models import Inpainter
+
+    wide = tiny_model()
+    wide.cfg = dataclasses.replace(wide.cfg, context=6.0)
+    save_pretrained(wide, tmp_path / "wide")
+    loaded = load_pretrained(tmp_path / "wide")
+    assert isinstance(loaded, Inpainter) and loaded.cfg.context == 6.0
+    assert Restorer(loaded).context == 6.0 and Restorer(loaded, context=2.0).context == 2.0
+    assert Restorer(tiny_model()).context == 3.0  # configs written before the field frame as before
+    rgb, mask = smooth_photo(400, 400), rect_mask(400, 400, [(180, 180, 220, 220)])
+    (box,) = [w.box for w in make_windows(0, rgb, mask, Restorer(loaded).context)]
+    assert box[2] - box[0] == 240  # 6 x the 40-pixel hole
