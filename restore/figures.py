@@ -20,14 +20,14 @@ def show_holes(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def close_up_box(mask: np.ndarray) -> tuple[int, int, int, int]:
-    """A square (x0, y0, x1, y1) about three times the size of the largest hole, inside the photo."""
+    """A square (x0, y0, x1, y1) around the largest hole with a margin of a quarter of its size, inside the photo."""
     from scipy import ndimage
 
     labels, n = ndimage.label(mask)
     largest = np.argmax(np.bincount(labels.ravel(), minlength=n + 1)[1:]) + 1 if n else 0
     ys, xs = np.nonzero(labels == largest) if n else (np.array([0, mask.shape[0] - 1]), np.array([0, mask.shape[1] - 1]))
     h, w = mask.shape
-    side = min(max(48, 3 * (max(np.ptp(ys), np.ptp(xs)) + 1)), h, w)
+    side = min(max(48, int(1.5 * (max(np.ptp(ys), np.ptp(xs)) + 1))), h, w)
     cy, cx = (ys.min() + ys.max()) // 2, (xs.min() + xs.max()) // 2
     y0 = int(np.clip(cy - side // 2, 0, h - side))
     x0 = int(np.clip(cx - side // 2, 0, w - side))

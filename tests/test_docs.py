@@ -65,3 +65,18 @@ def test_stroke_table_matches_the_recorded_bench():
         a, b = celeba["rows"][row], cars["rows"][row]
         want = [fmt(a["ssim"], 4), fmt(a["psnr_hole"], 2), fmt(b["ssim"], 4), fmt(b["psnr_hole"], 2)]
         assert table[label] == want, label
+
+
+def test_native_size_table_matches_the_recorded_bench():
+    s = summary("celeba-native")
+    assert s["meta"]["size"] == "native" and s["meta"]["model"] == "celeba" and s["meta"]["detail"] is False
+    assert f"| CelebA `val`, {s['meta']['photos']} photos |" in README
+    table = table_after("CelebA `val`, ")
+    rows = {"celeba": "full model", "scikit-image biharmonic": "scikit-image biharmonic", "OpenCV Telea": "OpenCV Telea"}
+    assert set(table) == set(rows)
+    for label, row in rows.items():
+        want = []
+        for kind in ("rect", "blob", "stroke"):
+            r = s["rows"][kind][row]
+            want.append(f"{fmt(r['ssim'], 4)} / {fmt(r['psnr_hole'], 2)} / {fmt(r['sharpness'], 2)}")
+        assert [c.replace("*", "") for c in table[label]] == want, label
