@@ -129,20 +129,17 @@ class Restorer:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.batch_size = max(1, batch_size)
         self.context = context if context is not None else model.cfg.context
-        # contextual residual aggregation for downscaled windows; needs the refiner's 16x16 attention
-        self.detail = detail and getattr(model.refiner, "attn16", None) is not None
+        self.detail = detail
 
-    def infer(self, images: np.ndarray, masks: np.ndarray, with_coarse: bool = False, paste: bool = True,
-              with_attention: bool = False):
+    def infer(self, images: np.ndarray, masks: np.ndarray, with_coarse: bool = False, paste: bool = True):
         """64x64 batches: uint8 (N,64,64,3) + bool (N,64,64) -> uint8 refined (and coarse) outputs.
 
-        ``paste=False`` gives the refiner's raw output, known pixels included; ``with_attention``
-        returns (refined, attention maps of the 16x16 layer, float32 (N, 256, 256)).
+        ``paste=False`` gives the refiner's raw output, known pixels included.
         """
         torch = self.torch
         from .metrics import to_uint8
 
-        refined, coarse, attention = [], [], []
+        refined, coarse = [], []
         with torch.inference_mode():
             for i in range(0, len(images), self.batch_size):
                 x = torch.from_numpy(np.ascontiguousarray(images[i : i + self.batch_size])).to(self.device)
@@ -151,17 +148,11 @@ class Restorer:
                     x = x.contiguous(memory_format=torch.channels_last)
                 m = torch.from_numpy(np.ascontiguousarray(masks[i : i + self.batch_size])).to(self.device)
                 m = m[:, None].float()
-                if with_attention:
-                    c, r, maps = self.model(x, m, return_attention=True, paste=paste)
-                    attention.append(maps[0].float().cpu().numpy())
-                else:
-                    c, r = self.model(x, m, paste=paste)
+                c, r = self.model(x, m, paste=paste)
                 refined.append(to_uint8(r))
                 if with_coarse:
                     coarse.append(to_uint8(c))
         refined = np.concatenate(refined) if refined else np.zeros((0, SIZE, SIZE, 3), np.uint8)
-        if with_attention:
-            return refined, (np.concatenate(attention) if attention else np.zeros((0, 256, 256), np.float32))
         if with_coarse:
             return refined, (np.concatenate(coarse) if coarse else refined.copy())
         return refined
@@ -172,21 +163,17 @@ class Restorer:
         outs = [rgb.copy() for rgb, _ in items]
         if not windows:
             return outs
-        images, masks = np.stack([w.image for w in windows]), np.stack([w.mask for w in windows])
-        if self.detail:
-            filled, attention = self.infer(images, masks, with_attention=True)
-        else:
-            filled, attention = self.infer(images, masks), None
-        for k, (w, f) in enumerate(zip(windows, filled, strict=True)):
+        filled = self.infer(np.stack([w.image for w in windows]), np.stack([w.mask for w in windows]))
+        for w, f in zip(windows, filled, strict=True):
             x0, y0, x1, y1 = w.box
             region = outs[w.item][y0:y1, x0:x1]
             if f.shape[:2] != (y1 - y0, x1 - x0):
                 sharp = None
-                if attention is not None and max(y1 - y0, x1 - x0) > DETAIL_FROM * SIZE:
+                if self.detail and max(y1 - y0, x1 - x0) > DETAIL_FROM * SIZE:
                     from .residual import aggregate
 
                     rgb, mask = items[w.item]
-                    sharp = aggregate(rgb[y0:y1, x0:x1], mask[y0:y1, x0:x1], f, attention[k])
+                    sharp = aggregate(rgb[y0:y1, x0:x1], mask[y0:y1, x0:x1], f)
                 if sharp is not None:
                     f = np.clip(np.rint(sharp), 0, 255).astype(np.uint8)
                 else:

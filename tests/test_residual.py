@@ -22,9 +22,8 @@ def test_the_hole_gets_the_known_cells_detail_and_nothing_of_its_own_pixels():
     hole = np.zeros((256, 256), bool)
     hole[96:160, 96:160] = True
     fill64 = np.asarray(Image.fromarray(window).resize((64, 64), Image.Resampling.BICUBIC))
-    attention = np.ones((256, 256), np.float32)
     plain = np.asarray(Image.fromarray(fill64).resize((256, 256), Image.Resampling.BICUBIC))
-    sharp = np.clip(np.rint(aggregate(window, hole, fill64, attention)), 0, 255).astype(np.uint8)
+    sharp = np.clip(np.rint(aggregate(window, hole, fill64)), 0, 255).astype(np.uint8)
     assert sharpness(window, plain, hole) < 0.2
     assert sharpness(window, sharp, hole) > 0.8
     err_plain = np.abs(plain.astype(int) - window)[hole].mean()
@@ -32,8 +31,8 @@ def test_the_hole_gets_the_known_cells_detail_and_nothing_of_its_own_pixels():
     assert err_sharp < 0.5 * err_plain  # the stripes come back in phase
     garbage = window.copy()
     garbage[hole] = 255  # what the hole held (the object removed) is never read
-    assert np.array_equal(sharp, np.clip(np.rint(aggregate(garbage, hole, fill64, attention)), 0, 255).astype(np.uint8))
-    assert aggregate(window, np.ones((256, 256), bool), fill64, attention) is None  # nothing known to borrow from
+    assert np.array_equal(sharp, np.clip(np.rint(aggregate(garbage, hole, fill64)), 0, 255).astype(np.uint8))
+    assert aggregate(window, np.ones((256, 256), bool), fill64) is None  # nothing known to borrow from
 
 
 def test_restore_with_detail_keeps_known_pixels_and_sharpens_large_holes():
