@@ -258,3 +258,9 @@ def test_crops_train_on_windows_of_large_photos(tmp_path):
     assert len(split["monitor"]) <= 8 and not set(split["monitor"]) & set(split["gan_train"])
     assert json.loads((run_dir / "config.json").read_text())["crops"] is True
     assert checkpoint.load(run_dir / "gan") is not None
+    res = train("export", run_dir, "--name", "photo")
+    assert res.exit_code == 0, res.output
+    card = (run_dir / "export" / "photo" / "README.md").read_text()
+    assert "square windows of the photos at their own size" in card and "40% object-shaped blobs" in card
+    assert "at their own size, one hole of each kind per photo" in card  # scored as restore bench --size native
+    assert "| blob | full model |" in card and "| stroke | scikit-image biharmonic |" in card

@@ -12,6 +12,7 @@ from restore.models import Inpainter
 
 from . import checkpoint
 from .config import TrainConfig
+from .data import CROP_MONITOR_PHOTOS
 
 
 def _seconds(run_dir: Path, stage: str) -> float:
@@ -94,6 +95,21 @@ def score_release(folder: Path, dataset: str, data_dir: Path | None, n: int | No
     return f"{len(images)} held-out images (`val` split), paper masks, seed 0:\n\n" + B.table(summary, B.PAPER.get(dataset))
 
 
+def score_native(folder: Path, dataset: str, data_dir: Path | None, n: int | None) -> str:
+    """Markdown table of the release on the dataset's held-out photos at their own size (restore bench --size native)."""
+    from restore import native
+    from restore.datasets import dataset_splits
+    from restore.hub import load_pretrained
+    from restore.pipeline import Restorer, photo_rgb
+    from restore.runner import open_photo
+
+    files = dataset_splits(dataset, data_dir)["val"][:n]
+    photos = [(f.name, photo_rgb(open_photo(f)[0])) for f in files]
+    result = native.run(photos, Restorer(load_pretrained(folder), "cpu"), classical=True)
+    return (f"{len(photos)} held-out photos (`val` split) at their own size, one hole of each kind per photo, "
+            f"seed 0 (`restore bench --size native`):\n\n" + native.table(result["rows"]))
+
+
 def export_run(run_dir: Path, name: str, out: Path | None = None, data_dir: Path | None = None,
                n: int | None = None) -> Path:
     cfg = TrainConfig.load(run_dir / "config.json")
@@ -105,7 +121,7 @@ def export_run(run_dir: Path, name: str, out: Path | None = None, data_dir: Path
     out = out or run_dir / "export" / name
     digests = save_pretrained(model.eval(), out)
     try:
-        scores = score_release(out, cfg.dataset, data_dir, n)
+        scores = (score_native if cfg.crops else score_release)(out, cfg.dataset, data_dir, n)
     except ValueError as e:  # data not reachable here: the card says so rather than inventing numbers
         scores = f"not scored: {e}"
     commands = _commands(run_dir)
@@ -134,16 +150,25 @@ def export_run(run_dir: Path, name: str, out: Path | None = None, data_dir: Path
     n32 = cfg.model.refiner.blocks32
     blocks32 = f" (here with {_blocks32(n32)} in its decoder)" if n32 else ""
     seam = ", with the seam layer that joins its fill to the hole's border" if cfg.model.approx.seam else ""
+    if cfg.crops:
+        data = (f"`{cfg.dataset}`, square windows of the photos at their own size, sides log-uniform from\n"
+                f"  {cfg.crop_min} px to the photo's short side, brought to 64x64 ({cfg.epoch_size} windows an epoch); stage 1\n"
+                f"  on 70% of the training photos, stage 2 on all but {CROP_MONITOR_PHOTOS} kept to monitor\n"
+                f"  ({cfg.val_images} fixed windows); the dataset's `val` split was never used in training")
+    else:
+        data = (f"`{cfg.dataset}`, 64x64 (shorter side to 64, centre crop); stage 1 on 70% of the\n"
+                f"  training images, stage 2 on all training images but {cfg.val_images} kept to monitor; the\n"
+                "  dataset's `val` split was never used in training")
+    blobs = f", {cfg.blob_fraction:.0%} object-shaped blobs" if cfg.blob_fraction else ""
     card = f"""# restore `{name}` inpainting model
 
 ApproxNet (dense, dropout 0.3{seam}) followed by the self-attention encoder-decoder refiner of
 "Attention-based DCGAN for image inpainting"{blocks32}, trained with restore-train (two stages).
 {params / 1e6:.2f}M parameters, stored in float16.
 
-- data: `{cfg.dataset}`, 64x64 (shorter side to 64, centre crop); stage 1 on 70% of the
-  training images, stage 2 on all training images but {cfg.val_images} kept to monitor; the
-  dataset's `val` split was never used in training
-- holes: the paper's Gaussian rectangles, {cfg.stroke_fraction:.0%} free-form strokes, horizontal flips
+- data: {data}
+- holes: the paper's Gaussian rectangles, {cfg.stroke_fraction:.0%} free-form strokes{blobs}, horizontal flips
+- framing: `restore run` cuts a window of {cfg.model.context:g} times each hole's size around it
 {stages}- {stage2}: {cfg.gan_epochs} epochs, batch {cfg.batch_size}, L_G = BCE + {cfg.alpha} x (hole L1 with border weight
   {cfg.border_weight} + 0.5 ApproxNet L1 + {cfg.ssim_weight} (1 - SSIM){psnr}), cosine lr {cfg.lr} -> {cfg.lr_min},
   weights averaged (EMA {cfg.ema})
