@@ -194,6 +194,7 @@ def models_():
         weights = where.folder / "model.safetensors"
         size = f"{weights.stat().st_size / 1e6:.1f} MB" if weights.exists() else "missing"
         click.echo(f"{name}\t{where.source}\t{where.folder}\t{size}\tsha256 {rel.sha256['model.safetensors']}")
+        click.echo(f"\tfor: {rel.suits}")
         click.echo(f"\t{rel.description} (Hub: {rel.repo_id}@{rel.revision})")
 
 

@@ -33,6 +33,7 @@ class Release:
     revision: str  # pinned tag or commit on the Hub
     sha256: dict  # file name -> sha256 of its bytes
     description: str
+    suits: str = ""  # what photos to use it on, for `restore models`
 
 
 # Only weights produced by a recorded `restore-train` run are listed here; each model card
@@ -47,6 +48,7 @@ REGISTRY: dict[str, Release] = {
             "model.safetensors": "15b5c9a19de2b527019b80f2ab58d5130b2e15527063331aee65b8edd8afdf83",
         },
         description="faces (CelebA, 64x64), 2.3M parameters, trained by runs/celeba-v2",
+        suits="portraits and face crops; on other content it paints face texture or a blur",
     ),
     "cars": Release(
         name="cars",
@@ -58,6 +60,7 @@ REGISTRY: dict[str, Release] = {
         },
         description="cars (Stanford Cars, 64x64), 2.4M parameters, seam layer, a 32x32 block; "
         "runs/cars-v4 fine-tuned by runs/cars-ft-psnr, then grown and fine-tuned by runs/cars-grow",
+        suits="photos of cars; of the released models, the one closest to ordinary photos (it has seen backgrounds)",
     ),
 }
 

@@ -131,7 +131,8 @@ def test_models_and_download_commands(monkeypatch, tmp_path, model_dir):
 
     shutil.copytree(model_dir, tmp_path / "toy")
     digests = {n: hub.sha256_file(tmp_path / "toy" / n) for n in hub.FILES}
-    monkeypatch.setattr(hub, "REGISTRY", {"toy": Release("toy", "nobody/restore-toy", "v1", digests, "a toy")})
+    monkeypatch.setattr(hub, "REGISTRY", {"toy": Release("toy", "nobody/restore-toy", "v1", digests, "a toy",
+                                                         suits="photos of toys")})
     monkeypatch.setattr(hub, "BUNDLED_DIR", tmp_path)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     res = CliRunner().invoke(main, ["models"])
@@ -139,6 +140,7 @@ def test_models_and_download_commands(monkeypatch, tmp_path, model_dir):
     first = res.stdout.splitlines()[0].split("\t")
     assert first[:3] == ["toy", "bundled", str(tmp_path / "toy")]
     assert first[4] == f"sha256 {digests['model.safetensors']}"
+    assert res.stdout.splitlines()[1] == "\tfor: photos of toys"
     res = CliRunner().invoke(main, ["download", "toy"])
     assert res.exit_code == 1
     assert "not in the local Hub cache and the Hub cannot be reached" in res.output
