@@ -73,7 +73,7 @@ def test_baseline_row_equals_direct_skimage(celeba_layout):
 
 def test_bad_dataset_and_missing_data(tmp_path):
     res = CliRunner().invoke(main, ["bench", "--dataset", "imagenet"])
-    assert res.exit_code == 2 and "'imagenet' is not celeba or cars" in res.output
+    assert res.exit_code == 2 and "'imagenet' is not one of celeba, cars, natural" in res.output
     res = CliRunner().invoke(main, ["bench", "--dataset", "cars", "--data-dir", str(tmp_path)])
     assert res.exit_code == 1
     line = res.output.strip().splitlines()[-1]
