@@ -70,3 +70,16 @@ def test_ssim_matches_the_papers_metric():
 
     theirs = np.mean([paper_ssim(u8(a[i]), u8(b[i])) for i in range(4)])
     assert abs(ours - theirs) < 1e-3
+
+
+def test_monitor_hole_psnr_leaves_out_exact_holes_as_the_bench_does():
+    from trainer.stages import mean_hole_psnr
+
+    target = torch.zeros(3, 3, 8, 8)
+    pred = target.clone()
+    mask = torch.zeros(3, 1, 8, 8)
+    mask[:, :, 2:4, 2:4] = 1
+    pred[1, :, 2:4, 2:4] = 0.1  # one image off in its hole; image 0 exact; image 2 has no hole
+    mask[2] = 0
+    value = mean_hole_psnr(pred, target, mask)
+    assert math.isclose(value, 10 * math.log10(255**2 / 12**2))  # uint8 128 against 140, image 1 alone
