@@ -68,6 +68,9 @@ def test_two_stages_resume_and_export(data, tmp_path):
     run2 = tmp_path / "run2"
     res = train("gan", *common, "--run-dir", run2, "--approx", run_dir)
     assert res.exit_code == 0, res.output
+    # ... and it resumes without being told again where its ApproxNet came from
+    res = train("gan", "--resume", run2)
+    assert res.exit_code == 0 and "gan: resuming at epoch 2, step 2" in res.output, res.output
     res = train("export", run2, "--name", "toy2", "-o", tmp_path / "release2")
     assert res.exit_code == 0, res.output
     card = (tmp_path / "release2" / "README.md").read_text()

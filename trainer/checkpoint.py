@@ -26,6 +26,11 @@ def save(state: dict, folder: Path) -> Path:
     return last
 
 
+def present(folder: Path) -> bool:
+    """Whether `folder` holds a checkpoint to resume from (readable or not: `load` decides)."""
+    return any((folder / name).exists() for name in NAMES)
+
+
 def load(folder: Path) -> dict | None:
     """The newest readable checkpoint in `folder`, or None when there is none.
 

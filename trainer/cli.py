@@ -264,12 +264,15 @@ def _grown_state(cfg: TrainConfig) -> dict:
 
 
 def _train_gan(cfg, run_dir, device, data_dir, ctx, approx_dir: Path | None):
-    from . import loop
+    from . import checkpoint, loop
     from .stages import GanStage
 
     splits = _splits(cfg, run_dir, data_dir, ctx.is_main)
     if cfg.init:
         stage = GanStage(cfg, splits, device, _cache_dir(run_dir), None, ctx, gen_state=_init_state(cfg))
+    elif approx_dir is None and checkpoint.present(run_dir / "gan"):
+        # a resumed stage 2 holds its whole generator, ApproxNet included, whichever --approx it began from
+        stage = GanStage(cfg, splits, device, _cache_dir(run_dir), None, ctx, resuming=True)
     else:
         stage = GanStage(cfg, splits, device, _cache_dir(run_dir), _approx_weights(approx_dir or run_dir, cfg), ctx)
     loop.run(stage, run_dir, is_main=ctx.is_main, log=lambda s: click.echo(s, err=True))

@@ -127,9 +127,11 @@ class GanStage:
     name = "gan"
 
     def __init__(self, cfg: TrainConfig, splits: Splits, device: torch.device, cache_dir: Path | None,
-                 approx_state: dict | None, ctx: Context | None = None, gen_state: dict | None = None):
+                 approx_state: dict | None, ctx: Context | None = None, gen_state: dict | None = None,
+                 resuming: bool = False):
         """Starts from a trained ApproxNet (`approx_state`) and a fresh refiner, or from a whole
-        generator (`gen_state`, e.g. a released model to fine-tune); the discriminator starts fresh."""
+        generator (`gen_state`, e.g. a released model to fine-tune); the discriminator starts fresh.
+        `resuming` says a checkpoint will restore everything, so neither is needed."""
         ctx = ctx or Context()
         self.cfg, self.device = cfg, device
         self.batches, self.val_x, self.val_m = training_data(cfg, splits.gan_train, splits.monitor, cfg.batch_size, 2,
@@ -140,7 +142,7 @@ class GanStage:
             self.gen.load_state_dict(gen_state)
         elif approx_state is not None:
             self.gen.approx.load_state_dict(approx_state)
-        else:
+        elif not resuming:
             raise ValueError("stage 2 needs a trained ApproxNet or a generator to start from")
         self.gen.approx.requires_grad_(cfg.approx_trainable)
         self.gen = self.gen.to(device, memory_format=CL)
