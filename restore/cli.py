@@ -82,9 +82,10 @@ def main():
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True, help="64x64 windows per forward pass")
 @click.option("--context", type=click.FloatRange(min=1.0), default=None,
               help="window side around each hole, in hole sizes  [default: the model's own: 6 for celeba, 3 for others]")
-@click.option("--detail", is_flag=True,
+@click.option("--detail/--no-detail", default=None,
               help="add the detail of the photo's known part into holes filled from a downscaled window "
-                   "(contextual residual aggregation): sharper large holes, slightly further from the truth")
+                   "(contextual residual aggregation): sharper large holes, slightly further from the truth  "
+                   "[default: the model's own]")
 @click.option("--shard", default=None, metavar="I/N",
               help="process only shard I of N (0 <= I < N): several processes or machines share one folder")
 @_model_options
@@ -220,7 +221,7 @@ def download(names):
               help="with --size native: holes of each kind per photo")
 @click.option("--context", type=click.FloatRange(min=1.0), default=None,
               help="with --size native: as restore run --context  [default: the model's own]")
-@click.option("--detail", is_flag=True, help="with --size native: as restore run --detail")
+@click.option("--detail/--no-detail", default=None, help="with --size native: as restore run --detail/--no-detail")
 @click.option("--masks", "masks_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="masks for --photos, paired by name; drawn with --seed when absent")
 @click.option("--data-dir", type=PATH, default=None,

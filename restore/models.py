@@ -75,6 +75,9 @@ class InpainterConfig:
     # The framing the pipeline gives this model: a window of `context` times each hole's size,
     # brought to 64x64. Models trained on whole photos shrunk to 64x64 (faces) see best in wide windows.
     context: float = 3.0
+    # Whether the pipeline adds the full-resolution detail of the known part into holes filled
+    # from downscaled windows (restore/residual.py): for models whose fills are otherwise a blur.
+    detail: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)

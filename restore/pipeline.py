@@ -116,9 +116,10 @@ def make_windows(item: int, rgb: np.ndarray, mask: np.ndarray, context: float = 
 class Restorer:
     """Runs an Inpainter over uint8 photos with bool masks, batching windows across photos."""
 
-    def __init__(self, model, device="cpu", batch_size: int = 64, context: float | None = None, detail: bool = False):
-        """`context` defaults to the model's own (its config's `context`); `detail` adds the full-resolution
-        detail of the known part into holes filled from downscaled windows (residual.py)."""
+    def __init__(self, model, device="cpu", batch_size: int = 64, context: float | None = None,
+                 detail: bool | None = None):
+        """`context` and `detail` default to the model's own (its config's); `detail` adds the
+        full-resolution detail of the known part into holes filled from downscaled windows (residual.py)."""
         import torch
 
         self.torch = torch
@@ -129,7 +130,7 @@ class Restorer:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.batch_size = max(1, batch_size)
         self.context = context if context is not None else model.cfg.context
-        self.detail = detail
+        self.detail = detail if detail is not None else model.cfg.detail
 
     def infer(self, images: np.ndarray, masks: np.ndarray, with_coarse: bool = False, paste: bool = True):
         """64x64 batches: uint8 (N,64,64,3) + bool (N,64,64) -> uint8 refined (and coarse) outputs.

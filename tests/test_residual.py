@@ -1,5 +1,7 @@
 """Contextual residual aggregation: detail from the known part of a large window, never from the hole."""
 
+import dataclasses
+
 import numpy as np
 from PIL import Image
 
@@ -44,3 +46,11 @@ def test_restore_with_detail_keeps_known_pixels_and_sharpens_large_holes():
     sharp = Restorer(model, "cpu", detail=True).restore(photo, mask)
     assert np.array_equal(sharp[~mask], photo[~mask])
     assert sharpness(photo, sharp, mask) > sharpness(photo, soft, mask) + 0.2
+
+
+def test_detail_defaults_to_the_models_own_setting():
+    model = tiny_model()
+    assert Restorer(model, "cpu").detail is False
+    model.cfg = dataclasses.replace(model.cfg, detail=True)  # as a config.json with "detail": true
+    assert Restorer(model, "cpu").detail is True
+    assert Restorer(model, "cpu", detail=False).detail is False  # --no-detail
