@@ -79,6 +79,14 @@ def _tiles(group: np.ndarray, context: float) -> list[tuple[tuple[int, int, int,
     thickness = 2 * float(ndimage.distance_transform_edt(np.pad(group[y0:y1, x0:x1], 1)).max())
     side = max(int(np.ceil(context * thickness)), SIZE)
     if side * 2 >= whole:  # compact enough: one window
+        short = min(h, w)
+        if whole >= short and max(y1 - y0, x1 - x0) <= short:
+            # A window as wide as the photo's short side: the square of that side, centred on the
+            # photo as far as the hole allows. Models see a whole photo as they learnt it (shorter
+            # side to 64, centre crop), not stretched, nor shifted to wherever the hole is.
+            top = int(np.clip((h - short) // 2, y1 - short, y0))
+            left = int(np.clip((w - short) // 2, x1 - short, x0))
+            return [((left, top, left + short, top + short), group[top : top + short, left : left + short])]
         (left, right), (top, bottom) = _place((x0 + x1) / 2, whole, w), _place((y0 + y1) / 2, whole, h)
         return [((left, top, right, bottom), group[top:bottom, left:right])]
     core = side // 2

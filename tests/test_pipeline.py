@@ -51,8 +51,21 @@ def test_windows_stay_native_for_small_holes_and_inside_the_photo():
     big = rect_mask(500, 700, [(100, 100, 300, 400)])
     (w,) = make_windows(0, rgb, big)
     x0, y0, x1, y1 = w.box
-    assert (x1 - x0, y1 - y0) == (700, 500)  # 3x the hole does not fit: the whole photo, resized
+    # 3x the hole does not fit: the square of the short side, centred on the photo as far as the hole allows
+    assert (x0, y0, x1, y1) == (100, 0, 600, 500)
     assert w.image.shape == (64, 64, 3)
+
+
+def test_a_whole_photo_window_is_its_centre_square_as_in_training():
+    """A face photo (178x218) with a hole in the middle is seen as the models learnt whole photos:
+    shorter side to 64, centre crop; not stretched to a square, nor shifted to the hole."""
+    rgb = smooth_photo(218, 178)
+    (w,) = make_windows(0, rgb, rect_mask(218, 178, [(90, 60, 130, 110)]), context=6)
+    assert w.box == (0, 20, 178, 198)
+    (w,) = make_windows(0, rgb, rect_mask(218, 178, [(5, 60, 45, 110)]), context=6)
+    assert w.box == (0, 5, 178, 183)  # a hole near the top: the square moves just enough to hold it
+    (w,) = make_windows(0, rgb, rect_mask(218, 178, [(10, 20, 200, 160)]), context=6)
+    assert w.box == (0, 0, 178, 218)  # taller than the square: the whole photo, as before
 
 
 def test_hole_groups_split_far_holes():
