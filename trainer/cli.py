@@ -336,12 +336,17 @@ def all_(**kw):
               help="output folder  [default: RUN_DIR/export/NAME]")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="for the validation scores on the card")
 @click.option("--n", type=int, default=None, help="validation images to score (default: the whole split)")
-def export(run_dir, name, out, data_dir, n):
+@click.option("--context", type=click.FloatRange(min=1.0), default=None,
+              help="the framing `restore run` gives the model (config.json's context)  [default: the run's]")
+@click.option("--detail/--no-detail", default=None,
+              help="whether `restore run` adds full-resolution detail into holes filled from downscaled windows "
+                   "(config.json's detail)  [default: the run's]")
+def export(run_dir, name, out, data_dir, n, context, detail):
     """Write the release pair (config.json + model.safetensors) and its model card."""
     from .export import export_run
 
     try:
-        folder = export_run(run_dir, name, out, data_dir, n)
+        folder = export_run(run_dir, name, out, data_dir, n, context=context, detail=detail)
     except ValueError as e:
         raise click.ClickException(str(e)) from None
     click.echo(str(folder))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import platform
 import shlex
 from pathlib import Path
@@ -111,8 +112,11 @@ def score_native(folder: Path, dataset: str, data_dir: Path | None, n: int | Non
 
 
 def export_run(run_dir: Path, name: str, out: Path | None = None, data_dir: Path | None = None,
-               n: int | None = None) -> Path:
+               n: int | None = None, context: float | None = None, detail: bool | None = None) -> Path:
+    """The release of a run's stage 2 with its card; `context` and `detail` set how `restore run` uses it."""
     cfg = TrainConfig.load(run_dir / "config.json")
+    inference = {k: v for k, v in (("context", context), ("detail", detail)) if v is not None}
+    cfg.model = dataclasses.replace(cfg.model, **inference)
     state = checkpoint.load(run_dir / "gan")
     if state is None:
         raise ValueError(f"{run_dir}/gan: no stage-2 checkpoint; finish `restore-train gan` first")
@@ -160,6 +164,9 @@ def export_run(run_dir: Path, name: str, out: Path | None = None, data_dir: Path
                 f"  training images, stage 2 on all training images but {cfg.val_images} kept to monitor; the\n"
                 "  dataset's `val` split was never used in training")
     blobs = f", {cfg.blob_fraction:.0%} object-shaped blobs" if cfg.blob_fraction else ""
+    detail_line = ("; holes filled from a downscaled window get the\n  full-resolution detail of its known part "
+                   "(contextual residual aggregation)") if cfg.model.detail else ""
+    flags = "".join(f" --{k} {v:g}" if k == "context" else f" --{'' if v else 'no-'}detail" for k, v in inference.items())
     card = f"""# restore `{name}` inpainting model
 
 ApproxNet (dense, dropout 0.3{seam}) followed by the self-attention encoder-decoder refiner of
@@ -168,7 +175,7 @@ ApproxNet (dense, dropout 0.3{seam}) followed by the self-attention encoder-deco
 
 - data: {data}
 - holes: the paper's Gaussian rectangles, {cfg.stroke_fraction:.0%} free-form strokes{blobs}, horizontal flips
-- framing: `restore run` cuts a window of {cfg.model.context:g} times each hole's size around it
+- framing: `restore run` cuts a window of {cfg.model.context:g} times each hole's size around it{detail_line}
 {stages}- {stage2}: {cfg.gan_epochs} epochs, batch {cfg.batch_size}, L_G = BCE + {cfg.alpha} x (hole L1 with border weight
   {cfg.border_weight} + 0.5 ApproxNet L1 + {cfg.ssim_weight} (1 - SSIM){psnr}), cosine lr {cfg.lr} -> {cfg.lr_min},
   weights averaged (EMA {cfg.ema})
@@ -179,7 +186,7 @@ Commands (from the run's command.txt):
 
 ```
 {commands}
-restore-train export {run_dir} --name {name}
+restore-train export {run_dir} --name {name}{flags}
 ```
 
 ## Scores
