@@ -1,6 +1,6 @@
 """Speed of restore against classical inpainting, on the same files, in one run.
 
-    python benchmarks/speed.py [--model celeba] [--small 1000] [--large 20] [--huge 0]
+    python benchmarks/speed.py [--model photo] [--small 1000] [--large 20] [--blobs 10] [--huge 0]
 
 Writes benchmarks/RESULTS.md. Photos are crops of the public-domain pictures that
 scikit-image ships, with the paper's masks; everything is timed disk to disk
@@ -66,6 +66,20 @@ def make_large(folder: Path, n: int, seed: int = 1) -> None:
             y, x = rng.integers(0, 768 - h), rng.integers(0, 1024 - w)
             m[y : y + h, x : x + w] = 255
         Image.fromarray(m).save(folder / "masks" / f"{i:03d}.png")
+
+
+def make_blobs(folder: Path, n: int, seed: int = 3) -> None:
+    """n 1024x768 photos, one object-shaped hole each (6-15 % of the photo, as `restore bench --size native`)."""
+    from restore.masks import blob_hole
+
+    rng = np.random.default_rng(seed)
+    srcs = sources()
+    (folder / "photos").mkdir(parents=True)
+    (folder / "masks").mkdir()
+    for i in range(n):
+        im = Image.fromarray(srcs[i % len(srcs)]).resize((1024, 768), Image.Resampling.BICUBIC)
+        im.save(folder / "photos" / f"{i:03d}.jpg", quality=92)
+        Image.fromarray(blob_hole(rng, 768, 1024).astype(np.uint8) * 255).save(folder / "masks" / f"{i:03d}.png")
 
 
 def classical(folder: Path, out: Path, method: str) -> float:
@@ -151,9 +165,10 @@ def model_load_seconds(model_name: str) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", default="celeba")
+    ap.add_argument("--model", default="photo")
     ap.add_argument("--small", type=int, default=1000, help="64x64 photos")
     ap.add_argument("--large", type=int, default=20, help="1024x768 photos")
+    ap.add_argument("--blobs", type=int, default=10, help="1024x768 photos with one large object-shaped hole")
     ap.add_argument("--huge", type=int, default=0, help="photos in the peak-RSS folder (10000 for the issue's check)")
     ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     args = ap.parse_args()
@@ -190,6 +205,17 @@ def main() -> None:
         rows.append((f"restore run, {args.large} x 1024x768, 3 holes each", f"{r_large:.1f} img/s",
                      f"{r_large / bl:.2f}x biharmonic"))
         rows.append(("scikit-image biharmonic, same files", f"{bl:.2f} img/s", "1.00x"))
+
+        if args.blobs:
+            blobs = work / "blobs"
+            make_blobs(blobs, args.blobs)
+            dt_blobs, _ = restore_cli(["run", str(blobs / "photos"), "--masks", str(blobs / "masks"),
+                                       "-o", str(work / "o_blobs"), "--model", args.model])
+            r_blobs = args.blobs / dt_blobs
+            bb = args.blobs / classical(blobs, work / "b_blobs", "biharmonic")
+            rows.append((f"restore run, {args.blobs} x 1024x768, one blob hole of 6-15 % each (process start included)",
+                         f"{r_blobs:.2f} img/s", f"{r_blobs / bb:.2f}x biharmonic"))
+            rows.append(("scikit-image biharmonic, same files", f"{bb:.2f} img/s", "1.00x"))
 
         helps = []
         for _ in range(5):

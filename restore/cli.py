@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from . import hub  # the registry only: no torch
+
 PATH = click.Path(path_type=Path)
 
 
@@ -31,9 +33,10 @@ def _errors(fn):
     return click.option("--debug", is_flag=True, help="show full tracebacks")(wrapper)
 
 
-def _model_options(fn, default: str | None = "celeba", note: str = ""):
+def _model_options(fn, default: str | None = hub.DEFAULT_MODEL, note: str = ""):
+    names = ", ".join(hub.REGISTRY)
     fn = click.option("--model", default=default, show_default=default is not None,
-                      help=f"celeba, cars, a model folder, or hf:OWNER/REPO[@REVISION]{note}")(fn)
+                      help=f"{names}, a model folder, or hf:OWNER/REPO[@REVISION]{note}")(fn)
     fn = click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cpu or cuda")(fn)
     fn = click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch")(fn)
     return fn
@@ -42,7 +45,6 @@ def _model_options(fn, default: str | None = "celeba", note: str = ""):
 def _load_model(model: str, device: str, threads: int | None):
     import torch
 
-    from . import hub
     from .device import pick_device
 
     if threads:
@@ -186,8 +188,6 @@ def masks(inputs, output, seed, holes, recursive, overwrite):
 @_errors
 def models_():
     """List the released models, where each would load from, size and sha256."""
-    from . import hub
-
     if not hub.REGISTRY:
         click.echo("no released models registered")
     for name, rel in hub.REGISTRY.items():
@@ -204,8 +204,6 @@ def models_():
 @_errors
 def download(names):
     """Fetch released models into the Hugging Face cache (HF_HOME); all of them without NAMES."""
-    from . import hub
-
     for name in names or list(hub.REGISTRY):
         click.echo(f"{name}: {hub.download(name)}")
 
@@ -234,7 +232,7 @@ def download(names):
 @click.option("--classical/--no-classical", default=True, show_default=True, help="biharmonic and OpenCV Telea rows")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("-o", "--output", type=PATH, default=None, help="results folder  [default: bench/DATASET]")
-@functools.partial(_model_options, default=None, note="  [default: the dataset's own model, else celeba]")
+@functools.partial(_model_options, default=None, note=f"  [default: the dataset's own model, else {hub.DEFAULT_MODEL}]")
 @_errors
 def bench(dataset, photos, size, masks_per_photo, context, detail, masks_dir, data_dir, split, n, seed, mask_kind,
           classical, batch_size, output, model, device, threads):
@@ -313,11 +311,14 @@ def bench(dataset, photos, size, masks_per_photo, context, detail, masks_dir, da
     click.echo(f"{len(images)} images, {meta['seconds']:.0f} s; results in {out_dir}", err=True)
 
 
+# Datasets whose released model has another name
+DATASET_MODEL = {"natural": "photo"}
+
+
 def _default_bench_model(dataset: str | None) -> str:
     """A dataset's own model where one is released, else the default of restore run."""
-    from . import hub
-
-    return dataset if dataset in hub.REGISTRY else "celeba"
+    name = DATASET_MODEL.get(dataset, dataset)
+    return name if name in hub.REGISTRY else hub.DEFAULT_MODEL
 
 
 def _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, context, detail, classical, batch_size,

@@ -6,7 +6,7 @@ A model is a folder holding ``config.json`` (an ``InpainterConfig``) and
 - a local folder (or its model.safetensors file);
 - ``hf:OWNER/REPO[@REVISION]``: downloaded from the Hugging Face Hub with
   ``hf_hub_download`` (HF_HOME / HF_HUB_CACHE / HF_HUB_OFFLINE are honoured);
-- a registered name (``celeba``, ``cars``): taken from the local Hub cache when
+- a registered name (``photo``, ``celeba``, ``cars``): taken from the local Hub cache when
   ``restore download`` has put it there, otherwise from the copy bundled in this
   package. Both are checked against the sha256 recorded in the registry.
 """
@@ -39,6 +39,18 @@ class Release:
 # Only weights produced by a recorded `restore-train` run are listed here; each model card
 # (restore/weights/NAME/README.md) gives the command, the training time and the scores.
 REGISTRY: dict[str, Release] = {
+    "photo": Release(
+        name="photo",
+        repo_id="restore-inpainting/restore-photo",
+        revision="v1",
+        sha256={
+            "config.json": "cfb085b6669abc9517435be1ea31833b564c89f7edceab41ee2cdef2d8287e82",
+            "model.safetensors": "8e4804f6089638858512f52b44a117da049757f8bcc3ec75ff56dfc52918edfe",
+        },
+        description="ordinary photos (natural/: cities, interiors, landscapes; windows of the photos at their "
+        "own size), 2.3M parameters, seam layer, trained by runs/photo-s1 + runs/photo-v1",
+        suits="any photo: streets, buildings, rooms, landscapes, objects to remove (the default)",
+    ),
     "celeba": Release(
         name="celeba",
         repo_id="restore-inpainting/restore-celeba",
@@ -64,7 +76,7 @@ REGISTRY: dict[str, Release] = {
     ),
 }
 
-DEFAULT_MODEL = "celeba"
+DEFAULT_MODEL = "photo"
 
 
 def sha256_file(path: Path) -> str:

@@ -67,12 +67,14 @@ def test_stroke_table_matches_the_recorded_bench():
         assert table[label] == want, label
 
 
-def test_native_size_table_matches_the_recorded_bench():
-    s = summary("celeba-native")
-    assert s["meta"]["size"] == "native" and s["meta"]["model"] == "celeba" and s["meta"]["detail"] is False
-    assert f"| CelebA `val`, {s['meta']['photos']} photos |" in README
-    table = table_after("CelebA `val`, ")
-    rows = {"celeba": "full model", "scikit-image biharmonic": "scikit-image biharmonic", "OpenCV Telea": "OpenCV Telea"}
+@pytest.mark.parametrize("heading, bench, model", [("natural `val`", "natural-native", "photo"),
+                                                    ("CelebA `val`", "celeba-native", "celeba")])
+def test_native_size_tables_match_the_recorded_bench(heading, bench, model):
+    s = summary(bench)
+    assert s["meta"]["size"] == "native" and s["meta"]["model"] == model and s["meta"]["detail"] is False
+    assert f"| {heading}, {s['meta']['photos']} photos" in README
+    table = table_after(f"{heading}, ")
+    rows = {model: "full model", "scikit-image biharmonic": "scikit-image biharmonic", "OpenCV Telea": "OpenCV Telea"}
     assert set(table) == set(rows)
     for label, row in rows.items():
         want = []

@@ -12,7 +12,7 @@ from restore.pipeline import Restorer, photo_rgb
 EXAMPLES = __import__("pathlib").Path(__file__).parent.parent / "examples"
 
 
-@pytest.mark.parametrize("name", ["celeba", "cars"])
+@pytest.mark.parametrize("name", ["photo", "celeba", "cars"])
 def test_bundled_release_verifies_and_loads(name, monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path))  # an empty cache: the bundled copy is used
@@ -30,7 +30,7 @@ def test_bundled_release_verifies_and_loads(name, monkeypatch, tmp_path):
         assert f"| {file} | `{digest}` |" in card
 
 
-@pytest.mark.parametrize("name", ["celeba", "cars"])
+@pytest.mark.parametrize("name", ["photo", "celeba", "cars"])
 def test_release_is_trained(name):
     """On the example photos (whose holes we know the truth of) the model is far closer than gray fill;
     random or untrained weights would not be."""
