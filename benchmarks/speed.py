@@ -105,13 +105,17 @@ def classical(folder: Path, out: Path, method: str) -> float:
     return time.perf_counter() - t
 
 
+# A process's own peak RSS. Not getrusage's ru_maxrss: Linux carries that across exec from the
+# parent, so a child of this (large) script would report this script's peak.
+_PEAK = "max(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM'))"
+
 # `restore` in a fresh interpreter that reports its own peak RSS as it exits.
-_CLI = """import resource, sys
+_CLI = f"""import sys
 from restore.cli import main
 try:
     main(sys.argv[1:], prog_name="restore")
 finally:
-    sys.stderr.write(f"\\nPEAK_RSS_KB {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n")
+    sys.stderr.write(f"\\nPEAK_RSS_KB {{{_PEAK}}}\\n")
 """
 
 
@@ -225,8 +229,7 @@ def main() -> None:
         rows.append(("restore --help (best of 5)", f"{min(helps):.3f} s", ""))
         load_s = model_load_seconds(args.model)
         rows.append(("model load (import included)", f"{load_s:.2f} s", ""))
-        floor = "import resource, time; t = time.perf_counter(); import torch; print(time.perf_counter() - t, " \
-                "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        floor = f"import time; t = time.perf_counter(); import torch; print(time.perf_counter() - t, {_PEAK})"
         out = fresh_python(floor)
         import_s, import_mb = float(out[0]), int(out[1]) // 1024
         rows.append(("`import torch` alone: time, peak RSS (the floor under the rows above and below)",
