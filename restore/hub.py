@@ -60,7 +60,7 @@ REGISTRY: dict[str, Release] = {
             "model.safetensors": "15b5c9a19de2b527019b80f2ab58d5130b2e15527063331aee65b8edd8afdf83",
         },
         description="faces (CelebA, 64x64), 2.3M parameters, trained by runs/celeba-v2",
-        suits="portraits and face crops; on other content it paints face texture or a blur",
+        suits="portraits and face crops; on other content it paints face texture or a blur (use photo)",
     ),
     "cars": Release(
         name="cars",
@@ -72,7 +72,7 @@ REGISTRY: dict[str, Release] = {
         },
         description="cars (Stanford Cars, 64x64), 2.4M parameters, seam layer, a 32x32 block; "
         "runs/cars-v4 fine-tuned by runs/cars-ft-psnr, then grown and fine-tuned by runs/cars-grow",
-        suits="photos of cars; of the released models, the one closest to ordinary photos (it has seen backgrounds)",
+        suits="photos of cars (for other photos, use photo)",
     ),
 }
 
