@@ -83,7 +83,7 @@ def main():
                    "error instead of being scaled")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True, help="64x64 windows per forward pass")
 @click.option("--context", type=click.FloatRange(min=1.0), default=None,
-              help="window side around each hole, in hole sizes  [default: the model's own: 6 for celeba, 3 for others]")
+              help="window side around each hole, in hole sizes  [default: the model's own: 2 for photo, 6 for celeba, 3 for cars]")
 @click.option("--detail/--no-detail", default=None,
               help="add the detail of the photo's known part into holes filled from a downscaled window "
                    "(contextual residual aggregation): sharper large holes, slightly further from the truth  "
