@@ -51,8 +51,8 @@ def make_small(folder: Path, n: int, seed: int = 0) -> None:
         Image.fromarray(masks[i].astype(np.uint8) * 255).save(folder / "masks" / f"{i:05d}.png")
 
 
-def make_large(folder: Path, n: int, seed: int = 1) -> None:
-    """n 1024x768 photos, three holes of 20-60 px each."""
+def _make_1024(folder: Path, n: int, seed: int, holes) -> None:
+    """n 1024x768 JPEGs of the sources with masks from `holes(rng)` (a bool 768x1024 array)."""
     rng = np.random.default_rng(seed)
     srcs = sources()
     (folder / "photos").mkdir(parents=True)
@@ -60,26 +60,28 @@ def make_large(folder: Path, n: int, seed: int = 1) -> None:
     for i in range(n):
         im = Image.fromarray(srcs[i % len(srcs)]).resize((1024, 768), Image.Resampling.BICUBIC)
         im.save(folder / "photos" / f"{i:03d}.jpg", quality=92)
-        m = np.zeros((768, 1024), np.uint8)
-        for _ in range(3):
-            h, w = rng.integers(20, 61, size=2)
-            y, x = rng.integers(0, 768 - h), rng.integers(0, 1024 - w)
-            m[y : y + h, x : x + w] = 255
-        Image.fromarray(m).save(folder / "masks" / f"{i:03d}.png")
+        Image.fromarray(holes(rng).astype(np.uint8) * 255).save(folder / "masks" / f"{i:03d}.png")
+
+
+def _three_small(rng: np.random.Generator) -> np.ndarray:
+    m = np.zeros((768, 1024), bool)
+    for _ in range(3):
+        h, w = rng.integers(20, 61, size=2)
+        y, x = rng.integers(0, 768 - h), rng.integers(0, 1024 - w)
+        m[y : y + h, x : x + w] = True
+    return m
+
+
+def make_large(folder: Path, n: int, seed: int = 1) -> None:
+    """n 1024x768 photos, three holes of 20-60 px each."""
+    _make_1024(folder, n, seed, _three_small)
 
 
 def make_blobs(folder: Path, n: int, seed: int = 3) -> None:
     """n 1024x768 photos, one object-shaped hole each (6-15 % of the photo, as `restore bench --size native`)."""
     from restore.masks import blob_hole
 
-    rng = np.random.default_rng(seed)
-    srcs = sources()
-    (folder / "photos").mkdir(parents=True)
-    (folder / "masks").mkdir()
-    for i in range(n):
-        im = Image.fromarray(srcs[i % len(srcs)]).resize((1024, 768), Image.Resampling.BICUBIC)
-        im.save(folder / "photos" / f"{i:03d}.jpg", quality=92)
-        Image.fromarray(blob_hole(rng, 768, 1024).astype(np.uint8) * 255).save(folder / "masks" / f"{i:03d}.png")
+    _make_1024(folder, n, seed, lambda rng: blob_hole(rng, 768, 1024))
 
 
 def classical(folder: Path, out: Path, method: str) -> float:
