@@ -144,3 +144,12 @@ def test_models_and_download_commands(monkeypatch, tmp_path, model_dir):
     res = CliRunner().invoke(main, ["download", "toy"])
     assert res.exit_code == 1
     assert "not in the local Hub cache and the Hub cannot be reached" in res.output
+
+
+def test_defaults_photo_for_any_photo_and_each_dataset_its_own_model():
+    from restore.cli import _default_bench_model
+
+    assert hub.DEFAULT_MODEL == "photo" and "photo" in hub.REGISTRY
+    assert _default_bench_model("natural") == "photo"  # natural/ is what photo was trained on
+    assert _default_bench_model("celeba") == "celeba" and _default_bench_model("cars") == "cars"
+    assert _default_bench_model(None) == "photo"  # --photos DIR
