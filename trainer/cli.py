@@ -108,6 +108,10 @@ def _invocation(kw: dict) -> str:
     return shlex.join(words)
 
 
+# Settings a resumed run may change: how it runs, not what it computes.
+RESUME_MAY_CHANGE = {"workers_threads"}
+
+
 def _setup(kw: dict) -> tuple[TrainConfig, Path, object, Path | None, bool]:
     """Config from --resume / --config / flags, the run dir (with config.json and command.txt), the device."""
     import torch
@@ -131,8 +135,9 @@ def _setup(kw: dict) -> tuple[TrainConfig, Path, object, Path | None, bool]:
         if not (resume / "config.json").exists():
             raise click.ClickException(f"{resume}: no config.json here; --resume takes a run directory")
         cfg = TrainConfig.load(resume / "config.json")
+        cfg = dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if k in RESUME_MAY_CHANGE})
         run_dir = resume
-        changed = {k: v for k, v in overrides.items() if getattr(cfg, k) != v}
+        changed = {k: v for k, v in overrides.items() if getattr(cfg, k) != v and k not in RESUME_MAY_CHANGE}
         if changed:
             raise click.ClickException(f"--resume uses {resume}/config.json; drop the flags that change it: {sorted(changed)}")
     else:
