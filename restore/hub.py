@@ -54,12 +54,13 @@ REGISTRY: dict[str, Release] = {
     "celeba": Release(
         name="celeba",
         repo_id="restore-inpainting/restore-celeba",
-        revision="v2.1",  # v2's weights; its config gained the framing (context 6) it is used with
+        revision="v3",  # v2.1 fine-tuned with object-shaped holes and a 32x32 block
         sha256={
-            "config.json": "ad136a36398bbe204ec3f07081ceca18d0a3b6287d7e665e2cd7dc0f388b6403",
-            "model.safetensors": "15b5c9a19de2b527019b80f2ab58d5130b2e15527063331aee65b8edd8afdf83",
+            "config.json": "0820b150b3200cac705a845fb5e192d5498431ddbfd43f673d3981d942959dfd",
+            "model.safetensors": "8483531d5c4b5fc239f2190cc1a82478b94759e897c6d019890fc5e8798dc21c",
         },
-        description="faces (CelebA, 64x64), 2.3M parameters, trained by runs/celeba-v2",
+        description="faces (CelebA, 64x64), 2.4M parameters, a 32x32 block; runs/celeba-v2 "
+        "fine-tuned with object-shaped holes by runs/celeba-ft",
         suits="portraits and face crops; on other content it paints face texture or a blur (use photo)",
     ),
     "cars": Release(
