@@ -8,6 +8,9 @@ from (seed, kind, photo index) and scaled to the photo, so every method sees the
 - blob: an object-shaped hole, a union of 2-5 rotated ellipses covering 6-15 % of the photo;
 - stroke: 1-3 free-form brush strokes, 1.5-4 % of the short side wide.
 
+Every method gets the photo with its hole wiped (black), as a damaged photo would be, so no
+method can read the truth under the hole; the scores compare its output with the original.
+
 Scores over the whole photo (SSIM, 7x7 window as the paper) and over the hole (PSNR, MAE,
 sharpness). Sharpness is the mean gradient magnitude (grayscale, differences to the left and
 upper neighbours) over the hole pixels whose left and upper neighbours are holes too, in the
@@ -94,14 +97,14 @@ def methods(restorer, classical: bool) -> tuple[dict[str, Callable[[list[Case]],
     """Row name -> a function filling a list of cases; and notes on rows left out."""
     rows: dict[str, Callable[[list[Case]], list[np.ndarray]]] = {}
     notes = []
-    if restorer is not None:
-        rows[MODEL_ROW] = lambda cases: restorer.restore_many([(c.rgb, c.mask) for c in cases])
-    if classical:
-        from .bench import biharmonic_one, have_opencv, telea_one
+    from .bench import biharmonic_one, have_opencv, telea_one, wipe
 
-        rows[BIHARMONIC_ROW] = lambda cases: [biharmonic_one(c.rgb, c.mask) for c in cases]
+    if restorer is not None:
+        rows[MODEL_ROW] = lambda cases: restorer.restore_many([(wipe(c.rgb, c.mask), c.mask) for c in cases])
+    if classical:
+        rows[BIHARMONIC_ROW] = lambda cases: [biharmonic_one(wipe(c.rgb, c.mask), c.mask) for c in cases]
         if have_opencv():
-            rows[TELEA_ROW] = lambda cases: [telea_one(c.rgb, c.mask) for c in cases]
+            rows[TELEA_ROW] = lambda cases: [telea_one(wipe(c.rgb, c.mask), c.mask) for c in cases]
         else:
             notes.append("OpenCV Telea left out: opencv is not installed (pip install -e '.[classical]')")
     return rows, notes
@@ -117,8 +120,11 @@ def run(photos: list[tuple[str, np.ndarray]], restorer, classical: bool = True, 
     """
     fills, notes = methods(restorer, classical)
     if restorer is not None:  # one-time allocations are not part of the speed
+        from .bench import wipe
+
         rgb0 = photos[0][1]
-        restorer.restore_many([(rgb0, hole_for("rect", seed, 0, *rgb0.shape[:2]))])
+        m0 = hole_for("rect", seed, 0, *rgb0.shape[:2])
+        restorer.restore_many([(wipe(rgb0, m0), m0)])
     rows: dict[str, dict[str, dict]] = {}
     per_image = []
     cases_by_kind: dict[str, list[Case]] = {}

@@ -7,6 +7,14 @@ pixels are written into the untouched original. Windows are never enlarged
 beyond native resolution: a small hole in a big photo is seen at 64x64 pixels
 of its real surroundings, as during training.
 
+The photo's own pixels under the mask are never read: before a window is
+scaled down its hole is replaced by a smooth fill from the known pixels, since
+a scaling filter would otherwise carry the hole's old content (the object being
+removed, or the truth in a benchmark) into the known ring around the hole.
+When a fill is scaled back up, its mismatch with the known full-resolution
+pixels along the hole's border is spread into the hole, so it joins them
+without a seam.
+
 Every pixel outside the mask is returned exactly as it was read.
 """
 
@@ -16,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
+
+from .residual import resize_float
 
 SIZE = 64
 DETAIL_FROM = 1.5  # windows downscaled by more than this get their detail back (residual.py)
@@ -104,8 +114,27 @@ def _tiles(group: np.ndarray, context: float) -> list[tuple[tuple[int, int, int,
     return tiles
 
 
+def smooth_fill(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """float (H, W, C) -> the same with every pixel where `known` is False interpolated smoothly
+    from the known ones (push-pull, models.seam_fill); known pixels come back unchanged."""
+    import torch
+
+    from .models import seam_fill
+
+    h, w = known.shape
+    levels = max(1, int(np.ceil(np.log2(max(h, w)))))
+    side = 2**levels  # the pyramid halves down to 1x1; padding is unknown, so it adds nothing
+    v = torch.zeros(1, values.shape[2], side, side)
+    k = torch.zeros(1, 1, side, side)
+    v[0, :, :h, :w] = torch.from_numpy(np.ascontiguousarray(values.transpose(2, 0, 1), dtype=np.float32))
+    k[0, 0, :h, :w] = torch.from_numpy(known.astype(np.float32))
+    with torch.inference_mode():
+        out = seam_fill(v * k, k)[0, :, :h, :w].numpy().transpose(1, 2, 0)
+    return np.where(known[..., None], values, out)
+
+
 def make_windows(item: int, rgb: np.ndarray, mask: np.ndarray, context: float = 3.0) -> list[Window]:
-    """The 64x64 windows to inpaint for one photo (uint8 HxWx3, bool HxW)."""
+    """The 64x64 windows to inpaint for one photo (uint8 HxWx3, bool HxW); hole pixels are never read."""
     windows = []
     if not mask.any():
         return windows
@@ -113,6 +142,10 @@ def make_windows(item: int, rgb: np.ndarray, mask: np.ndarray, context: float = 
         for (x0, y0, x1, y1), paste in _tiles(group, context):
             crop, crop_mask = rgb[y0:y1, x0:x1], mask[y0:y1, x0:x1]
             if crop.shape[:2] != (SIZE, SIZE):
+                if crop_mask.all():
+                    crop = np.zeros_like(crop)  # nothing known: the model sees its empty input
+                elif crop_mask.any():
+                    crop = np.clip(np.rint(smooth_fill(crop.astype(np.float32), ~crop_mask)), 0, 255).astype(np.uint8)
                 crop = np.asarray(Image.fromarray(crop).resize((SIZE, SIZE), Image.Resampling.BICUBIC, reducing_gap=None))
                 # A 64x64 pixel that covers any hole pixel is a hole: no unknown colour leaks into the context.
                 m = Image.fromarray(crop_mask.astype(np.float32)).resize((SIZE, SIZE), Image.Resampling.BOX)
@@ -172,23 +205,43 @@ class Restorer:
         outs = [rgb.copy() for rgb, _ in items]
         if not windows:
             return outs
-        filled = self.infer(np.stack([w.image for w in windows]), np.stack([w.mask for w in windows]))
-        for w, f in zip(windows, filled, strict=True):
+        images, masks = np.stack([w.image for w in windows]), np.stack([w.mask for w in windows])
+        # A window scaled down from the photo is filled twice, as it is and mirrored, and the two
+        # fills averaged: a steadier coarse estimate of a large hole. Next to decoding a large photo
+        # the second pass costs little; windows at native size (64x64 photos, thin strokes), where
+        # the model's pass is most of the time, are filled once.
+        scaled = [i for i, w in enumerate(windows) if (w.box[2] - w.box[0], w.box[3] - w.box[1]) != (SIZE, SIZE)]
+        filled = self.infer(np.concatenate([images, images[scaled, :, ::-1]]),
+                            np.concatenate([masks, masks[scaled, :, ::-1]]))
+        mirrored = dict(zip(scaled, filled[len(windows) :], strict=True))
+        for i, (w, f) in enumerate(zip(windows, filled[: len(windows)], strict=True)):
             x0, y0, x1, y1 = w.box
             region = outs[w.item][y0:y1, x0:x1]
-            if f.shape[:2] != (y1 - y0, x1 - x0):
+            if i in mirrored:
+                f = (f.astype(np.float32) + mirrored[i][:, ::-1]) / 2
                 sharp = None
                 if self.detail and max(y1 - y0, x1 - x0) > DETAIL_FROM * SIZE:
                     from .residual import aggregate
 
                     rgb, mask = items[w.item]
                     sharp = aggregate(rgb[y0:y1, x0:x1], mask[y0:y1, x0:x1], f)
-                if sharp is not None:
-                    f = np.clip(np.rint(sharp), 0, 255).astype(np.uint8)
-                else:
-                    f = np.asarray(Image.fromarray(f).resize((x1 - x0, y1 - y0), Image.Resampling.BICUBIC))
+                if sharp is None:
+                    sharp = resize_float(f, (x1 - x0, y1 - y0))
+                f = np.clip(np.rint(self._join(sharp, *items[w.item], w.box)), 0, 255).astype(np.uint8)
             region[w.paste] = f[w.paste]
         return outs
+
+    @staticmethod
+    def _join(up: np.ndarray, rgb: np.ndarray, mask: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+        """A scaled-up fill (float, the window's size) corrected by its mismatch with the known pixels
+        of the window, spread smoothly into the hole: a 64x64 fill is right in its coarse shape but
+        off along the border, where the full-resolution photo says exactly what the colours are."""
+        x0, y0, x1, y1 = box
+        known = ~mask[y0:y1, x0:x1]
+        if not known.any():
+            return up
+        error = np.where(known[..., None], rgb[y0:y1, x0:x1].astype(np.float32) - up, 0)
+        return up + smooth_fill(error, known)
 
     def restore(self, rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return self.restore_many([(rgb, mask)])[0]

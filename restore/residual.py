@@ -37,7 +37,7 @@ def similarity(fill64: np.ndarray, scale: float = SCALE) -> np.ndarray:
     return scale * (feats @ feats.T)
 
 
-def _resize(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def resize_float(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """float (H, W, C) -> float (size[1], size[0], C), bicubic per channel, no clipping."""
     return np.stack([np.asarray(Image.fromarray(a[..., c]).resize(size, Image.Resampling.BICUBIC))
                      for c in range(a.shape[2])], axis=-1)
@@ -50,15 +50,15 @@ def aggregate(window: np.ndarray, hole: np.ndarray, fill64: np.ndarray, scale: f
     in it, `fill64` the model's 64x64 result for it.
     """
     h, w = hole.shape
-    up = _resize(fill64.astype(np.float32), (w, h))
+    up = resize_float(fill64.astype(np.float32), (w, h))
     # The composite: known pixels as they are, the hole from the scaled-up fill; its low-pass is
     # what the model saw, so its residual holds exactly the detail lost on the way down.
     comp = np.where(hole[..., None], up, window.astype(np.float32))
     small = np.asarray(Image.fromarray(np.clip(comp, 0, 255).astype(np.uint8)).resize(
         fill64.shape[1::-1], Image.Resampling.BICUBIC, reducing_gap=None)).astype(np.float32)
-    residual = comp - _resize(small, (w, h))
+    residual = comp - resize_float(small, (w, h))
     ch, cw = -(-h // GRID), -(-w // GRID)  # cell size, rounded up: the grid covers the window
-    res_g = _resize(residual, (cw * GRID, ch * GRID))
+    res_g = resize_float(residual, (cw * GRID, ch * GRID))
     cells = res_g.reshape(GRID, ch, GRID, cw, 3).transpose(0, 2, 1, 3, 4).reshape(GRID * GRID, -1)
     hole_g = np.asarray(Image.fromarray(hole.astype(np.uint8) * 255).resize((GRID, GRID), Image.Resampling.BOX)) > 0
     known = ~hole_g.ravel()
@@ -68,5 +68,5 @@ def aggregate(window: np.ndarray, hole: np.ndarray, fill64: np.ndarray, scale: f
     weights = np.exp(logits - logits.max(axis=1, keepdims=True))  # softmax over the known cells
     weights /= weights.sum(axis=1, keepdims=True)
     borrowed = (weights @ cells[known]).reshape(GRID, GRID, ch, cw, 3).transpose(0, 2, 1, 3, 4)
-    detail = _resize(borrowed.reshape(GRID * ch, GRID * cw, 3), (w, h))
+    detail = resize_float(borrowed.reshape(GRID * ch, GRID * cw, 3), (w, h))
     return up + detail

@@ -105,3 +105,20 @@ def test_dataset_bench_defaults_to_that_datasets_model(tmp_path):
     assert res.exit_code == 0, res.output
     assert "model cars (bundled" in res.stderr
     assert json.loads((out / "summary.json").read_text())["meta"]["model"] == "cars"
+
+
+def test_methods_get_the_images_with_their_holes_wiped(monkeypatch):
+    seen = []
+
+    def classical(rgb, mask):
+        seen.append((rgb.copy(), mask))
+        return rgb
+
+    monkeypatch.setattr(B, "biharmonic_one", classical)
+    monkeypatch.setattr(B, "have_opencv", lambda: False)
+    images = np.full((3, 64, 64, 3), 200, np.uint8)
+    masks = np.zeros((3, 64, 64), bool)
+    masks[:, 10:30, 20:40] = True
+    B.run_rows(images, masks, classical=True)
+    assert len(seen) == 3 and all(not rgb[m].any() and rgb[~m].min() == 200 for rgb, m in seen)
+    assert images[masks].min() == 200  # the caller's images are left as they were

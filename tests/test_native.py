@@ -89,3 +89,29 @@ def test_natural_split_holds_every_tenth_photo(tmp_path):
     splits = dataset_splits("natural", tmp_path)
     assert [p.name for p in splits["val"]] == ["p00.jpg", "p10.jpg", "p20.jpg"]
     assert len(splits["train"]) == 22 and not set(splits["val"]) & set(splits["train"])
+
+
+def test_every_method_gets_the_photo_with_its_hole_wiped(monkeypatch):
+    # No method may read the truth under the hole: the bench hands each a damaged photo.
+    import restore.bench as bench
+
+    seen = []
+
+    class Recorder:
+        def restore_many(self, items):
+            seen.extend(items)
+            return [rgb for rgb, _ in items]
+
+    def classical(rgb, mask):
+        seen.append((rgb, mask))
+        return rgb
+
+    monkeypatch.setattr(bench, "biharmonic_one", classical)
+    monkeypatch.setattr(bench, "telea_one", classical)
+    monkeypatch.setattr(bench, "have_opencv", lambda: True)
+    photos = [("a.png", smooth_photo(96, 128, 1)), ("b.png", smooth_photo(120, 90, 2))]
+    native.run(photos, Recorder(), classical=True)
+    assert len(seen) > 3 * 2 * 3
+    for rgb, mask in seen:
+        if mask.any():  # the warm-up and every scored case
+            assert not rgb[mask].any()

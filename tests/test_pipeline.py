@@ -139,3 +139,48 @@ def test_the_window_follows_the_models_own_framing(tmp_path):
     rgb, mask = smooth_photo(400, 400), rect_mask(400, 400, [(180, 180, 220, 220)])
     (box,) = [w.box for w in make_windows(0, rgb, mask, Restorer(loaded).context)]
     assert box[2] - box[0] == 240  # 6 x the 40-pixel hole
+
+
+@pytest.mark.parametrize("shape,box", [((300, 200), (100, 60, 180, 150)), ((64, 64), (20, 20, 40, 44)),
+                                       ((500, 90), (200, 10, 260, 80))])
+def test_what_lies_under_the_hole_never_reaches_the_result(restorer, shape, box):
+    # A photo's hole holds the object to remove (or, in a benchmark, the truth). A scaling filter
+    # reaching across the hole's edge would carry it into the fill.
+    rgb = smooth_photo(*shape)
+    m = rect_mask(*shape, [box])
+    rng = np.random.default_rng(0)
+    noisy = np.where(m[..., None], rng.integers(0, 256, rgb.shape, dtype=np.uint8), rgb)
+    black = np.where(m[..., None], np.uint8(0), rgb)
+    assert np.array_equal(restorer.restore(noisy, m), restorer.restore(black, m))
+
+
+def test_smooth_fill_keeps_known_pixels_and_continues_them_at_any_size():
+    from restore.pipeline import smooth_fill
+
+    h, w = 37, 53  # odd sizes: the push-pull pyramid must still reach every hole pixel
+    ramp = np.broadcast_to(np.linspace(0, 200, w, dtype=np.float32)[None, :, None], (h, w, 2)).copy()
+    known = np.ones((h, w), bool)
+    known[10:30, 15:40] = False
+    out = smooth_fill(np.where(known[..., None], ramp, 1e4), known)
+    assert np.array_equal(out[known], ramp[known])
+    assert np.all(np.isfinite(out)) and out.min() >= 0 and out.max() <= 200
+    assert np.abs(out - ramp)[~known].mean() < 10  # a ramp is continued, not flattened to one colour
+
+
+def test_a_scaled_up_fill_joins_the_known_border():
+    rgb = np.full((200, 160, 3), 150, np.uint8)
+    m = rect_mask(200, 160, [(60, 40, 140, 120)])
+    up = np.full((200, 160, 3), 100, np.float32)  # a fill 50 too dark everywhere
+    joined = Restorer._join(up, rgb, m, (0, 0, 160, 200))
+    assert np.allclose(joined[m], 150, atol=0.5)
+
+
+def test_windows_scaled_down_are_filled_as_the_mean_of_the_window_and_its_mirror(restorer):
+    # A photo and hole that are their own mirror image: the mean of the two fills is mirror-symmetric
+    # (to rounding), which one random network's fill alone is not.
+    half = smooth_photo(240, 150)
+    rgb = np.concatenate([half, half[:, ::-1]], axis=1)
+    m = rect_mask(240, 300, [(80, 100, 170, 200)])
+    out = restorer.restore(rgb, m).astype(int)
+    assert np.abs(out - out[:, ::-1]).max() <= 1
+    assert make_windows(0, rgb, m, restorer.context)[0].box[2] - make_windows(0, rgb, m, restorer.context)[0].box[0] > 64
