@@ -78,6 +78,9 @@ class InpainterConfig:
     # Whether the pipeline adds the full-resolution detail of the known part into holes filled
     # from downscaled windows (restore/residual.py): for models whose fills are otherwise a blur.
     detail: bool = False
+    # Whether the pipeline fills each window scaled down from the photo twice, as it is and mirrored,
+    # and averages the two: for models whose fills gain from it (faces are mirror images of themselves).
+    mirror: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -115,15 +118,15 @@ def seam_fill(values: torch.Tensor, known: torch.Tensor, sweeps: int = 4) -> tor
     """Smooth interpolation of ``values`` from the pixels where ``known`` is 1 into the rest.
 
     Push-pull on an image pyramid: halve the (values * known, known) pair down to
-    1x1, then come back up, keeping at each level the known share of every cell
+    1x1 (an odd side's last cell averages what it covers), then come back up, keeping at each level the known share of every cell
     and taking the rest from the coarser level, with ``sweeps`` neighbour-mean
     sweeps per level to smooth it (a few Jacobi steps of Laplace's equation).
     Known pixels come back unchanged. Linear in ``values``, so it backpropagates.
     """
     rs, ws = [values * known], [known]
-    while ws[-1].shape[-1] > 1 and ws[-1].shape[-1] % 2 == 0 and ws[-1].shape[-2] % 2 == 0:
-        rs.append(F.avg_pool2d(rs[-1], 2))
-        ws.append(F.avg_pool2d(ws[-1], 2))
+    while max(ws[-1].shape[-2:]) > 1:
+        rs.append(F.avg_pool2d(rs[-1], 2, ceil_mode=True))
+        ws.append(F.avg_pool2d(ws[-1], 2, ceil_mode=True))
     est = rs[-1] / ws[-1].clamp_min(1e-6)
     for r, w in zip(reversed(rs[:-1]), reversed(ws[:-1]), strict=True):
         est = F.interpolate(est, size=r.shape[-2:], mode="bilinear", align_corners=False)

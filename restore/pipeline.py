@@ -8,7 +8,7 @@ beyond native resolution: a small hole in a big photo is seen at 64x64 pixels
 of its real surroundings, as during training.
 
 The photo's own pixels under the mask are never read: before a window is
-scaled down its hole is replaced by a smooth fill from the known pixels, since
+scaled down each hole pixel takes the colour of its nearest known pixel, since
 a scaling filter would otherwise carry the hole's old content (the object being
 removed, or the truth in a benchmark) into the known ring around the hole.
 When a fill is scaled back up, its mismatch with the known full-resolution
@@ -121,16 +121,20 @@ def smooth_fill(values: np.ndarray, known: np.ndarray) -> np.ndarray:
 
     from .models import seam_fill
 
-    h, w = known.shape
-    levels = max(1, int(np.ceil(np.log2(max(h, w)))))
-    side = 2**levels  # the pyramid halves down to 1x1; padding is unknown, so it adds nothing
-    v = torch.zeros(1, values.shape[2], side, side)
-    k = torch.zeros(1, 1, side, side)
-    v[0, :, :h, :w] = torch.from_numpy(np.ascontiguousarray(values.transpose(2, 0, 1), dtype=np.float32))
-    k[0, 0, :h, :w] = torch.from_numpy(known.astype(np.float32))
+    v = torch.from_numpy(np.ascontiguousarray(values.transpose(2, 0, 1), dtype=np.float32))[None]
+    k = torch.from_numpy(known.astype(np.float32))[None, None]
     with torch.inference_mode():
-        out = seam_fill(v * k, k)[0, :, :h, :w].numpy().transpose(1, 2, 0)
+        out = seam_fill(v, k)[0].numpy().transpose(1, 2, 0)
     return np.where(known[..., None], values, out)
+
+
+def _extend(crop: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """`crop` with every hole pixel replaced by its nearest known pixel, so that scaling it down
+    carries nothing of the hole's own content into the known pixels next to it."""
+    from scipy import ndimage
+
+    _, (iy, ix) = ndimage.distance_transform_edt(hole, return_indices=True)
+    return crop[iy, ix]
 
 
 def make_windows(item: int, rgb: np.ndarray, mask: np.ndarray, context: float = 3.0) -> list[Window]:
@@ -145,7 +149,7 @@ def make_windows(item: int, rgb: np.ndarray, mask: np.ndarray, context: float = 
                 if crop_mask.all():
                     crop = np.zeros_like(crop)  # nothing known: the model sees its empty input
                 elif crop_mask.any():
-                    crop = np.clip(np.rint(smooth_fill(crop.astype(np.float32), ~crop_mask)), 0, 255).astype(np.uint8)
+                    crop = _extend(crop, crop_mask)
                 crop = np.asarray(Image.fromarray(crop).resize((SIZE, SIZE), Image.Resampling.BICUBIC, reducing_gap=None))
                 # A 64x64 pixel that covers any hole pixel is a hole: no unknown colour leaks into the context.
                 m = Image.fromarray(crop_mask.astype(np.float32)).resize((SIZE, SIZE), Image.Resampling.BOX)
@@ -158,9 +162,10 @@ class Restorer:
     """Runs an Inpainter over uint8 photos with bool masks, batching windows across photos."""
 
     def __init__(self, model, device="cpu", batch_size: int = 64, context: float | None = None,
-                 detail: bool | None = None):
-        """`context` and `detail` default to the model's own (its config's); `detail` adds the
-        full-resolution detail of the known part into holes filled from downscaled windows (residual.py)."""
+                 detail: bool | None = None, mirror: bool | None = None):
+        """`context`, `detail` and `mirror` default to the model's own (its config's); `detail` adds the
+        full-resolution detail of the known part into holes filled from downscaled windows (residual.py);
+        `mirror` fills each downscaled window also mirrored and averages the two fills."""
         import torch
 
         self.torch = torch
@@ -172,6 +177,7 @@ class Restorer:
         self.batch_size = max(1, batch_size)
         self.context = context if context is not None else model.cfg.context
         self.detail = detail if detail is not None else model.cfg.detail
+        self.mirror = mirror if mirror is not None else model.cfg.mirror
 
     def infer(self, images: np.ndarray, masks: np.ndarray, with_coarse: bool = False, paste: bool = True):
         """64x64 batches: uint8 (N,64,64,3) + bool (N,64,64) -> uint8 refined (and coarse) outputs.
@@ -206,19 +212,19 @@ class Restorer:
         if not windows:
             return outs
         images, masks = np.stack([w.image for w in windows]), np.stack([w.mask for w in windows])
-        # A window scaled down from the photo is filled twice, as it is and mirrored, and the two
-        # fills averaged: a steadier coarse estimate of a large hole. Next to decoding a large photo
-        # the second pass costs little; windows at native size (64x64 photos, thin strokes), where
-        # the model's pass is most of the time, are filled once.
+        # With `mirror`, a window scaled down from the photo is filled twice, as it is and mirrored,
+        # and the two fills averaged: a steadier coarse estimate of a large hole. Windows at native
+        # size (64x64 photos, thin strokes), where the model's pass is most of the time, are filled once.
         scaled = [i for i, w in enumerate(windows) if (w.box[2] - w.box[0], w.box[3] - w.box[1]) != (SIZE, SIZE)]
+        scaled = scaled if self.mirror else []
         filled = self.infer(np.concatenate([images, images[scaled, :, ::-1]]),
                             np.concatenate([masks, masks[scaled, :, ::-1]]))
         mirrored = dict(zip(scaled, filled[len(windows) :], strict=True))
         for i, (w, f) in enumerate(zip(windows, filled[: len(windows)], strict=True)):
             x0, y0, x1, y1 = w.box
             region = outs[w.item][y0:y1, x0:x1]
-            if i in mirrored:
-                f = (f.astype(np.float32) + mirrored[i][:, ::-1]) / 2
+            if f.shape[:2] != (y1 - y0, x1 - x0):
+                f = (f.astype(np.float32) + mirrored[i][:, ::-1]) / 2 if i in mirrored else f.astype(np.float32)
                 sharp = None
                 if self.detail and max(y1 - y0, x1 - x0) > DETAIL_FROM * SIZE:
                     from .residual import aggregate

@@ -175,12 +175,20 @@ def test_a_scaled_up_fill_joins_the_known_border():
     assert np.allclose(joined[m], 150, atol=0.5)
 
 
-def test_windows_scaled_down_are_filled_as_the_mean_of_the_window_and_its_mirror(restorer):
+def test_with_mirror_windows_scaled_down_are_filled_as_the_mean_of_the_window_and_its_mirror():
     # A photo and hole that are their own mirror image: the mean of the two fills is mirror-symmetric
     # (to rounding), which one random network's fill alone is not.
+    import dataclasses
+
     half = smooth_photo(240, 150)
     rgb = np.concatenate([half, half[:, ::-1]], axis=1)
     m = rect_mask(240, 300, [(80, 100, 170, 200)])
-    out = restorer.restore(rgb, m).astype(int)
+    model = tiny_model()
+    (w,) = make_windows(0, rgb, m, model.cfg.context)
+    assert w.box[2] - w.box[0] > 64  # a window scaled down
+    plain = Restorer(model, "cpu").restore(rgb, m).astype(int)
+    assert np.abs(plain - plain[:, ::-1]).max() > 5
+    model.cfg = dataclasses.replace(model.cfg, mirror=True)  # as a config.json with "mirror": true
+    assert Restorer(model, "cpu").mirror is True and Restorer(model, "cpu", mirror=False).mirror is False
+    out = Restorer(model, "cpu").restore(rgb, m).astype(int)
     assert np.abs(out - out[:, ::-1]).max() <= 1
-    assert make_windows(0, rgb, m, restorer.context)[0].box[2] - make_windows(0, rgb, m, restorer.context)[0].box[0] > 64

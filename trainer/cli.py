@@ -346,12 +346,15 @@ def all_(**kw):
 @click.option("--detail/--no-detail", default=None,
               help="whether `restore run` adds full-resolution detail into holes filled from downscaled windows "
                    "(config.json's detail)  [default: the run's]")
-def export(run_dir, name, out, data_dir, n, context, detail):
+@click.option("--mirror/--no-mirror", default=None,
+              help="whether `restore run` fills each downscaled window also mirrored and averages the two fills "
+                   "(config.json's mirror)  [default: the run's]")
+def export(run_dir, name, out, data_dir, n, context, detail, mirror):
     """Write the release pair (config.json + model.safetensors) and its model card."""
     from .export import export_run
 
     try:
-        folder = export_run(run_dir, name, out, data_dir, n, context=context, detail=detail)
+        folder = export_run(run_dir, name, out, data_dir, n, context=context, detail=detail, mirror=mirror)
     except ValueError as e:
         raise click.ClickException(str(e)) from None
     click.echo(str(folder))

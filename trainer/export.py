@@ -112,10 +112,11 @@ def score_native(folder: Path, dataset: str, data_dir: Path | None, n: int | Non
 
 
 def export_run(run_dir: Path, name: str, out: Path | None = None, data_dir: Path | None = None,
-               n: int | None = None, context: float | None = None, detail: bool | None = None) -> Path:
-    """The release of a run's stage 2 with its card; `context` and `detail` set how `restore run` uses it."""
+               n: int | None = None, context: float | None = None, detail: bool | None = None,
+               mirror: bool | None = None) -> Path:
+    """The release of a run's stage 2 with its card; `context`, `detail` and `mirror` set how `restore run` uses it."""
     cfg = TrainConfig.load(run_dir / "config.json")
-    inference = {k: v for k, v in (("context", context), ("detail", detail)) if v is not None}
+    inference = {k: v for k, v in (("context", context), ("detail", detail), ("mirror", mirror)) if v is not None}
     cfg.model = dataclasses.replace(cfg.model, **inference)
     state = checkpoint.load(run_dir / "gan")
     if state is None:
@@ -166,7 +167,9 @@ def export_run(run_dir: Path, name: str, out: Path | None = None, data_dir: Path
     blobs = f", {cfg.blob_fraction:.0%} object-shaped blobs" if cfg.blob_fraction else ""
     detail_line = ("; holes filled from a downscaled window get the\n  full-resolution detail of its known part "
                    "(contextual residual aggregation)") if cfg.model.detail else ""
-    flags = "".join(f" --{k} {v:g}" if k == "context" else f" --{'' if v else 'no-'}detail" for k, v in inference.items())
+    mirror_line = ("; a window scaled down is filled also mirrored, and\n  the two fills averaged"
+                   if cfg.model.mirror else "")
+    flags = "".join(f" --{k} {v:g}" if k == "context" else f" --{'' if v else 'no-'}{k}" for k, v in inference.items())
     card = f"""# restore `{name}` inpainting model
 
 ApproxNet (dense, dropout 0.3{seam}) followed by the self-attention encoder-decoder refiner of
@@ -175,7 +178,7 @@ ApproxNet (dense, dropout 0.3{seam}) followed by the self-attention encoder-deco
 
 - data: {data}
 - holes: the paper's Gaussian rectangles, {cfg.stroke_fraction:.0%} free-form strokes{blobs}, horizontal flips
-- framing: `restore run` cuts a window of {cfg.model.context:g} times each hole's size around it{detail_line}
+- framing: `restore run` cuts a window of {cfg.model.context:g} times each hole's size around it{detail_line}{mirror_line}
 {stages}- {stage2}: {cfg.gan_epochs} epochs, batch {cfg.batch_size}, L_G = BCE + {cfg.alpha} x (hole L1 with border weight
   {cfg.border_weight} + 0.5 ApproxNet L1 + {cfg.ssim_weight} (1 - SSIM){psnr}), cosine lr {cfg.lr} -> {cfg.lr_min},
   weights averaged (EMA {cfg.ema})
