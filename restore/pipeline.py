@@ -39,7 +39,7 @@ class PhotoError(ValueError):
 class Window:
     item: int  # index of the photo in the batch
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 in the photo
-    paste: np.ndarray  # bool (y1-y0, x1-x0): the pixels of this hole group
+    paste: np.ndarray  # bool (y1-y0, x1-x0): the hole pixels this window fills
     image: np.ndarray  # uint8 (64, 64, 3)
     mask: np.ndarray  # bool (64, 64): every hole pixel inside the window
 
@@ -139,22 +139,31 @@ def _extend(crop: np.ndarray, hole: np.ndarray) -> np.ndarray:
 
 def make_windows(item: int, rgb: np.ndarray, mask: np.ndarray, context: float = 3.0) -> list[Window]:
     """The 64x64 windows to inpaint for one photo (uint8 HxWx3, bool HxW); hole pixels are never read."""
-    windows = []
+    windows: list[Window] = []
     if not mask.any():
         return windows
-    for group in hole_groups(mask):
-        for (x0, y0, x1, y1), paste in _tiles(group, context):
-            crop, crop_mask = rgb[y0:y1, x0:x1], mask[y0:y1, x0:x1]
-            if crop.shape[:2] != (SIZE, SIZE):
-                if crop_mask.all():
-                    crop = np.zeros_like(crop)  # nothing known: the model sees its empty input
-                elif crop_mask.any():
-                    crop = _extend(crop, crop_mask)
-                crop = np.asarray(Image.fromarray(crop).resize((SIZE, SIZE), Image.Resampling.BICUBIC, reducing_gap=None))
-                # A 64x64 pixel that covers any hole pixel is a hole: no unknown colour leaks into the context.
-                m = Image.fromarray(crop_mask.astype(np.float32)).resize((SIZE, SIZE), Image.Resampling.BOX)
-                crop_mask = np.asarray(m) > 0
-            windows.append(Window(item, (x0, y0, x1, y1), paste, crop, crop_mask))
+    h, w = mask.shape
+    # Every window of a 64x64 photo is the whole photo: one pass fills every hole.
+    tiles = [((0, 0, w, h), mask)] if (h, w) == (SIZE, SIZE) else [t for g in hole_groups(mask) for t in _tiles(g, context)]
+    by_box: dict[tuple[int, int, int, int], Window] = {}
+    for (x0, y0, x1, y1), paste in tiles:
+        if (x0, y0, x1, y1) in by_box:  # the same window for another hole group: fill both at once
+            same = by_box[x0, y0, x1, y1]
+            same.paste = same.paste | paste
+            continue
+        crop, crop_mask = rgb[y0:y1, x0:x1], mask[y0:y1, x0:x1]
+        if crop.shape[:2] != (SIZE, SIZE):
+            if crop_mask.all():
+                crop = np.zeros_like(crop)  # nothing known: the model sees its empty input
+            elif crop_mask.any():
+                crop = _extend(crop, crop_mask)
+            crop = np.asarray(Image.fromarray(crop).resize((SIZE, SIZE), Image.Resampling.BICUBIC, reducing_gap=None))
+            # A 64x64 pixel that covers any hole pixel is a hole: no unknown colour leaks into the context.
+            m = Image.fromarray(crop_mask.astype(np.float32)).resize((SIZE, SIZE), Image.Resampling.BOX)
+            crop_mask = np.asarray(m) > 0
+        window = Window(item, (x0, y0, x1, y1), paste, crop, crop_mask)
+        by_box[x0, y0, x1, y1] = window
+        windows.append(window)
     return windows
 
 

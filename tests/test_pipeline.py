@@ -192,3 +192,18 @@ def test_with_mirror_windows_scaled_down_are_filled_as_the_mean_of_the_window_an
     assert Restorer(model, "cpu").mirror is True and Restorer(model, "cpu", mirror=False).mirror is False
     out = Restorer(model, "cpu").restore(rgb, m).astype(int)
     assert np.abs(out - out[:, ::-1]).max() <= 1
+
+
+def test_holes_sharing_a_window_are_filled_in_one_pass(restorer):
+    # Every window of a 64x64 photo is the whole photo, and a face's holes all take its centre
+    # square: one forward pass each, not one per hole.
+    rgb = smooth_photo(64, 64)
+    m = rect_mask(64, 64, [(2, 2, 10, 10), (40, 45, 50, 60), (30, 5, 34, 20)])
+    (w,) = make_windows(0, rgb, m)
+    assert w.box == (0, 0, 64, 64) and np.array_equal(w.paste, m)
+    face = rect_mask(218, 178, [(60, 40, 90, 70), (140, 100, 170, 140)])
+    (w,) = make_windows(0, smooth_photo(218, 178), face, context=6)
+    x0, y0, x1, y1 = w.box
+    assert (x1 - x0, y1 - y0) == (178, 178) and w.paste.sum() == face.sum()
+    out = restorer.restore(rgb, m)
+    assert np.array_equal(out[~m], rgb[~m]) and not np.array_equal(out[m], rgb[m])
