@@ -8,7 +8,7 @@ beyond native resolution: a small hole in a big photo is seen at 64x64 pixels
 of its real surroundings, as during training.
 
 The photo's own pixels under the mask are never read: before a window is
-scaled down each hole pixel takes the colour of its nearest known pixel, since
+scaled down, it is filtered from its known pixels only, since
 a scaling filter would otherwise carry the hole's old content (the object being
 removed, or the truth in a benchmark) into the known ring around the hole.
 When a fill is scaled back up, its mismatch with the known full-resolution
@@ -28,6 +28,7 @@ from PIL import Image
 from .residual import resize_float
 
 SIZE = 64
+JOIN_GRID = 256  # the largest grid the border mismatch of a scaled-up fill is spread on
 DETAIL_FROM = 1.5  # windows downscaled by more than this get their detail back (residual.py)
 
 
@@ -114,27 +115,42 @@ def _tiles(group: np.ndarray, context: float) -> list[tuple[tuple[int, int, int,
     return tiles
 
 
-def smooth_fill(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+def smooth_fill(values: np.ndarray, known: np.ndarray, limit: int | None = None) -> np.ndarray:
     """float (H, W, C) -> the same with every pixel where `known` is False interpolated smoothly
-    from the known ones (push-pull, models.seam_fill); known pixels come back unchanged."""
+    from the known ones (push-pull, models.seam_fill); known pixels come back unchanged.
+
+    With `limit`, a larger array is interpolated on a grid of at most `limit` cells a side
+    (each cell the mean of its known pixels, weighted by their share) and scaled back up.
+    """
     import torch
+    import torch.nn.functional as F
 
     from .models import seam_fill
 
+    h, w = known.shape
     v = torch.from_numpy(np.ascontiguousarray(values.transpose(2, 0, 1), dtype=np.float32))[None]
     k = torch.from_numpy(known.astype(np.float32))[None, None]
     with torch.inference_mode():
-        out = seam_fill(v, k)[0].numpy().transpose(1, 2, 0)
-    return np.where(known[..., None], values, out)
+        step = -(-max(h, w) // limit) if limit else 1
+        if step > 1:
+            share = F.avg_pool2d(k, step, ceil_mode=True)
+            mean = F.avg_pool2d(v * k, step, ceil_mode=True) / share.clamp_min(1e-6)
+            small = seam_fill(mean, share)
+            out = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)[0]
+        else:
+            out = seam_fill(v, k)[0]
+    return np.where(known[..., None], values, out.numpy().transpose(1, 2, 0))
 
 
-def _extend(crop: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """`crop` with every hole pixel replaced by its nearest known pixel, so that scaling it down
-    carries nothing of the hole's own content into the known pixels next to it."""
-    from scipy import ndimage
-
-    _, (iy, ix) = ndimage.distance_transform_edt(hole, return_indices=True)
-    return crop[iy, ix]
+def _shrink_known(crop: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """`crop` brought to 64x64 from its known pixels only (uint8). The bicubic filter is normalised
+    by the known pixels' share of each output pixel's weights, so nothing of the hole's own content
+    reaches the known pixels next to it; where the known share is small the pixel is a hole anyway."""
+    known = (~hole).astype(np.float32)[..., None]
+    values = resize_float(crop.astype(np.float32) * known, (SIZE, SIZE))
+    share = resize_float(known, (SIZE, SIZE))
+    out = values / np.where(share > 0.25, share, 1)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
 def make_windows(item: int, rgb: np.ndarray, mask: np.ndarray, context: float = 3.0) -> list[Window]:
@@ -153,11 +169,12 @@ def make_windows(item: int, rgb: np.ndarray, mask: np.ndarray, context: float = 
             continue
         crop, crop_mask = rgb[y0:y1, x0:x1], mask[y0:y1, x0:x1]
         if crop.shape[:2] != (SIZE, SIZE):
-            if crop_mask.all():
-                crop = np.zeros_like(crop)  # nothing known: the model sees its empty input
+            if crop_mask.all():  # nothing known: the model sees its empty input
+                crop = np.zeros((SIZE, SIZE, 3), np.uint8)
             elif crop_mask.any():
-                crop = _extend(crop, crop_mask)
-            crop = np.asarray(Image.fromarray(crop).resize((SIZE, SIZE), Image.Resampling.BICUBIC, reducing_gap=None))
+                crop = _shrink_known(crop, crop_mask)
+            else:
+                crop = np.asarray(Image.fromarray(crop).resize((SIZE, SIZE), Image.Resampling.BICUBIC, reducing_gap=None))
             # A 64x64 pixel that covers any hole pixel is a hole: no unknown colour leaks into the context.
             m = Image.fromarray(crop_mask.astype(np.float32)).resize((SIZE, SIZE), Image.Resampling.BOX)
             crop_mask = np.asarray(m) > 0
@@ -256,7 +273,8 @@ class Restorer:
         if not known.any():
             return up
         error = np.where(known[..., None], rgb[y0:y1, x0:x1].astype(np.float32) - up, 0)
-        return up + smooth_fill(error, known)
+        # The fill is 64x64, so its mismatch varies slowly: a grid of 256 a side holds it.
+        return up + smooth_fill(error, known, limit=JOIN_GRID)
 
     def restore(self, rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return self.restore_many([(rgb, mask)])[0]

@@ -167,12 +167,16 @@ def test_smooth_fill_keeps_known_pixels_and_continues_them_at_any_size():
     assert np.abs(out - ramp)[~known].mean() < 10  # a ramp is continued, not flattened to one colour
 
 
-def test_a_scaled_up_fill_joins_the_known_border():
-    rgb = np.full((200, 160, 3), 150, np.uint8)
-    m = rect_mask(200, 160, [(60, 40, 140, 120)])
-    up = np.full((200, 160, 3), 100, np.float32)  # a fill 50 too dark everywhere
-    joined = Restorer._join(up, rgb, m, (0, 0, 160, 200))
+@pytest.mark.parametrize("h,w", [(200, 160), (700, 530)])  # the larger one is joined on a coarser grid
+def test_a_scaled_up_fill_joins_the_known_border(h, w):
+    rgb = np.full((h, w, 3), 150, np.uint8)
+    m = rect_mask(h, w, [(h // 4, w // 4, 3 * h // 4, 3 * w // 4)])
+    up = np.full((h, w, 3), 100, np.float32)  # a fill 50 too dark everywhere
+    joined = Restorer._join(up, rgb, m, (0, 0, w, h))
     assert np.allclose(joined[m], 150, atol=0.5)
+    ramp = np.broadcast_to(np.linspace(50, 250, w, dtype=np.float32)[None, :, None], (h, w, 3))
+    joined = Restorer._join(up, np.rint(ramp).astype(np.uint8), m, (0, 0, w, h))
+    assert np.abs(joined[m] - ramp[m]).mean() < 8  # a mismatch that varies along the border is followed
 
 
 def test_with_mirror_windows_scaled_down_are_filled_as_the_mean_of_the_window_and_its_mirror():
