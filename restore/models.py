@@ -118,8 +118,8 @@ def seam_fill(values: torch.Tensor, known: torch.Tensor, sweeps: int = 4) -> tor
     """Smooth interpolation of ``values`` from the pixels where ``known`` is 1 into the rest.
 
     Push-pull on an image pyramid: halve the (values * known, known) pair down to
-    1x1 (an odd side's last cell averages what it covers), then come back up, keeping at each level the known share of every cell
-    and taking the rest from the coarser level, with ``sweeps`` neighbour-mean
+    1x1 (an odd side's last cell averages what it covers), then come back up,
+    keeping at each level the known share of every cell and taking the rest from the coarser level, with ``sweeps`` neighbour-mean
     sweeps per level to smooth it (a few Jacobi steps of Laplace's equation).
     Known pixels come back unchanged. Linear in ``values``, so it backpropagates.
     """

@@ -241,10 +241,12 @@ class Restorer:
         # With `mirror`, a window scaled down from the photo is filled twice, as it is and mirrored,
         # and the two fills averaged: a steadier coarse estimate of a large hole. Windows at native
         # size (64x64 photos, thin strokes), where the model's pass is most of the time, are filled once.
-        scaled = [i for i, w in enumerate(windows) if (w.box[2] - w.box[0], w.box[3] - w.box[1]) != (SIZE, SIZE)]
-        scaled = scaled if self.mirror else []
-        filled = self.infer(np.concatenate([images, images[scaled, :, ::-1]]),
-                            np.concatenate([masks, masks[scaled, :, ::-1]]))
+        scaled = [i for i, w in enumerate(windows)
+                  if self.mirror and (w.box[2] - w.box[0], w.box[3] - w.box[1]) != (SIZE, SIZE)]
+        if scaled:
+            images = np.concatenate([images, images[scaled, :, ::-1]])
+            masks = np.concatenate([masks, masks[scaled, :, ::-1]])
+        filled = self.infer(images, masks)
         mirrored = dict(zip(scaled, filled[len(windows) :], strict=True))
         for i, (w, f) in enumerate(zip(windows, filled[: len(windows)], strict=True)):
             x0, y0, x1, y1 = w.box
