@@ -89,7 +89,8 @@ def main():
                    "(contextual residual aggregation): sharper large holes, slightly further from the truth  "
                    "[default: the model's own]")
 @click.option("--mirror/--no-mirror", default=None,
-              help="fill each hole filled from a downscaled window also mirrored, and average the two fills  "
+              help="fill each window scaled down from the photo twice, as it is and mirrored, and average the "
+                   "two fills  "
                    "[default: the model's own: on for celeba]")
 @click.option("--shard", default=None, metavar="I/N",
               help="process only shard I of N (0 <= I < N): several processes or machines share one folder")
