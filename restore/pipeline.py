@@ -44,6 +44,12 @@ class Window:
     image: np.ndarray  # uint8 (64, 64, 3)
     mask: np.ndarray  # bool (64, 64): every hole pixel inside the window
 
+    @property
+    def scaled(self) -> bool:
+        """Whether the window is brought to 64x64 from another size (and its fill back to it)."""
+        x0, y0, x1, y1 = self.box
+        return (x1 - x0, y1 - y0) != (SIZE, SIZE)
+
 
 def hole_groups(mask: np.ndarray, merge_px: int | None = None) -> list[np.ndarray]:
     """Boolean masks, one per group of hole pixels; holes within `merge_px` of each other share a group."""
@@ -145,7 +151,8 @@ def smooth_fill(values: np.ndarray, known: np.ndarray, limit: int | None = None)
 def _shrink_known(crop: np.ndarray, hole: np.ndarray) -> np.ndarray:
     """`crop` brought to 64x64 from its known pixels only (uint8). The bicubic filter is normalised
     by the known pixels' share of each output pixel's weights, so nothing of the hole's own content
-    reaches the known pixels next to it; where the known share is small the pixel is a hole anyway."""
+    reaches the known pixels next to it; where the known share is small the pixel is a hole anyway
+    (a window with nothing known comes out black, the model's empty input)."""
     known = (~hole).astype(np.float32)[..., None]
     values = resize_float(crop.astype(np.float32) * known, (SIZE, SIZE))
     share = resize_float(known, (SIZE, SIZE))
@@ -155,33 +162,25 @@ def _shrink_known(crop: np.ndarray, hole: np.ndarray) -> np.ndarray:
 
 def make_windows(item: int, rgb: np.ndarray, mask: np.ndarray, context: float = 3.0) -> list[Window]:
     """The 64x64 windows to inpaint for one photo (uint8 HxWx3, bool HxW); hole pixels are never read."""
-    windows: list[Window] = []
     if not mask.any():
-        return windows
+        return []
     h, w = mask.shape
     # Every window of a 64x64 photo is the whole photo: one pass fills every hole.
     tiles = [((0, 0, w, h), mask)] if (h, w) == (SIZE, SIZE) else [t for g in hole_groups(mask) for t in _tiles(g, context)]
-    by_box: dict[tuple[int, int, int, int], Window] = {}
-    for (x0, y0, x1, y1), paste in tiles:
-        if (x0, y0, x1, y1) in by_box:  # the same window for another hole group: fill both at once
-            same = by_box[x0, y0, x1, y1]
-            same.paste = same.paste | paste
+    windows: dict[tuple[int, int, int, int], Window] = {}  # by box
+    for box, paste in tiles:
+        if box in windows:  # the same window for another hole group: fill both at once
+            windows[box].paste = windows[box].paste | paste
             continue
+        x0, y0, x1, y1 = box
         crop, crop_mask = rgb[y0:y1, x0:x1], mask[y0:y1, x0:x1]
         if crop.shape[:2] != (SIZE, SIZE):
-            if crop_mask.all():  # nothing known: the model sees its empty input
-                crop = np.zeros((SIZE, SIZE, 3), np.uint8)
-            elif crop_mask.any():
-                crop = _shrink_known(crop, crop_mask)
-            else:
-                crop = np.asarray(Image.fromarray(crop).resize((SIZE, SIZE), Image.Resampling.BICUBIC, reducing_gap=None))
+            crop = _shrink_known(crop, crop_mask)  # every window holds hole pixels: its own group's
             # A 64x64 pixel that covers any hole pixel is a hole: no unknown colour leaks into the context.
             m = Image.fromarray(crop_mask.astype(np.float32)).resize((SIZE, SIZE), Image.Resampling.BOX)
             crop_mask = np.asarray(m) > 0
-        window = Window(item, (x0, y0, x1, y1), paste, crop, crop_mask)
-        by_box[x0, y0, x1, y1] = window
-        windows.append(window)
-    return windows
+        windows[box] = Window(item, box, paste, crop, crop_mask)
+    return list(windows.values())
 
 
 class Restorer:
@@ -241,8 +240,7 @@ class Restorer:
         # With `mirror`, a window scaled down from the photo is filled twice, as it is and mirrored,
         # and the two fills averaged: a steadier coarse estimate of a large hole. Windows at native
         # size (64x64 photos, thin strokes), where the model's pass is most of the time, are filled once.
-        scaled = [i for i, w in enumerate(windows)
-                  if self.mirror and (w.box[2] - w.box[0], w.box[3] - w.box[1]) != (SIZE, SIZE)]
+        scaled = [i for i, w in enumerate(windows) if self.mirror and w.scaled]
         if scaled:
             images = np.concatenate([images, images[scaled, :, ::-1]])
             masks = np.concatenate([masks, masks[scaled, :, ::-1]])
@@ -251,7 +249,7 @@ class Restorer:
         for i, (w, f) in enumerate(zip(windows, filled[: len(windows)], strict=True)):
             x0, y0, x1, y1 = w.box
             region = outs[w.item][y0:y1, x0:x1]
-            if f.shape[:2] != (y1 - y0, x1 - x0):
+            if w.scaled:
                 f = (f.astype(np.float32) + mirrored[i][:, ::-1]) / 2 if i in mirrored else f.astype(np.float32)
                 sharp = None
                 if self.detail and max(y1 - y0, x1 - x0) > DETAIL_FROM * SIZE:
