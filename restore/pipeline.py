@@ -29,6 +29,7 @@ from .residual import resize_float
 
 SIZE = 64
 JOIN_GRID = 256  # the largest grid the border mismatch of a scaled-up fill is spread on
+MANY_HOLES = 256  # more separate holes than this are grouped in one pass over the mask, not one by one
 DETAIL_FROM = 1.5  # windows downscaled by more than this get their detail back (residual.py)
 
 
@@ -52,23 +53,38 @@ class Window:
 
 
 def hole_groups(mask: np.ndarray, merge_px: int | None = None) -> list[np.ndarray]:
-    """Boolean masks, one per group of hole pixels; holes within `merge_px` of each other share a group."""
+    """Boolean masks, one per group of hole pixels; holes within `merge_px` of each other share a group
+    (their dilations by `merge_px` touch)."""
     from scipy import ndimage
 
     if merge_px is None:
         merge_px = max(2, min(mask.shape) // 64)
-    grown = ndimage.binary_dilation(mask, iterations=merge_px) if merge_px > 0 else mask
-    labels, n = ndimage.label(grown)
+    r = max(merge_px, 0)
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not rows.size:
+        return []
+    # Everything happens inside the holes' bounding box grown by r, which holds every dilation.
+    y0, x0 = max(int(rows[0]) - r, 0), max(int(cols[0]) - r, 0)
+    crop = mask[y0 : int(rows[-1]) + 1 + r, x0 : int(cols[-1]) + 1 + r]
+    labels, n = ndimage.label(crop)
+    if n > 1 and r:
+        if n <= MANY_HOLES:
+            # Each hole grown inside its own box grown by r, which holds its dilation whole.
+            grown = np.zeros_like(crop)
+            for i, (sy, sx) in enumerate(ndimage.find_objects(labels), start=1):
+                sy = slice(max(sy.start - r, 0), sy.stop + r)
+                sx = slice(max(sx.start - r, 0), sx.stop + r)
+                grown[sy, sx] |= ndimage.binary_dilation(labels[sy, sx] == i, iterations=r)
+        else:  # thousands of specks: one pass over the box
+            grown = ndimage.binary_dilation(crop, iterations=r)
+        labels, n = ndimage.label(grown)
+        labels[~crop] = 0
     if n == 1:
         return [mask]
-    labels = np.where(mask, labels, 0)
-    slices = ndimage.find_objects(labels)
     groups = []
-    for i, sl in enumerate(slices, start=1):
-        if sl is None:
-            continue
+    for i, (sy, sx) in enumerate(ndimage.find_objects(labels), start=1):
         g = np.zeros_like(mask)
-        g[sl] = labels[sl] == i
+        g[y0 + sy.start : y0 + sy.stop, x0 + sx.start : x0 + sx.stop] = labels[sy, sx] == i
         groups.append(g)
     return groups
 

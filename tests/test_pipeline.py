@@ -74,6 +74,27 @@ def test_hole_groups_split_far_holes():
     assert len(groups) == 2 and sum(g.sum() for g in groups) == m.sum()
 
 
+@pytest.mark.parametrize("specks", [6, 400])  # one by one, and many in one pass
+def test_hole_groups_are_the_holes_whose_dilations_touch(specks):
+    """The same groups as labelling the whole mask grown by merge_px, near the borders too."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(specks)
+    for _ in range(5):
+        m = np.zeros((150, 170), bool)
+        for _ in range(specks):
+            y, x = rng.integers(0, 150), rng.integers(0, 170)
+            m[y : y + rng.integers(1, 9), x : x + rng.integers(1, 9)] = True
+        for r in (0, 1, 3):
+            labels, n = ndimage.label(ndimage.binary_dilation(m, iterations=r) if r else m)
+            expect = [m & (labels == i) for i in range(1, n + 1)]
+            expect = [g for g in expect if g.any()]
+            got = hole_groups(m, merge_px=r)
+            assert len(got) == len(expect)
+            assert all(np.array_equal(a, b) for a, b in zip(got, expect, strict=True))
+    assert hole_groups(np.zeros((9, 9), bool)) == []
+
+
 def test_no_hole_returns_identical(restorer):
     rgb = smooth_photo(50, 60)
     assert np.array_equal(restorer.restore(rgb, np.zeros((50, 60), bool)), rgb)
