@@ -1,7 +1,7 @@
 """`restore run` as a library: plan outputs for a folder, restore in batches, report per file.
 
-Photos are streamed: at most one batch of decoded photos is held at a time, so a
-folder of any length runs in bounded memory. A file that fails is reported and
+Photos are streamed: at most two batches of decoded photos are held at a time (one
+being restored, one being written), so a folder of any length runs in bounded memory. A file that fails is reported and
 the batch goes on.
 """
 
@@ -259,23 +259,21 @@ class Runner:
                            item.outcome.notes)
         return item.outcome
 
-    def _loaded(self, jobs: Iterable[Job]) -> Iterator[_Loaded]:
-        """Jobs loaded in order; a small thread pool decodes a few photos ahead (Pillow releases the GIL)."""
+    def _loaded(self, jobs: Iterable[Job], pool: ThreadPoolExecutor) -> Iterator[_Loaded]:
+        """Jobs loaded in order; the thread pool decodes a few photos ahead (Pillow releases the GIL)."""
         in_flight: deque = deque()
-        with ThreadPoolExecutor(self.io_threads) as pool:
-            for job in jobs:
-                in_flight.append(pool.submit(self._load, job))
-                if len(in_flight) >= 2 * self.io_threads:
-                    yield in_flight.popleft().result()
-            while in_flight:
+        for job in jobs:
+            in_flight.append(pool.submit(self._load, job))
+            if len(in_flight) >= 2 * self.io_threads:
                 yield in_flight.popleft().result()
+        while in_flight:
+            yield in_flight.popleft().result()
 
-    def _batches(self, jobs: Iterable[Job]) -> Iterator[list[_Loaded]]:
-        """Groups of up to `photos_per_batch` photos or `max_pixels` pixels: memory holds one group
-        and a few photos in flight, however long the folder."""
+    def _batches(self, jobs: Iterable[Job], pool: ThreadPoolExecutor) -> Iterator[list[_Loaded]]:
+        """Groups of up to `photos_per_batch` photos or `max_pixels` pixels, however long the folder."""
         batch: list[_Loaded] = []
         pixels = 0
-        for item in self._loaded(jobs):
+        for item in self._loaded(jobs, pool):
             batch.append(item)
             pixels += item.rgb.shape[0] * item.rgb.shape[1] if item.rgb is not None else 0
             if len(batch) >= self.photos_per_batch or pixels >= self.max_pixels:
@@ -284,16 +282,24 @@ class Runner:
         if batch:
             yield batch
 
+    def _write(self, item: _Loaded, restored: np.ndarray | None) -> Outcome:
+        outcome = self._finish(item, restored) if item.outcome.status == "restored" else item.outcome
+        item.image = item.rgb = item.mask = None  # release decoded pixels as soon as possible
+        return outcome
+
     def run(self, jobs: Iterable[Job]) -> Iterator[Outcome]:
-        """One Outcome per job, in order; the photos of each batch share the model's forward passes."""
-        for batch in self._batches(jobs):
-            todo = [it for it in batch if it.outcome.status == "restored" and it.mask.any()]
-            restored = self.restorer.restore_many([(it.rgb, it.mask) for it in todo]) if todo else []
-            by_id = {id(it): r for it, r in zip(todo, restored, strict=True)}
-            for it in batch:
-                if it.outcome.status == "restored":
-                    outcome = self._finish(it, by_id.get(id(it)))
-                else:
-                    outcome = it.outcome
-                it.image = it.rgb = it.mask = None  # release decoded pixels as soon as possible
-                yield outcome
+        """One Outcome per job, in order; the photos of each batch share the model's forward passes.
+
+        Outputs are encoded and written by a second thread pool while the model restores the next
+        batch: memory holds at most the batch being written and the one being restored."""
+        with ThreadPoolExecutor(self.io_threads) as reader, ThreadPoolExecutor(self.io_threads) as writer:
+            writing: deque = deque()
+            for batch in self._batches(jobs, reader):
+                todo = [it for it in batch if it.outcome.status == "restored" and it.mask.any()]
+                restored = self.restorer.restore_many([(it.rgb, it.mask) for it in todo]) if todo else []
+                by_id = {id(it): r for it, r in zip(todo, restored, strict=True)}
+                while writing:  # the previous batch, written while this one was restored
+                    yield writing.popleft().result()
+                writing.extend(writer.submit(self._write, it, by_id.get(id(it))) for it in batch)
+            while writing:
+                yield writing.popleft().result()
