@@ -1,6 +1,6 @@
 """Speed of restore against classical inpainting, on the same files, in one run.
 
-    python benchmarks/speed.py [--model photo] [--small 1000] [--large 20] [--blobs 10] [--huge 0]
+    python benchmarks/speed.py [--model photo] [--small 1000] [--large 20] [--blobs 10] [--faces 300] [--huge 0]
 
 Writes benchmarks/RESULTS.md. Photos are crops of the public-domain pictures that
 scikit-image ships, with the paper's masks; everything is timed disk to disk
@@ -82,6 +82,24 @@ def make_blobs(folder: Path, n: int, seed: int = 3) -> None:
     from restore.masks import blob_hole
 
     _make_1024(folder, n, seed, lambda rng: blob_hole(rng, 768, 1024))
+
+
+def make_faces(folder: Path, n: int, seed: int = 4) -> None:
+    """n photos at CelebA's 178x218 (crops of the sources), one object-shaped hole each, for `celeba`."""
+    from restore.masks import blob_hole
+
+    rng = np.random.default_rng(seed)
+    srcs = sources()
+    (folder / "photos").mkdir(parents=True)
+    (folder / "masks").mkdir()
+    for i in range(n):
+        s = srcs[i % len(srcs)]
+        h = int(rng.integers(218, min(s.shape[:2]) + 1))
+        w = h * 178 // 218
+        y, x = int(rng.integers(0, s.shape[0] - h + 1)), int(rng.integers(0, s.shape[1] - w + 1))
+        im = Image.fromarray(s[y : y + h, x : x + w]).resize((178, 218), Image.Resampling.BICUBIC)
+        im.save(folder / "photos" / f"{i:04d}.jpg", quality=95)
+        Image.fromarray(blob_hole(rng, 218, 178).astype(np.uint8) * 255).save(folder / "masks" / f"{i:04d}.png")
 
 
 def classical(folder: Path, out: Path, method: str) -> float:
@@ -175,6 +193,8 @@ def main() -> None:
     ap.add_argument("--small", type=int, default=1000, help="64x64 photos")
     ap.add_argument("--large", type=int, default=20, help="1024x768 photos")
     ap.add_argument("--blobs", type=int, default=10, help="1024x768 photos with one large object-shaped hole")
+    ap.add_argument("--faces", type=int, default=300,
+                    help="photos at CelebA's 178x218 with one blob hole, restored with --model celeba")
     ap.add_argument("--huge", type=int, default=0, help="photos in the peak-RSS folder (10000 for the issue's check)")
     ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     args = ap.parse_args()
@@ -222,6 +242,17 @@ def main() -> None:
             rows.append((f"restore run, {args.blobs} x 1024x768, one blob hole of 6-15 % each (process start included)",
                          f"{r_blobs:.2f} img/s", f"{r_blobs / bb:.2f}x biharmonic"))
             rows.append(("scikit-image biharmonic, same files", f"{bb:.2f} img/s", "1.00x"))
+
+        if args.faces:
+            faces = work / "faces"
+            make_faces(faces, args.faces)
+            dt_faces, _ = restore_cli(["run", str(faces / "photos"), "--masks", str(faces / "masks"),
+                                       "-o", str(work / "o_faces"), "--model", "celeba"])
+            r_faces = args.faces / dt_faces
+            bf = args.faces / classical(faces, work / "b_faces", "biharmonic")
+            rows.append((f"restore run --model celeba, {args.faces} x 178x218 (CelebA's size), one blob hole of "
+                         "6-15 % each (process start included)", f"{r_faces:.1f} img/s", f"{r_faces / bf:.2f}x biharmonic"))
+            rows.append(("scikit-image biharmonic, same files", f"{bf:.1f} img/s", "1.00x"))
 
         helps = []
         for _ in range(5):
