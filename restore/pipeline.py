@@ -140,6 +140,7 @@ def _tiles(group: np.ndarray, context: float) -> list[tuple[tuple[int, int, int,
 def smooth_fill(values: np.ndarray, known: np.ndarray, limit: int | None = None) -> np.ndarray:
     """float (H, W, C) -> the same with every pixel where `known` is False interpolated smoothly
     from the known ones (push-pull, models.seam_fill); known pixels come back unchanged.
+    A stack of N arrays of one size, (N, H, W, C) with `known` (N, H, W), is filled in one pass.
 
     With `limit`, a larger array is interpolated on a grid of at most `limit` cells a side
     (each cell the mean of its known pixels, weighted by their share) and scaled back up.
@@ -149,19 +150,23 @@ def smooth_fill(values: np.ndarray, known: np.ndarray, limit: int | None = None)
 
     from .models import seam_fill
 
-    h, w = known.shape
-    v = torch.from_numpy(np.ascontiguousarray(values.transpose(2, 0, 1), dtype=np.float32))[None]
-    k = torch.from_numpy(known.astype(np.float32))[None, None]
+    one = values.ndim == 3
+    if one:
+        values, known = values[None], known[None]
+    h, w = known.shape[1:]
+    v = torch.from_numpy(np.ascontiguousarray(values.transpose(0, 3, 1, 2), dtype=np.float32))
+    k = torch.from_numpy(known.astype(np.float32))[:, None]
     with torch.inference_mode():
         step = -(-max(h, w) // limit) if limit else 1
         if step > 1:
             share = F.avg_pool2d(k, step, ceil_mode=True)
             mean = F.avg_pool2d(v * k, step, ceil_mode=True) / share.clamp_min(1e-6)
             small = seam_fill(mean, share)
-            out = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)[0]
+            out = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
         else:
-            out = seam_fill(v, k)[0]
-    return np.where(known[..., None], values, out.numpy().transpose(1, 2, 0))
+            out = seam_fill(v, k)
+    out = np.where(known[..., None], values, out.numpy().transpose(0, 2, 3, 1))
+    return out[0] if one else out
 
 
 def _shrink_known(crop: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -262,35 +267,53 @@ class Restorer:
             masks = np.concatenate([masks, masks[scaled, :, ::-1]])
         filled = self.infer(images, masks)
         mirrored = dict(zip(scaled, filled[len(windows) :], strict=True))
+        ups: list[tuple[Window, np.ndarray]] = []  # scaled windows, with their fills at full size
         for i, (w, f) in enumerate(zip(windows, filled[: len(windows)], strict=True)):
-            x0, y0, x1, y1 = w.box
-            region = outs[w.item][y0:y1, x0:x1]
-            if w.scaled:
-                f = (f.astype(np.float32) + mirrored[i][:, ::-1]) / 2 if i in mirrored else f.astype(np.float32)
-                sharp = None
-                if self.detail and max(y1 - y0, x1 - x0) > DETAIL_FROM * SIZE:
-                    from .residual import aggregate
-
-                    rgb, mask = items[w.item]
-                    sharp = aggregate(rgb[y0:y1, x0:x1], mask[y0:y1, x0:x1], f)
-                if sharp is None:
-                    sharp = resize_float(f, (x1 - x0, y1 - y0))
-                f = np.clip(np.rint(self._join(sharp, *items[w.item], w.box)), 0, 255).astype(np.uint8)
-            region[w.paste] = f[w.paste]
+            if not w.scaled:
+                x0, y0, x1, y1 = w.box
+                outs[w.item][y0:y1, x0:x1][w.paste] = f[w.paste]
+                continue
+            f = (f.astype(np.float32) + mirrored[i][:, ::-1]) / 2 if i in mirrored else f.astype(np.float32)
+            ups.append((w, self._scale_up(f, *items[w.item], w.box)))
+        # Windows of one size (a folder of same-size photos) are joined to their borders in one pass.
+        by_size: dict[tuple[int, ...], list[tuple[Window, np.ndarray]]] = {}
+        for w, up in ups:
+            by_size.setdefault(up.shape, []).append((w, up))
+        for group in by_size.values():
+            joined = self._join([up for _, up in group], [items[w.item] for w, _ in group], [w.box for w, _ in group])
+            for (w, _), f in zip(group, joined, strict=True):
+                x0, y0, x1, y1 = w.box
+                f = np.clip(np.rint(f), 0, 255).astype(np.uint8)
+                outs[w.item][y0:y1, x0:x1][w.paste] = f[w.paste]
         return outs
 
-    @staticmethod
-    def _join(up: np.ndarray, rgb: np.ndarray, mask: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-        """A scaled-up fill (float, the window's size) corrected by its mismatch with the known pixels
-        of the window, spread smoothly into the hole: a 64x64 fill is right in its coarse shape but
-        off along the border, where the full-resolution photo says exactly what the colours are."""
+    def _scale_up(self, fill: np.ndarray, rgb: np.ndarray, mask: np.ndarray, box: tuple[int, int, int, int]):
+        """A window's 64x64 fill (float) at the window's size, with the known part's detail under `detail`."""
         x0, y0, x1, y1 = box
-        known = ~mask[y0:y1, x0:x1]
-        if not known.any():
-            return up
-        error = np.where(known[..., None], rgb[y0:y1, x0:x1].astype(np.float32) - up, 0)
-        # The fill is 64x64, so its mismatch varies slowly: a grid of 256 a side holds it.
-        return up + smooth_fill(error, known, limit=JOIN_GRID)
+        if self.detail and max(y1 - y0, x1 - x0) > DETAIL_FROM * SIZE:
+            from .residual import aggregate
+
+            sharp = aggregate(rgb[y0:y1, x0:x1], mask[y0:y1, x0:x1], fill)
+            if sharp is not None:
+                return sharp
+        return resize_float(fill, (x1 - x0, y1 - y0))
+
+    @staticmethod
+    def _join(ups: list[np.ndarray], photos: list[tuple[np.ndarray, np.ndarray]],
+              boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
+        """Scaled-up fills (float, all of one window size), each corrected by its mismatch with the known
+        pixels of its window, spread smoothly into the hole: a 64x64 fill is right in its coarse shape
+        but off along the border, where the full-resolution photo says exactly what the colours are."""
+        known = np.stack([~mask[y0:y1, x0:x1] for (_, mask), (x0, y0, x1, y1) in zip(photos, boxes, strict=True)])
+        up = np.stack(ups)
+        crops = np.stack([rgb[y0:y1, x0:x1] for (rgb, _), (x0, y0, x1, y1) in zip(photos, boxes, strict=True)])
+        error = np.where(known[..., None], crops.astype(np.float32) - up, 0)
+        # The fill is 64x64, so its mismatch varies slowly: a grid of 256 a side holds it. A window
+        # with nothing known has nothing to join (its mismatch stays 0).
+        some = known.any(axis=(1, 2))
+        if some.any():
+            up[some] += smooth_fill(error[some], known[some], limit=JOIN_GRID)
+        return up
 
     def restore(self, rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return self.restore_many([(rgb, mask)])[0]

@@ -193,11 +193,26 @@ def test_a_scaled_up_fill_joins_the_known_border(h, w):
     rgb = np.full((h, w, 3), 150, np.uint8)
     m = rect_mask(h, w, [(h // 4, w // 4, 3 * h // 4, 3 * w // 4)])
     up = np.full((h, w, 3), 100, np.float32)  # a fill 50 too dark everywhere
-    joined = Restorer._join(up, rgb, m, (0, 0, w, h))
+    (joined,) = Restorer._join([up], [(rgb, m)], [(0, 0, w, h)])
     assert np.allclose(joined[m], 150, atol=0.5)
     ramp = np.broadcast_to(np.linspace(50, 250, w, dtype=np.float32)[None, :, None], (h, w, 3))
-    joined = Restorer._join(up, np.rint(ramp).astype(np.uint8), m, (0, 0, w, h))
+    (joined,) = Restorer._join([up], [(np.rint(ramp).astype(np.uint8), m)], [(0, 0, w, h)])
     assert np.abs(joined[m] - ramp[m]).mean() < 8  # a mismatch that varies along the border is followed
+
+
+@pytest.mark.parametrize("h,w", [(120, 90), (700, 530)])
+def test_windows_of_one_size_are_joined_together_as_each_alone(h, w):
+    rng = np.random.default_rng(h)
+    photos = [(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), rect_mask(h, w, [(10 + 5 * i, 12, h - 20, w - 15)]))
+              for i in range(3)]
+    photos.append((photos[0][0], np.ones((h, w), bool)))  # nothing known: nothing to join
+    ups = [rng.uniform(0, 255, (h, w, 3)).astype(np.float32) for _ in photos]
+    boxes = [(0, 0, w, h)] * len(photos)
+    together = Restorer._join(ups, photos, boxes)
+    for up, photo, box, got in zip(ups, photos, boxes, together, strict=True):
+        (alone,) = Restorer._join([up], [photo], [box])
+        assert np.allclose(got, alone, atol=1e-3)
+    assert np.array_equal(together[-1], ups[-1])
 
 
 def test_with_mirror_windows_scaled_down_are_filled_as_the_mean_of_the_window_and_its_mirror():
