@@ -92,12 +92,15 @@ def main():
               help="fill each window scaled down from the photo twice, as it is and mirrored, and average the "
                    "two fills  "
                    "[default: the model's own: on for celeba]")
+@click.option("--tile-thin/--no-tile-thin", default=None,
+              help="fill a thin hole (a scratch) from windows at its native resolution along it, rather than "
+                   "from one window around all of it  [default: the model's own: off for celeba]")
 @click.option("--shard", default=None, metavar="I/N",
               help="process only shard I of N (0 <= I < N): several processes or machines share one folder")
 @_model_options
 @_errors
 def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwrite, recursive, strict_masks, batch_size,
-        context, detail, mirror, shard, model, device, threads):
+        context, detail, mirror, tile_thin, shard, model, device, threads):
     """Restore the photos in INPUTS (files or folders) into the output folder."""
     from tqdm import tqdm
 
@@ -132,7 +135,7 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
     except OSError as e:
         raise click.ClickException(f"{output}: cannot create the output folder ({e.strerror})") from None
     net, dev = _load_model(model, device, threads)
-    runner = Runner(Restorer(net, dev, batch_size, context, detail, mirror), seed, overwrite, strict_masks, holes,
+    runner = Runner(Restorer(net, dev, batch_size, context, detail, mirror, tile_thin), seed, overwrite, strict_masks, holes,
                     photos_per_batch=batch_size, dilate=dilate, jpeg_quality=jpeg_quality)
     counts = {"restored": 0, "skipped": 0, "failed": 0}
     with tqdm(total=len(jobs), unit="photo", desc="restoring", file=sys.stderr, dynamic_ncols=True) as bar:
@@ -225,6 +228,8 @@ def download(names):
               help="with --size native: as restore run --context  [default: the model's own]")
 @click.option("--detail/--no-detail", default=None, help="with --size native: as restore run --detail/--no-detail")
 @click.option("--mirror/--no-mirror", default=None, help="with --size native: as restore run --mirror/--no-mirror")
+@click.option("--tile-thin/--no-tile-thin", default=None,
+              help="with --size native: as restore run --tile-thin/--no-tile-thin")
 @click.option("--masks", "masks_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="masks for --photos, paired by name; drawn with --seed when absent")
 @click.option("--data-dir", type=PATH, default=None,
@@ -239,7 +244,7 @@ def download(names):
 @click.option("-o", "--output", type=PATH, default=None, help="results folder  [default: bench/DATASET]")
 @functools.partial(_model_options, default=None, note=f"  [default: the dataset's own model, else {hub.DEFAULT_MODEL}]")
 @_errors
-def bench(dataset, photos, size, masks_per_photo, context, detail, mirror, masks_dir, data_dir, split, n, seed, mask_kind,
+def bench(dataset, photos, size, masks_per_photo, context, detail, mirror, tile_thin, masks_dir, data_dir, split, n, seed, mask_kind,
           classical, batch_size, output, model, device, threads):
     """Score the model against classical inpainting: the paper's Table 1 at 64x64, or photos at their own size."""
     import time
@@ -259,7 +264,8 @@ def bench(dataset, photos, size, masks_per_photo, context, detail, mirror, masks
     if size == "native":
         if masks_dir is not None:
             raise click.UsageError("--size native draws its own holes of three kinds; --masks is for --size 64")
-        return _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, context, detail, mirror, classical,
+        return _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, context, detail, mirror,
+                             tile_thin, classical,
                              batch_size, output, model, device, threads)
     t0 = time.perf_counter()
     if dataset is not None:
@@ -326,8 +332,8 @@ def _default_bench_model(dataset: str | None) -> str:
     return name if name in hub.REGISTRY else hub.DEFAULT_MODEL
 
 
-def _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, context, detail, mirror, classical, batch_size,
-                  output, model, device, threads):
+def _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, context, detail, mirror, tile_thin,
+                  classical, batch_size, output, model, device, threads):
     """restore bench --size native: see restore/native.py."""
     import time
 
@@ -350,7 +356,7 @@ def _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, co
                                                                      file=sys.stderr, leave=False)]
     model = model or _default_bench_model(dataset)
     net, dev = _load_model(model, device, threads)
-    restorer = Restorer(net, dev, batch_size, context, detail, mirror)
+    restorer = Restorer(net, dev, batch_size, context, detail, mirror, tile_thin)
     total = len(loaded) * masks_per_photo * len(native.KINDS)
     bars: dict = {}
 
@@ -372,7 +378,7 @@ def _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, co
     meta = {"dataset": label, "split": split if dataset else None, "size": "native", "photos": len(loaded),
             "masks_per_photo": masks_per_photo, "photo_sizes": f"{sizes[0][1]}x{sizes[0][0]} to {sizes[-1][1]}x{sizes[-1][0]}",
             "seed": seed, "model": model, "context": restorer.context, "detail": restorer.detail,
-            "mirror": restorer.mirror, "device": str(dev),
+            "mirror": restorer.mirror, "tile_thin": restorer.tile_thin, "device": str(dev),
             "seconds": round(time.perf_counter() - t0, 1), "command": " ".join(["restore", *sys.argv[1:]])}
     native.write(out_dir, result, meta, md)
     click.echo(md)

@@ -81,6 +81,10 @@ class InpainterConfig:
     # Whether the pipeline fills each window scaled down from the photo twice, as it is and mirrored,
     # and averages the two: for models whose fills gain from it (faces are mirror images of themselves).
     mirror: bool = False
+    # Whether a thin hole (a scratch) is filled from windows at native resolution along it, where it
+    # would otherwise shrink to a hairline. Models that learnt whole photos shrunk to 64x64 (faces) see
+    # a part of a photo at native size as nothing they learnt: for them a scratch gets the whole photo.
+    tile_thin: bool = True
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -96,12 +96,12 @@ def _place(center: float, side: int, limit: int) -> tuple[int, int]:
     return start, start + side
 
 
-def _tiles(group: np.ndarray, context: float) -> list[tuple[tuple[int, int, int, int], np.ndarray]]:
+def _tiles(group: np.ndarray, context: float, tile_thin: bool = True) -> list[tuple[tuple[int, int, int, int], np.ndarray]]:
     """Windows (x0, y0, x1, y1) for one hole group, each with the group pixels it fills.
 
     A compact hole gets one window of `context` times its size. A long thin hole (a scratch)
-    would then be shrunk until it vanishes at 64x64, so it is cut into cells instead, each
-    filled from a window of `context` times the hole's thickness centred on the cell.
+    would then be shrunk to a hairline at 64x64, so with `tile_thin` it is cut into cells instead,
+    each filled from a window of `context` times the hole's thickness centred on the cell.
     """
     from scipy import ndimage
 
@@ -111,7 +111,7 @@ def _tiles(group: np.ndarray, context: float) -> list[tuple[tuple[int, int, int,
     whole = max(int(np.ceil(context * max(y1 - y0, x1 - x0))), SIZE)
     thickness = 2 * float(ndimage.distance_transform_edt(np.pad(group[y0:y1, x0:x1], 1)).max())
     side = max(int(np.ceil(context * thickness)), SIZE)
-    if side * 2 >= whole:  # compact enough: one window
+    if side * 2 >= whole or not tile_thin:  # compact enough (or tiles not wanted): one window
         short = min(h, w)
         if whole >= short and max(y1 - y0, x1 - x0) <= short:
             # A window as wide as the photo's short side: the square of that side, centred on the
@@ -181,13 +181,13 @@ def _shrink_known(crop: np.ndarray, hole: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
-def make_windows(item: int, rgb: np.ndarray, mask: np.ndarray, context: float = 3.0) -> list[Window]:
+def make_windows(item: int, rgb: np.ndarray, mask: np.ndarray, context: float = 3.0, tile_thin: bool = True) -> list[Window]:
     """The 64x64 windows to inpaint for one photo (uint8 HxWx3, bool HxW); hole pixels are never read."""
     if not mask.any():
         return []
     h, w = mask.shape
     # Every window of a 64x64 photo is the whole photo: one pass fills every hole.
-    tiles = [((0, 0, w, h), mask)] if (h, w) == (SIZE, SIZE) else [t for g in hole_groups(mask) for t in _tiles(g, context)]
+    tiles = [((0, 0, w, h), mask)] if (h, w) == (SIZE, SIZE) else [t for g in hole_groups(mask) for t in _tiles(g, context, tile_thin)]
     windows: dict[tuple[int, int, int, int], Window] = {}  # by box
     for box, paste in tiles:
         if box in windows:  # the same window for another hole group: fill both at once
@@ -208,10 +208,11 @@ class Restorer:
     """Runs an Inpainter over uint8 photos with bool masks, batching windows across photos."""
 
     def __init__(self, model, device="cpu", batch_size: int = 64, context: float | None = None,
-                 detail: bool | None = None, mirror: bool | None = None):
-        """`context`, `detail` and `mirror` default to the model's own (its config's); `detail` adds the
-        full-resolution detail of the known part into holes filled from downscaled windows (residual.py);
-        `mirror` fills each downscaled window also mirrored and averages the two fills."""
+                 detail: bool | None = None, mirror: bool | None = None, tile_thin: bool | None = None):
+        """`context`, `detail`, `mirror` and `tile_thin` default to the model's own (its config's); `detail`
+        adds the full-resolution detail of the known part into holes filled from downscaled windows
+        (residual.py); `mirror` fills each downscaled window also mirrored and averages the two fills;
+        `tile_thin` fills thin holes from windows at native resolution along them (`_tiles`)."""
         import torch
 
         self.torch = torch
@@ -224,6 +225,7 @@ class Restorer:
         self.context = context if context is not None else model.cfg.context
         self.detail = detail if detail is not None else model.cfg.detail
         self.mirror = mirror if mirror is not None else model.cfg.mirror
+        self.tile_thin = tile_thin if tile_thin is not None else model.cfg.tile_thin
 
     def infer(self, images: np.ndarray, masks: np.ndarray, with_coarse: bool = False, paste: bool = True):
         """64x64 batches: uint8 (N,64,64,3) + bool (N,64,64) -> uint8 refined (and coarse) outputs.
@@ -253,7 +255,7 @@ class Restorer:
 
     def restore_many(self, items: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
         """[(rgb uint8 HxWx3, mask bool HxW)] -> restored rgb arrays; pixels outside masks untouched."""
-        windows = [w for i, (rgb, mask) in enumerate(items) for w in make_windows(i, rgb, mask, self.context)]
+        windows = [w for i, (rgb, mask) in enumerate(items) for w in make_windows(i, rgb, mask, self.context, self.tile_thin)]
         outs = [rgb.copy() for rgb, _ in items]
         if not windows:
             return outs

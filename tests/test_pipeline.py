@@ -144,6 +144,23 @@ def test_thin_scratch_is_tiled_at_native_resolution(restorer):
     assert np.array_equal(out[~m], rgb[~m])
 
 
+def test_without_tile_thin_a_scratch_is_filled_from_one_window_around_it():
+    """For models that learnt whole photos (config.json's tile_thin false): a scratch across a face
+    photo is seen in the photo's centre square, as the model learnt faces, not in 64x64 native tiles."""
+    import dataclasses
+
+    rgb = smooth_photo(218, 178)
+    m = np.zeros((218, 178), bool)
+    m[40:170, 88:92] = True
+    assert len(make_windows(0, rgb, m, context=6)) > 1
+    (w,) = make_windows(0, rgb, m, context=6, tile_thin=False)
+    assert w.box == (0, 20, 178, 198) and np.array_equal(w.paste, m[20:198])
+    model = tiny_model()
+    assert Restorer(model, "cpu").tile_thin is True
+    model.cfg = dataclasses.replace(model.cfg, tile_thin=False)  # as a config.json with "tile_thin": false
+    assert Restorer(model, "cpu").tile_thin is False and Restorer(model, "cpu", tile_thin=True).tile_thin is True
+
+
 def test_the_window_follows_the_models_own_framing(tmp_path):
     import dataclasses
 

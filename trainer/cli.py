@@ -349,12 +349,16 @@ def all_(**kw):
 @click.option("--mirror/--no-mirror", default=None,
               help="whether `restore run` fills each downscaled window also mirrored and averages the two fills "
                    "(config.json's mirror)  [default: the run's]")
-def export(run_dir, name, out, data_dir, n, context, detail, mirror):
+@click.option("--tile-thin/--no-tile-thin", default=None,
+              help="whether `restore run` fills thin holes from windows at native resolution along them "
+                   "(config.json's tile_thin)  [default: the run's]")
+def export(run_dir, name, out, data_dir, n, context, detail, mirror, tile_thin):
     """Write the release pair (config.json + model.safetensors) and its model card."""
     from .export import export_run
 
     try:
-        folder = export_run(run_dir, name, out, data_dir, n, context=context, detail=detail, mirror=mirror)
+        folder = export_run(run_dir, name, out, data_dir, n, context=context, detail=detail, mirror=mirror,
+                            tile_thin=tile_thin)
     except ValueError as e:
         raise click.ClickException(str(e)) from None
     click.echo(str(folder))

@@ -113,10 +113,12 @@ def score_native(folder: Path, dataset: str, data_dir: Path | None, n: int | Non
 
 def export_run(run_dir: Path, name: str, out: Path | None = None, data_dir: Path | None = None,
                n: int | None = None, context: float | None = None, detail: bool | None = None,
-               mirror: bool | None = None) -> Path:
-    """The release of a run's stage 2 with its card; `context`, `detail` and `mirror` set how `restore run` uses it."""
+               mirror: bool | None = None, tile_thin: bool | None = None) -> Path:
+    """The release of a run's stage 2 with its card; `context`, `detail`, `mirror` and `tile_thin` set how
+    `restore run` uses it."""
     cfg = TrainConfig.load(run_dir / "config.json")
-    inference = {k: v for k, v in (("context", context), ("detail", detail), ("mirror", mirror)) if v is not None}
+    inference = {k: v for k, v in (("context", context), ("detail", detail), ("mirror", mirror),
+                                              ("tile_thin", tile_thin)) if v is not None}
     cfg.model = dataclasses.replace(cfg.model, **inference)
     state = checkpoint.load(run_dir / "gan")
     if state is None:
@@ -169,7 +171,10 @@ def export_run(run_dir: Path, name: str, out: Path | None = None, data_dir: Path
                    "(contextual residual aggregation)") if cfg.model.detail else ""
     mirror_line = ("; a window scaled down is filled also mirrored, and\n  the two fills averaged"
                    if cfg.model.mirror else "")
-    flags = "".join(f" --{k} {v:g}" if k == "context" else f" --{'' if v else 'no-'}{k}" for k, v in inference.items())
+    thin_line = ("; a thin hole (a scratch) is filled from one\n  window around all of it, not from windows at "
+                 "native resolution along it" if not cfg.model.tile_thin else "")
+    flags = "".join(f" --{k} {v:g}" if k == "context" else f" --{'' if v else 'no-'}{k.replace('_', '-')}"
+                    for k, v in inference.items())
     card = f"""# restore `{name}` inpainting model
 
 ApproxNet (dense, dropout 0.3{seam}) followed by the self-attention encoder-decoder refiner of
@@ -178,7 +183,7 @@ ApproxNet (dense, dropout 0.3{seam}) followed by the self-attention encoder-deco
 
 - data: {data}
 - holes: the paper's Gaussian rectangles, {cfg.stroke_fraction:.0%} free-form strokes{blobs}, horizontal flips
-- framing: `restore run` cuts a window of {cfg.model.context:g} times each hole's size around it{detail_line}{mirror_line}
+- framing: `restore run` cuts a window of {cfg.model.context:g} times each hole's size around it{detail_line}{mirror_line}{thin_line}
 {stages}- {stage2}: {cfg.gan_epochs} epochs, batch {cfg.batch_size}, L_G = BCE + {cfg.alpha} x (hole L1 with border weight
   {cfg.border_weight} + 0.5 ApproxNet L1 + {cfg.ssim_weight} (1 - SSIM){psnr}), cosine lr {cfg.lr} -> {cfg.lr_min},
   weights averaged (EMA {cfg.ema})
