@@ -1,8 +1,8 @@
 """`restore run` as a library: plan outputs for a folder, restore in batches, report per file.
 
 Photos are streamed: at most two batches of decoded photos are held at a time (one
-being restored, one being written), so a folder of any length runs in bounded memory. A file that fails is reported and
-the batch goes on.
+being restored, one being written), so a folder of any length runs in bounded memory.
+A file that fails is reported and the batch goes on.
 """
 
 from __future__ import annotations
@@ -294,12 +294,17 @@ class Runner:
         batch: memory holds at most the batch being written and the one being restored."""
         with ThreadPoolExecutor(self.io_threads) as reader, ThreadPoolExecutor(self.io_threads) as writer:
             writing: deque = deque()
-            for batch in self._batches(jobs, reader):
-                todo = [it for it in batch if it.outcome.status == "restored" and it.mask.any()]
-                restored = self.restorer.restore_many([(it.rgb, it.mask) for it in todo]) if todo else []
-                by_id = {id(it): r for it, r in zip(todo, restored, strict=True)}
-                while writing:  # the previous batch, written while this one was restored
+            try:
+                for batch in self._batches(jobs, reader):
+                    todo = [it for it in batch if it.outcome.status == "restored" and it.mask.any()]
+                    restored = self.restorer.restore_many([(it.rgb, it.mask) for it in todo]) if todo else []
+                    by_id = {id(it): r for it, r in zip(todo, restored, strict=True)}
+                    while writing:  # the previous batch, written while this one was restored
+                        yield writing.popleft().result()
+                    writing.extend(writer.submit(self._write, it, by_id.get(id(it))) for it in batch)
+                while writing:
                     yield writing.popleft().result()
-                writing.extend(writer.submit(self._write, it, by_id.get(id(it))) for it in batch)
-            while writing:
-                yield writing.popleft().result()
+            except BaseException:  # Ctrl-C, or a caller that stops early: outputs not yet begun are not begun
+                for future in writing:
+                    future.cancel()
+                raise
