@@ -15,6 +15,9 @@ When a fill is scaled back up, its mismatch with the known full-resolution
 pixels along the hole's border is spread into the hole, so it joins them
 without a seam.
 
+A black-and-white photo stored as RGB (a scan, a converted print) gets a gray fill: the
+networks learnt colour photos and would tint it.
+
 Every pixel outside the mask is returned exactly as it was read.
 """
 
@@ -31,6 +34,9 @@ SIZE = 64
 JOIN_GRID = 256  # the largest grid the border mismatch of a scaled-up fill is spread on
 MANY_HOLES = 256  # more separate holes than this are grouped in one pass over the mask, not one by one
 DETAIL_FROM = 1.5  # windows downscaled by more than this get their detail back (residual.py)
+# A photo is black and white when 99 % of its known pixels differ by at most this between channels
+# (JPEG and scanner noise); colour photos, faded or foggy ones too, reach tens of levels.
+GRAY_CHROMA = 4
 
 
 class PhotoError(ValueError):
@@ -169,6 +175,19 @@ def smooth_fill(values: np.ndarray, known: np.ndarray, limit: int | None = None)
     return out[0] if one else out
 
 
+def is_gray(rgb: np.ndarray, mask: np.ndarray) -> bool:
+    """Whether the photo's known pixels are black and white (uint8 HxWx3, bool HxW), judged on an
+    even sample of about 100,000 of them at most."""
+    step = max(1, round(np.sqrt(mask.size / 100_000)))
+    r, g, b = (rgb[::step, ::step, c] for c in range(3))
+    known = ~mask[::step, ::step]
+    n = np.count_nonzero(known)
+    if not n:
+        return False
+    chroma = np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b)  # uint8: max >= min
+    return np.count_nonzero((chroma > GRAY_CHROMA) & known) <= 0.01 * n
+
+
 def _shrink_known(crop: np.ndarray, hole: np.ndarray) -> np.ndarray:
     """`crop` brought to 64x64 from its known pixels only (uint8). The bicubic filter is normalised
     by the known pixels' share of each output pixel's weights, so nothing of the hole's own content
@@ -287,6 +306,10 @@ class Restorer:
                 x0, y0, x1, y1 = w.box
                 f = np.clip(np.rint(f), 0, 255).astype(np.uint8)
                 outs[w.item][y0:y1, x0:x1][w.paste] = f[w.paste]
+        for out, (rgb, mask) in zip(outs, items, strict=True):
+            if mask.any() and is_gray(rgb, mask):  # the networks' colour would tint a black-and-white photo
+                luma = np.rint(out[mask].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))
+                out[mask] = np.clip(luma, 0, 255).astype(np.uint8)[:, None]
         return outs
 
     def _scale_up(self, fill: np.ndarray, rgb: np.ndarray, mask: np.ndarray, box: tuple[int, int, int, int]):
