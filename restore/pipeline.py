@@ -15,8 +15,8 @@ When a fill is scaled back up, its mismatch with the known full-resolution
 pixels along the hole's border is spread into the hole, so it joins them
 without a seam.
 
-A black-and-white photo stored as RGB (a scan, a converted print) gets a gray fill: the
-networks learnt colour photos and would tint it.
+A monochrome photo stored as RGB (a scan of a black-and-white or sepia print) gets a fill in
+its own tones: the networks learnt colour photos and would tint it.
 
 Every pixel outside the mask is returned exactly as it was read.
 """
@@ -34,9 +34,9 @@ SIZE = 64
 JOIN_GRID = 256  # the largest grid the border mismatch of a scaled-up fill is spread on
 MANY_HOLES = 256  # more separate holes than this are grouped in one pass over the mask, not one by one
 DETAIL_FROM = 1.5  # windows downscaled by more than this get their detail back (residual.py)
-# A photo is black and white when 99 % of its known pixels differ by at most this between channels
-# (JPEG and scanner noise); colour photos, faded or foggy ones too, reach tens of levels.
-GRAY_CHROMA = 4
+# A photo is monochrome when 99 % of its known pixels are within this many levels of the mean colour
+# of their brightness (JPEG and scanner noise); colour photos in natural/ are 15 and more away.
+TONE_TOLERANCE = 4
 
 
 class PhotoError(ValueError):
@@ -175,17 +175,41 @@ def smooth_fill(values: np.ndarray, known: np.ndarray, limit: int | None = None)
     return out[0] if one else out
 
 
-def is_gray(rgb: np.ndarray, mask: np.ndarray) -> bool:
-    """Whether the photo's known pixels are black and white (uint8 HxWx3, bool HxW), judged on an
-    even sample of about 100,000 of them at most."""
+LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R 601, as Pillow's convert("L")
+
+
+def tone_curve(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
+    """For a monochrome photo (black and white, sepia, any print whose colour follows its brightness),
+    the colour of each brightness, float (256, 3); None for a colour photo. Judged on an even sample of
+    at most about 100,000 known pixels (a colour photo is told by its first 2,000): monochrome when 99 %
+    of them lie within TONE_TOLERANCE levels of the mean colour of their brightness."""
+    flat, known = rgb.reshape(-1, 3), ~mask.reshape(-1)
+    k = max(1, mask.size // 2000)
+    if _tone_fit(flat[::k][known[::k]]) is None:
+        return None
     step = max(1, round(np.sqrt(mask.size / 100_000)))
-    r, g, b = (rgb[::step, ::step, c] for c in range(3))
-    known = ~mask[::step, ::step]
-    n = np.count_nonzero(known)
-    if not n:
-        return False
-    chroma = np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b)  # uint8: max >= min
-    return np.count_nonzero((chroma > GRAY_CHROMA) & known) <= 0.01 * n
+    curve = _tone_fit(rgb[::step, ::step][~mask[::step, ::step]])
+    if curve is None:
+        return None
+    if np.abs(curve - curve.mean(axis=1, keepdims=True)).max() <= TONE_TOLERANCE / 2:  # gray, but for noise
+        return np.repeat(np.arange(256, dtype=np.float64)[:, None], 3, axis=1)
+    return curve
+
+
+def _tone_fit(px: np.ndarray) -> np.ndarray | None:
+    """uint8 (N, 3) pixels -> the mean colour of each brightness (256, 3), when 99 % of the pixels lie
+    within TONE_TOLERANCE of it; else None."""
+    if not len(px):
+        return None
+    r, g, b = (px[:, c].astype(np.float64) for c in range(3))
+    y = np.clip(np.rint(LUMA[0] * r + LUMA[1] * g + LUMA[2] * b), 0, 255).astype(np.intp)
+    count = np.bincount(y, minlength=256)
+    seen = np.flatnonzero(count)
+    curve = np.stack([np.interp(np.arange(256), seen, np.bincount(y, weights=ch, minlength=256)[seen] / count[seen])
+                      for ch in (r, g, b)], axis=1)
+    fit = curve[y]
+    off = np.maximum(np.maximum(np.abs(r - fit[:, 0]), np.abs(g - fit[:, 1])), np.abs(b - fit[:, 2]))
+    return curve if np.count_nonzero(off > TONE_TOLERANCE) <= 0.01 * len(px) else None
 
 
 def _shrink_known(crop: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -307,9 +331,10 @@ class Restorer:
                 f = np.clip(np.rint(f), 0, 255).astype(np.uint8)
                 outs[w.item][y0:y1, x0:x1][w.paste] = f[w.paste]
         for out, (rgb, mask) in zip(outs, items, strict=True):
-            if mask.any() and is_gray(rgb, mask):  # the networks' colour would tint a black-and-white photo
-                luma = np.rint(out[mask].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))
-                out[mask] = np.clip(luma, 0, 255).astype(np.uint8)[:, None]
+            curve = tone_curve(rgb, mask) if mask.any() else None
+            if curve is not None:  # a monochrome photo: the fill takes the photo's colour for its brightness
+                y = np.clip(np.rint(out[mask] @ LUMA), 0, 255).astype(np.intp)
+                out[mask] = np.clip(np.rint(curve[y]), 0, 255).astype(np.uint8)
         return outs
 
     def _scale_up(self, fill: np.ndarray, rgb: np.ndarray, mask: np.ndarray, box: tuple[int, int, int, int]):

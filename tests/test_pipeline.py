@@ -266,18 +266,24 @@ def test_holes_sharing_a_window_are_filled_in_one_pass(restorer):
     assert np.array_equal(out[~m], rgb[~m]) and not np.array_equal(out[m], rgb[m])
 
 
-def test_a_black_and_white_photo_stored_as_rgb_gets_a_gray_fill(restorer):
-    """Scans of black-and-white prints are often RGB files: the networks, which learnt colour
-    photos, must not tint their holes (a random network's fill is far from gray)."""
-    from restore.pipeline import is_gray
+@pytest.mark.parametrize("tone", [(1.0, 1.0, 1.0), (1.0, 0.82, 0.62)])  # black and white; sepia
+def test_a_monochrome_photo_stored_as_rgb_gets_a_fill_in_its_own_tones(restorer, tone):
+    """Scans of black-and-white or sepia prints are often RGB files: the networks, which learnt
+    colour photos, must not tint their holes (a random network's fill is far from any tone)."""
+    from restore.pipeline import LUMA, tone_curve
 
     rng = np.random.default_rng(0)
-    gray = np.repeat(smooth_photo(120, 160)[..., :1], 3, axis=2).astype(int)
-    noisy = np.clip(gray + rng.integers(-2, 3, gray.shape), 0, 255).astype(np.uint8)  # JPEG or scanner noise
+    gray = smooth_photo(120, 160)[..., :1].astype(float) * np.array(tone)
+    noisy = np.clip(np.rint(gray) + rng.integers(-2, 3, gray.shape), 0, 255).astype(np.uint8)  # JPEG or scanner noise
     m = rect_mask(120, 160, [(30, 40, 90, 120)])
-    assert is_gray(noisy, m) and not is_gray(smooth_photo(120, 160), m) and not is_gray(noisy, np.ones_like(m))
+    assert tone_curve(noisy, m) is not None and tone_curve(noisy, np.ones_like(m)) is None
+    assert tone_curve(smooth_photo(120, 160), m) is None
     out = restorer.restore(noisy, m)
     assert np.array_equal(out[~m], noisy[~m])
-    assert (out[m].max(axis=1) == out[m].min(axis=1)).all()
+    fill = out[m].astype(float)
+    on_tone = (fill @ LUMA)[:, None] / (np.array(tone) @ LUMA) * np.array(tone)
+    assert np.abs(fill - on_tone).max() <= 3  # on the photo's tone line, to rounding and noise
+    if tone == (1.0, 1.0, 1.0):
+        assert (out[m].max(axis=1) == out[m].min(axis=1)).all()  # gray exactly
     colour = restorer.restore(smooth_photo(120, 160), m)  # a colour photo keeps the fill's colour
     assert (colour[m].max(axis=1) - colour[m].min(axis=1)).max() > 10
