@@ -180,36 +180,51 @@ LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R 601, as Pillow's convert("L")
 
 def tone_curve(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
     """For a monochrome photo (black and white, sepia, any print whose colour follows its brightness),
-    the colour of each brightness, float (256, 3); None for a colour photo. Judged on an even sample of
-    at most about 100,000 known pixels (a colour photo is told by its first 2,000): monochrome when 99 %
-    of them lie within TONE_TOLERANCE levels of the mean colour of their brightness."""
+    the colour of each brightness, float (256, 3); None for a colour photo. Monochrome: 99 % of an even
+    sample of at most about 100,000 known pixels (a colour photo is told by its first 2,000), and 99 %
+    of the known pixels around the holes, lie within TONE_TOLERANCE levels of the mean colour of their
+    brightness. The second test keeps the colour of a small coloured thing in a mostly gray photo."""
     flat, known = rgb.reshape(-1, 3), ~mask.reshape(-1)
     k = max(1, mask.size // 2000)
-    if _tone_fit(flat[::k][known[::k]]) is None:
+    first = flat[::k][known[::k]]
+    if not len(first) or _off_tone(first, _tone_fit(first)):
         return None
     step = max(1, round(np.sqrt(mask.size / 100_000)))
-    curve = _tone_fit(rgb[::step, ::step][~mask[::step, ::step]])
-    if curve is None:
+    sample = rgb[::step, ::step][~mask[::step, ::step]]
+    curve = _tone_fit(sample)
+    if _off_tone(sample, curve):
+        return None
+    h, w = mask.shape
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    grow = max(rows[-1] - rows[0], cols[-1] - cols[0]) // 2 + 1
+    box = (slice(max(rows[0] - grow, 0), min(rows[-1] + 1 + grow, h)), slice(max(cols[0] - grow, 0), min(cols[-1] + 1 + grow, w)))
+    step = max(1, round(np.sqrt(mask[box].size / 100_000)))
+    around = rgb[box][::step, ::step][~mask[box][::step, ::step]]
+    if len(around) and _off_tone(around, curve):
         return None
     if np.abs(curve - curve.mean(axis=1, keepdims=True)).max() <= TONE_TOLERANCE / 2:  # gray, but for noise
         return np.repeat(np.arange(256, dtype=np.float64)[:, None], 3, axis=1)
     return curve
 
 
-def _tone_fit(px: np.ndarray) -> np.ndarray | None:
-    """uint8 (N, 3) pixels -> the mean colour of each brightness (256, 3), when 99 % of the pixels lie
-    within TONE_TOLERANCE of it; else None."""
-    if not len(px):
-        return None
-    r, g, b = (px[:, c].astype(np.float64) for c in range(3))
-    y = np.clip(np.rint(LUMA[0] * r + LUMA[1] * g + LUMA[2] * b), 0, 255).astype(np.intp)
+def _luma(px: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(px.astype(np.float64) @ LUMA), 0, 255).astype(np.intp)
+
+
+def _tone_fit(px: np.ndarray) -> np.ndarray:
+    """uint8 (N, 3) pixels, N > 0 -> the mean colour of each brightness, float (256, 3), interpolated
+    between the brightnesses the pixels have."""
+    y = _luma(px)
     count = np.bincount(y, minlength=256)
     seen = np.flatnonzero(count)
-    curve = np.stack([np.interp(np.arange(256), seen, np.bincount(y, weights=ch, minlength=256)[seen] / count[seen])
-                      for ch in (r, g, b)], axis=1)
-    fit = curve[y]
-    off = np.maximum(np.maximum(np.abs(r - fit[:, 0]), np.abs(g - fit[:, 1])), np.abs(b - fit[:, 2]))
-    return curve if np.count_nonzero(off > TONE_TOLERANCE) <= 0.01 * len(px) else None
+    return np.stack([np.interp(np.arange(256), seen, np.bincount(y, weights=px[:, c], minlength=256)[seen] / count[seen])
+                     for c in range(3)], axis=1)
+
+
+def _off_tone(px: np.ndarray, curve: np.ndarray) -> bool:
+    """Whether more than 1 % of the pixels are further than TONE_TOLERANCE from `curve` in some channel."""
+    off = np.abs(px - curve[_luma(px)]).max(axis=1)
+    return np.count_nonzero(off > TONE_TOLERANCE) > 0.01 * len(px)
 
 
 def _shrink_known(crop: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -333,8 +348,7 @@ class Restorer:
         for out, (rgb, mask) in zip(outs, items, strict=True):
             curve = tone_curve(rgb, mask) if mask.any() else None
             if curve is not None:  # a monochrome photo: the fill takes the photo's colour for its brightness
-                y = np.clip(np.rint(out[mask] @ LUMA), 0, 255).astype(np.intp)
-                out[mask] = np.clip(np.rint(curve[y]), 0, 255).astype(np.uint8)
+                out[mask] = np.clip(np.rint(curve[_luma(out[mask])]), 0, 255).astype(np.uint8)
         return outs
 
     def _scale_up(self, fill: np.ndarray, rgb: np.ndarray, mask: np.ndarray, box: tuple[int, int, int, int]):

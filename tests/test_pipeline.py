@@ -287,3 +287,17 @@ def test_a_monochrome_photo_stored_as_rgb_gets_a_fill_in_its_own_tones(restorer,
         assert (out[m].max(axis=1) == out[m].min(axis=1)).all()  # gray exactly
     colour = restorer.restore(smooth_photo(120, 160), m)  # a colour photo keeps the fill's colour
     assert (colour[m].max(axis=1) - colour[m].min(axis=1)).max() > 10
+
+
+def test_a_coloured_thing_next_to_the_hole_keeps_a_mostly_gray_photo_in_colour():
+    from restore.pipeline import tone_curve
+
+    gray = np.repeat(smooth_photo(300, 400)[..., :1], 3, axis=2)
+    m = rect_mask(300, 400, [(135, 180, 165, 220)])
+    assert tone_curve(gray, m) is not None
+    sign = gray.copy()
+    sign[120:132, 225:237] = (200, 30, 30)  # a red sign beside the hole: 0.1 % of the photo
+    assert tone_curve(sign, m) is None
+    far = gray.copy()
+    far[5:17, 5:17] = (200, 30, 30)  # the same sign in a far corner: the photo is still gray
+    assert tone_curve(far, m) is not None
