@@ -181,7 +181,7 @@ LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R 601, as Pillow's convert("L")
 def tone_curve(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
     """For a monochrome photo (black and white, sepia, any print whose colour follows its brightness),
     the colour of each brightness, float (256, 3); None for a colour photo. Monochrome: 99 % of an even
-    sample of at most about 100,000 known pixels (a colour photo is told by its first 2,000), and 99 %
+    sample of at most about 100,000 known pixels (a colour photo is told from 2,000 of them), and 99 %
     of the known pixels around the holes, lie within TONE_TOLERANCE levels of the mean colour of their
     brightness. The second test keeps the colour of a small coloured thing in a mostly gray photo."""
     flat, known = rgb.reshape(-1, 3), ~mask.reshape(-1)
@@ -197,7 +197,8 @@ def tone_curve(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
     h, w = mask.shape
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     grow = max(rows[-1] - rows[0], cols[-1] - cols[0]) // 2 + 1
-    box = (slice(max(rows[0] - grow, 0), min(rows[-1] + 1 + grow, h)), slice(max(cols[0] - grow, 0), min(cols[-1] + 1 + grow, w)))
+    box = (slice(max(rows[0] - grow, 0), min(rows[-1] + 1 + grow, h)),  # the holes' box, grown all round by half its larger side
+           slice(max(cols[0] - grow, 0), min(cols[-1] + 1 + grow, w)))
     step = max(1, round(np.sqrt(mask[box].size / 100_000)))
     around = rgb[box][::step, ::step][~mask[box][::step, ::step]]
     if len(around) and _off_tone(around, curve):
