@@ -1,6 +1,7 @@
 """restore: fill holes in photos with the attention-based inpainting models of Denoyer et al. (2019).
 
-Kept free of heavy imports so that `restore --help` starts instantly; see restore.pipeline for the API.
+Kept free of heavy imports so that `restore --help` starts instantly. `restore.inpaint(image, mask)`
+fills one image in memory (restore/api.py); restore.pipeline.Restorer batches many.
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -9,3 +10,11 @@ try:
     __version__ = version("restore")
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0.0.0"
+
+
+def __getattr__(name: str):
+    if name == "inpaint":  # imported on first use: `import restore` stays light
+        from .api import inpaint
+
+        return inpaint
+    raise AttributeError(f"module 'restore' has no attribute {name!r}")

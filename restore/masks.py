@@ -28,21 +28,26 @@ def decode_mask(path: str | Path) -> tuple[np.ndarray, str]:
     try:
         with Image.open(path) as im:
             im.load()
-            source = "gray"
-            if im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (im.mode == "P" and "transparency" in im.info):
-                rgba = np.asarray(im.convert("RGBA"))
-                alpha = rgba[..., 3]
-                if alpha.min() != alpha.max():
-                    arr, source = alpha, "alpha"
-                else:  # a constant alpha says nothing about the hole: the colours do
-                    arr, source = np.asarray(Image.fromarray(rgba[..., :3]).convert("L")), "colour"
-            elif im.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-                a = np.asarray(im).astype(np.float64)
-                arr = a / max(a.max(), 1) * 255 if a.max() > 255 else a
-            else:
-                arr = np.asarray(im.convert("L"))
+            return mask_from_image(im)
     except (OSError, SyntaxError, ValueError) as e:
         raise MaskError(f"{path}: cannot read mask ({e}); masks must be image files") from None
+
+
+def mask_from_image(im: Image.Image) -> tuple[np.ndarray, str]:
+    """A mask image as (bool array, True = hole; the channel it was read from: 'alpha', 'colour' or 'gray')."""
+    source = "gray"
+    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (im.mode == "P" and "transparency" in im.info):
+        rgba = np.asarray(im.convert("RGBA"))
+        alpha = rgba[..., 3]
+        if alpha.min() != alpha.max():
+            arr, source = alpha, "alpha"
+        else:  # a constant alpha says nothing about the hole: the colours do
+            arr, source = np.asarray(Image.fromarray(rgba[..., :3]).convert("L")), "colour"
+    elif im.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        a = np.asarray(im).astype(np.float64)
+        arr = a / max(a.max(), 1) * 255 if a.max() > 255 else a
+    else:
+        arr = np.asarray(im.convert("L"))
     return arr > 127, source
 
 

@@ -82,3 +82,20 @@ def test_native_size_tables_match_the_recorded_bench(heading, bench, model):
             r = s["rows"][kind][row]
             want.append(f"{fmt(r['ssim'], 4)} / {fmt(r['psnr_hole'], 2)} / {fmt(r['sharpness'], 2)}")
         assert [c.replace("*", "") for c in table[label]] == want, label
+
+
+def test_readmes_python_example_runs_as_written(tmp_path, monkeypatch):
+    """The `From Python` block, run as it stands on an example photo and its mask."""
+    import shutil
+
+    import numpy as np
+    from PIL import Image
+
+    code = README[README.index("## From Python"):].split("```python\n", 1)[1].split("```", 1)[0]
+    shutil.copy(ROOT / "examples" / "photos" / "coffee.jpg", tmp_path / "photo.jpg")
+    shutil.copy(ROOT / "examples" / "masks" / "coffee.png", tmp_path / "mask.png")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {})
+    before, after = (np.asarray(Image.open(p).convert("RGB")) for p in ("photo.jpg", "restored.png"))
+    holes = np.asarray(Image.open("mask.png").convert("L")) > 127
+    assert after.shape == before.shape and np.array_equal(after[~holes], before[~holes])

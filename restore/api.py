@@ -1,0 +1,89 @@
+"""`restore.inpaint`: the pipeline of `restore run` for one image already in memory.
+
+    from PIL import Image
+    from restore import inpaint
+
+    out = inpaint(Image.open("photo.jpg"), Image.open("mask.png"))  # white = hole
+    out.save("restored.png")
+
+A PIL image comes back as a PIL image of the same mode, size and info (ICC profile, dpi,
+transparency), with only the hole's pixels changed; a numpy array comes back as an array of
+its shape and dtype. Models are loaded once per (model, device, settings) and kept for the
+next call, so a loop over many images pays the load once; for batches across images use
+`restore.pipeline.Restorer.restore_many`, as `restore run` does.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from PIL import Image
+
+from . import hub
+from .masks import MaskError, mask_from_image
+from .pipeline import LUMA, PhotoError, Restorer, merge_into, photo_rgb
+
+
+def inpaint(image, mask, model: str = hub.DEFAULT_MODEL, device: str = "auto", *, context: float | None = None,
+            detail: bool | None = None, mirror: bool | None = None, tile_thin: bool | None = None):
+    """Fill the holes of `image` that `mask` marks.
+
+    image: a PIL image of any mode `restore run` reads, or a uint8 numpy array, (H, W) gray,
+        (H, W, 3) RGB or (H, W, 4) RGBA (the alpha channel is kept as it is). Pixels are taken as
+        stored: unlike `restore run`, no EXIF rotation is applied (PIL.ImageOps.exif_transpose does).
+    mask: a PIL image read as `restore run` reads mask files (white, or opaque where the alpha
+        varies, = hole), or a numpy array of the image's height and width where nonzero = hole
+        (as OpenCV's and scikit-image's inpainting take it; a trailing channel axis is merged).
+    model: photo, celeba, cars, a model folder, or hf:OWNER/REPO[@REVISION], as `--model`.
+    device: auto (CUDA when present), cpu or cuda.
+    context, detail, mirror, tile_thin: as the options of `restore run`; None takes the model's own.
+    """
+    holes = _mask(mask, _size(image))
+    restorer = _restorer(model, device, context, detail, mirror, tile_thin)
+    if isinstance(image, Image.Image):
+        return merge_into(image, restorer.restore(photo_rgb(image), holes), holes)
+    arr = np.asarray(image)
+    rgb = np.repeat(arr[..., None], 3, axis=2) if arr.ndim == 2 else arr[..., :3]
+    filled = restorer.restore(np.ascontiguousarray(rgb), holes)
+    out = arr.copy()
+    if arr.ndim == 2:
+        out[holes] = np.clip(np.rint(filled[holes] @ LUMA), 0, 255).astype(np.uint8)
+    else:
+        out[holes, :3] = filled[holes]
+    return out
+
+
+def _size(image) -> tuple[int, int]:
+    """(height, width) of a supported image; a PhotoError says what is not."""
+    if isinstance(image, Image.Image):
+        return image.height, image.width
+    arr = np.asarray(image)
+    if arr.dtype != np.uint8 or not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (3, 4))):
+        raise PhotoError(f"image: a {arr.dtype} array of shape {arr.shape}; give uint8 (H, W), (H, W, 3) or "
+                         "(H, W, 4), or a PIL image")
+    return arr.shape[0], arr.shape[1]
+
+
+def _mask(mask, size: tuple[int, int]) -> np.ndarray:
+    """The holes as a bool (H, W) array of the image's size; a MaskError says what does not fit."""
+    if isinstance(mask, Image.Image):
+        holes = mask_from_image(mask)[0]
+    else:
+        holes = np.asarray(mask)
+        if holes.ndim == 3:
+            holes = holes.any(axis=2)
+        holes = holes != 0
+    if holes.shape != size:
+        raise MaskError(f"mask is {holes.shape[1]}x{holes.shape[0]} but the image is {size[1]}x{size[0]}; "
+                        "give a mask of the image's size")
+    return holes
+
+
+@lru_cache(maxsize=4)
+def _restorer(model: str, device: str, context, detail, mirror, tile_thin) -> Restorer:
+    from .device import pick_device
+
+    dev = pick_device(device)
+    net, _ = hub.load(model, dev)
+    return Restorer(net, dev, context=context, detail=detail, mirror=mirror, tile_thin=tile_thin)

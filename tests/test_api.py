@@ -1,0 +1,72 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from restore.masks import MaskError
+from restore.pipeline import PhotoError
+
+from .conftest import smooth_photo
+from .test_pipeline import rect_mask
+
+
+@pytest.fixture
+def inpaint(model_dir):
+    from restore import inpaint
+
+    return lambda image, mask, **kw: inpaint(image, mask, model=str(model_dir), device="cpu", **kw)
+
+
+def test_an_array_comes_back_as_an_array_with_only_the_hole_changed(inpaint):
+    rgb = smooth_photo(90, 120)
+    m = rect_mask(90, 120, [(20, 30, 60, 80)])
+    wiped = np.where(m[..., None], 0, rgb).astype(np.uint8)
+    out = inpaint(wiped, m.astype(np.uint8))  # 0/1, as OpenCV and scikit-image take masks
+    assert out.shape == rgb.shape and out.dtype == np.uint8
+    assert np.array_equal(out[~m], rgb[~m]) and not np.array_equal(out[m], wiped[m])
+    assert (wiped[m] == 0).all()  # the input is not modified
+    assert np.array_equal(inpaint(wiped, m), out)  # bool masks too; the model is loaded once
+    from restore.api import _restorer
+
+    assert _restorer.cache_info().hits >= 1
+
+
+def test_gray_and_rgba_arrays_keep_their_shape_and_alpha(inpaint):
+    m = rect_mask(70, 80, [(20, 20, 45, 50)])
+    gray = smooth_photo(70, 80)[..., 0]
+    out = inpaint(gray, m)
+    assert out.shape == gray.shape and np.array_equal(out[~m], gray[~m])
+    rgba = np.dstack([smooth_photo(70, 80), np.full((70, 80), 77, np.uint8)])
+    out = inpaint(rgba, m[..., None])  # a trailing channel axis on the mask is merged
+    assert np.array_equal(out[..., 3], rgba[..., 3]) and np.array_equal(out[~m], rgba[~m])
+
+
+def test_a_pil_image_comes_back_in_its_own_mode_and_info(inpaint):
+    im = Image.fromarray(smooth_photo(64, 96)[..., 1], "L")
+    im.info["dpi"] = (300, 300)
+    mask = Image.new("L", im.size, 0)
+    mask.paste(255, (10, 10, 40, 30))  # white = hole, as in mask files
+    out = inpaint(im, mask)
+    assert isinstance(out, Image.Image) and out.mode == "L" and out.size == im.size
+    assert out.info.get("dpi") == (300, 300)
+    m = np.asarray(mask) > 127
+    assert np.array_equal(np.asarray(out)[~m], np.asarray(im)[~m])
+
+
+def test_what_does_not_fit_is_said_in_one_line(inpaint):
+    rgb = smooth_photo(40, 50)
+    with pytest.raises(MaskError, match="mask is 60x40 but the image is 50x40"):
+        inpaint(rgb, np.zeros((40, 60), bool))
+    with pytest.raises(PhotoError, match="give uint8"):
+        inpaint(rgb.astype(np.float32), np.zeros((40, 50), bool))
+
+
+def test_import_restore_stays_light():
+    import subprocess
+    import sys
+
+    code = "import sys, restore; restore.__version__; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    import restore
+
+    with pytest.raises(AttributeError):
+        restore.no_such_thing  # noqa: B018
