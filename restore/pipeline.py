@@ -32,6 +32,7 @@ from .residual import resize_float
 
 SIZE = 64
 JOIN_GRID = 256  # the largest grid the border mismatch of a scaled-up fill is spread on
+JOIN_PIXELS = 1 << 22  # window pixels scaled up and joined at once (float32 RGB: 50 MB an array)
 MANY_HOLES = 256  # more separate holes than this are grouped in one pass over the mask, not one by one
 DETAIL_FROM = 1.5  # windows downscaled by more than this get their detail back (residual.py)
 # A photo is monochrome when 99 % of its known pixels are within this many levels of the mean colour
@@ -328,24 +329,28 @@ class Restorer:
             masks = np.concatenate([masks, masks[scaled, :, ::-1]])
         filled = self.infer(images, masks)
         mirrored = dict(zip(scaled, filled[len(windows) :], strict=True))
-        ups: list[tuple[Window, np.ndarray]] = []  # scaled windows, with their fills at full size
+        # Windows scaled down are scaled back up and joined to their borders a chunk at a time, windows
+        # of one size (a folder of same-size photos) together, so that memory holds one chunk's
+        # full-size arrays: a few faces, or one window of a large photo.
+        by_size: dict[tuple[int, int], list[tuple[Window, np.ndarray]]] = {}
         for i, (w, f) in enumerate(zip(windows, filled[: len(windows)], strict=True)):
             if not w.scaled:
                 x0, y0, x1, y1 = w.box
                 outs[w.item][y0:y1, x0:x1][w.paste] = f[w.paste]
                 continue
             f = (f.astype(np.float32) + mirrored[i][:, ::-1]) / 2 if i in mirrored else f.astype(np.float32)
-            ups.append((w, self._scale_up(f, *items[w.item], w.box)))
-        # Windows of one size (a folder of same-size photos) are joined to their borders in one pass.
-        by_size: dict[tuple[int, ...], list[tuple[Window, np.ndarray]]] = {}
-        for w, up in ups:
-            by_size.setdefault(up.shape, []).append((w, up))
-        for group in by_size.values():
-            joined = self._join([up for _, up in group], [items[w.item] for w, _ in group], [w.box for w, _ in group])
-            for (w, _), f in zip(group, joined, strict=True):
-                x0, y0, x1, y1 = w.box
-                f = np.clip(np.rint(f), 0, 255).astype(np.uint8)
-                outs[w.item][y0:y1, x0:x1][w.paste] = f[w.paste]
+            x0, y0, x1, y1 = w.box
+            by_size.setdefault((x1 - x0, y1 - y0), []).append((w, f))
+        for (bw, bh), group in by_size.items():
+            per = max(1, JOIN_PIXELS // (bw * bh))
+            for start in range(0, len(group), per):
+                chunk = group[start : start + per]
+                ups = [self._scale_up(f, *items[w.item], w.box) for w, f in chunk]
+                joined = self._join(ups, [items[w.item] for w, _ in chunk], [w.box for w, _ in chunk])
+                del ups
+                for (w, _), f in zip(chunk, joined, strict=True):
+                    x0, y0, x1, y1 = w.box
+                    outs[w.item][y0:y1, x0:x1][w.paste] = np.clip(np.rint(f[w.paste]), 0, 255).astype(np.uint8)
         for out, (rgb, mask) in zip(outs, items, strict=True):
             curve = tone_curve(rgb, mask) if mask.any() else None
             if curve is not None:  # a monochrome photo: the fill takes the photo's colour for its brightness
@@ -368,15 +373,20 @@ class Restorer:
               boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
         """Scaled-up fills (float, all of one window size), each corrected by its mismatch with the known
         pixels of its window, spread smoothly into the hole: a 64x64 fill is right in its coarse shape
-        but off along the border, where the full-resolution photo says exactly what the colours are."""
+        but off along the border, where the full-resolution photo says exactly what the colours are.
+        A single fill is corrected in place."""
         known = np.stack([~mask[y0:y1, x0:x1] for (_, mask), (x0, y0, x1, y1) in zip(photos, boxes, strict=True)])
-        up = np.stack(ups)
-        crops = np.stack([rgb[y0:y1, x0:x1] for (rgb, _), (x0, y0, x1, y1) in zip(photos, boxes, strict=True)])
-        error = np.where(known[..., None], crops.astype(np.float32) - up, 0)
+        up = ups[0][None] if len(ups) == 1 else np.stack(ups)
+        error = np.stack([rgb[y0:y1, x0:x1] for (rgb, _), (x0, y0, x1, y1) in zip(photos, boxes, strict=True)])
+        error = error.astype(np.float32)
+        error -= up
+        error[~known] = 0
         # The fill is 64x64, so its mismatch varies slowly: a grid of 256 a side holds it. A window
         # with nothing known has nothing to join (its mismatch stays 0).
         some = known.any(axis=(1, 2))
-        if some.any():
+        if some.all():
+            up += smooth_fill(error, known, limit=JOIN_GRID)
+        elif some.any():
             up[some] += smooth_fill(error[some], known[some], limit=JOIN_GRID)
         return up
 

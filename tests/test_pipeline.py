@@ -301,3 +301,13 @@ def test_a_coloured_thing_next_to_the_hole_keeps_a_mostly_gray_photo_in_colour()
     far = gray.copy()
     far[5:17, 5:17] = (200, 30, 30)  # the same sign in a far corner: the photo is still gray
     assert tone_curve(far, m) is not None
+
+
+def test_windows_are_scaled_up_and_joined_a_chunk_at_a_time_with_the_same_result(restorer, monkeypatch):
+    from restore import pipeline
+
+    items = [(smooth_photo(200, 150, seed=s), rect_mask(200, 150, [(60, 40, 140, 110)])) for s in range(3)]
+    together = restorer.restore_many(items)
+    monkeypatch.setattr(pipeline, "JOIN_PIXELS", 1)  # one window a chunk
+    alone = restorer.restore_many(items)
+    assert all(np.array_equal(a, b) for a, b in zip(together, alone, strict=True))
