@@ -22,7 +22,7 @@ from PIL import Image
 
 from . import hub
 from .masks import MaskError, mask_from_image
-from .pipeline import LUMA, PhotoError, Restorer, merge_into, photo_rgb
+from .pipeline import PhotoError, Restorer, luma, merge_into, photo_rgb
 
 
 def inpaint(image, mask, model: str = hub.DEFAULT_MODEL, device: str = "auto", *, context: float | None = None,
@@ -48,7 +48,7 @@ def inpaint(image, mask, model: str = hub.DEFAULT_MODEL, device: str = "auto", *
     filled = restorer.restore(np.ascontiguousarray(rgb), holes)
     out = arr.copy()
     if arr.ndim == 2:
-        out[holes] = np.clip(np.rint(filled[holes] @ LUMA), 0, 255).astype(np.uint8)
+        out[holes] = luma(filled[holes]).astype(np.uint8)
     else:
         out[holes, :3] = filled[holes]
     return out

@@ -76,18 +76,25 @@ def scaled(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(im) > 127
 
 
+def hole_box(mask: np.ndarray, margin: int = 0) -> tuple[slice, slice]:
+    """(rows, columns) of the box holding every hole pixel of a mask with holes, grown by `margin`
+    on every side and clipped to the mask."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    h, w = mask.shape
+    return (slice(max(int(rows[0]) - margin, 0), min(int(rows[-1]) + 1 + margin, h)),
+            slice(max(int(cols[0]) - margin, 0), min(int(cols[-1]) + 1 + margin, w)))
+
+
 def grow(mask: np.ndarray, pixels: int) -> np.ndarray:
     """The hole grown by `pixels` in every direction (Euclidean distance), to swallow an object's halo."""
     if pixels <= 0 or not mask.any():
         return mask
     from scipy import ndimage
 
-    ys, xs = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
-    y0, y1 = max(0, ys[0] - pixels), min(mask.shape[0], ys[-1] + pixels + 1)
-    x0, x1 = max(0, xs[0] - pixels), min(mask.shape[1], xs[-1] + pixels + 1)
+    box = hole_box(mask, pixels)
     out = mask.copy()
     # Only the hole's bounding box plus the margin can change: the distance transform stays small.
-    out[y0:y1, x0:x1] = ndimage.distance_transform_edt(~mask[y0:y1, x0:x1]) <= pixels
+    out[box] = ndimage.distance_transform_edt(~mask[box]) <= pixels
     return out
 
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from .masks import hole_box
 from .residual import resize_float
 
 SIZE = 64
@@ -67,12 +68,12 @@ def hole_groups(mask: np.ndarray, merge_px: int | None = None) -> list[np.ndarra
     if merge_px is None:
         merge_px = max(2, min(mask.shape) // 64)
     r = max(merge_px, 0)
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    if not rows.size:
+    if not mask.any():
         return []
     # Everything happens inside the holes' bounding box grown by r, which holds every dilation.
-    y0, x0 = max(int(rows[0]) - r, 0), max(int(cols[0]) - r, 0)
-    crop = mask[y0 : int(rows[-1]) + 1 + r, x0 : int(cols[-1]) + 1 + r]
+    box = hole_box(mask, r)
+    y0, x0 = box[0].start, box[1].start
+    crop = mask[box]
     labels, n = ndimage.label(crop)
     if n > 1 and r:
         if n <= MANY_HOLES:
@@ -113,8 +114,8 @@ def _tiles(group: np.ndarray, context: float, tile_thin: bool = True) -> list[tu
     from scipy import ndimage
 
     h, w = group.shape
-    ys, xs = np.nonzero(group.any(axis=1))[0], np.nonzero(group.any(axis=0))[0]
-    y0, y1, x0, x1 = int(ys[0]), int(ys[-1]) + 1, int(xs[0]), int(xs[-1]) + 1
+    rows, cols = hole_box(group)
+    y0, y1, x0, x1 = rows.start, rows.stop, cols.start, cols.stop
     whole = max(int(np.ceil(context * max(y1 - y0, x1 - x0))), SIZE)
     thickness = 2 * float(ndimage.distance_transform_edt(np.pad(group[y0:y1, x0:x1], 1)).max())
     side = max(int(np.ceil(context * thickness)), SIZE)
@@ -195,11 +196,9 @@ def tone_curve(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
     curve = _tone_fit(sample)
     if _off_tone(sample, curve):
         return None
-    h, w = mask.shape
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    grow = max(rows[-1] - rows[0], cols[-1] - cols[0]) // 2 + 1
-    box = (slice(max(rows[0] - grow, 0), min(rows[-1] + 1 + grow, h)),  # the holes' box, grown all round by half its larger side
-           slice(max(cols[0] - grow, 0), min(cols[-1] + 1 + grow, w)))
+    rows, cols = hole_box(mask)
+    # The holes' box, grown all round by half its larger side.
+    box = hole_box(mask, (max(rows.stop - rows.start, cols.stop - cols.start) - 1) // 2 + 1)
     step = max(1, round(np.sqrt(mask[box].size / 100_000)))
     around = rgb[box][::step, ::step][~mask[box][::step, ::step]]
     if len(around) and _off_tone(around, curve):
@@ -209,14 +208,15 @@ def tone_curve(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
     return curve
 
 
-def _luma(px: np.ndarray) -> np.ndarray:
+def luma(px: np.ndarray) -> np.ndarray:
+    """Pixels (..., 3) -> their brightness, int 0-255."""
     return np.clip(np.rint(px.astype(np.float64) @ LUMA), 0, 255).astype(np.intp)
 
 
 def _tone_fit(px: np.ndarray) -> np.ndarray:
     """uint8 (N, 3) pixels, N > 0 -> the mean colour of each brightness, float (256, 3), interpolated
     between the brightnesses the pixels have."""
-    y = _luma(px)
+    y = luma(px)
     count = np.bincount(y, minlength=256)
     seen = np.flatnonzero(count)
     return np.stack([np.interp(np.arange(256), seen, np.bincount(y, weights=px[:, c], minlength=256)[seen] / count[seen])
@@ -225,7 +225,7 @@ def _tone_fit(px: np.ndarray) -> np.ndarray:
 
 def _off_tone(px: np.ndarray, curve: np.ndarray) -> bool:
     """Whether more than 1 % of the pixels are further than TONE_TOLERANCE from `curve` in some channel."""
-    off = np.abs(px - curve[_luma(px)]).max(axis=1)
+    off = np.abs(px - curve[luma(px)]).max(axis=1)
     return np.count_nonzero(off > TONE_TOLERANCE) > 0.01 * len(px)
 
 
@@ -334,12 +334,11 @@ class Restorer:
         # full-size arrays: a few faces, or one window of a large photo.
         by_size: dict[tuple[int, int], list[tuple[Window, np.ndarray]]] = {}
         for i, (w, f) in enumerate(zip(windows, filled[: len(windows)], strict=True)):
+            x0, y0, x1, y1 = w.box
             if not w.scaled:
-                x0, y0, x1, y1 = w.box
                 outs[w.item][y0:y1, x0:x1][w.paste] = f[w.paste]
                 continue
             f = (f.astype(np.float32) + mirrored[i][:, ::-1]) / 2 if i in mirrored else f.astype(np.float32)
-            x0, y0, x1, y1 = w.box
             by_size.setdefault((x1 - x0, y1 - y0), []).append((w, f))
         for (bw, bh), group in by_size.items():
             per = max(1, JOIN_PIXELS // (bw * bh))
@@ -354,7 +353,7 @@ class Restorer:
         for out, (rgb, mask) in zip(outs, items, strict=True):
             curve = tone_curve(rgb, mask) if mask.any() else None
             if curve is not None:  # a monochrome photo: the fill takes the photo's colour for its brightness
-                out[mask] = np.clip(np.rint(curve[_luma(out[mask])]), 0, 255).astype(np.uint8)
+                out[mask] = np.clip(np.rint(curve[luma(out[mask])]), 0, 255).astype(np.uint8)
         return outs
 
     def _scale_up(self, fill: np.ndarray, rgb: np.ndarray, mask: np.ndarray, box: tuple[int, int, int, int]):
