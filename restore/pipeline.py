@@ -171,9 +171,9 @@ def smooth_fill(values: np.ndarray, known: np.ndarray, limit: int | None = None)
             mean = F.avg_pool2d(v * k, step, ceil_mode=True) / share.clamp_min(1e-6)
             small = seam_fill(mean, share)
             out = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
-        else:
-            out = seam_fill(v, k)
-    out = np.where(known[..., None], values, out.numpy().transpose(0, 2, 3, 1))
+            out = np.where(known[..., None], values, out.numpy().transpose(0, 2, 3, 1))
+        else:  # push-pull returns the known pixels exactly as they were
+            out = seam_fill(v, k).numpy().transpose(0, 2, 3, 1)
     return out[0] if one else out
 
 
