@@ -1,8 +1,7 @@
 """`restore run` as a library: plan outputs for a folder, restore in batches, report per file.
 
-Photos are streamed: a few batches of decoded photos are held at a time (being read,
-restored and written; the ones being restored hold at most `max_pixels` together), so a folder
-of any length runs in bounded memory.
+Photos are streamed: at most two batches of decoded photos are held at a time (one
+being restored, one being written), so a folder of any length runs in bounded memory.
 A file that fails is reported and the batch goes on.
 """
 
@@ -13,7 +12,7 @@ import warnings
 import zlib
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -270,68 +269,42 @@ class Runner:
         while in_flight:
             yield in_flight.popleft().result()
 
-    def _batches(self, jobs: Iterable[Job], pool: ThreadPoolExecutor) -> Iterator[tuple[list[_Loaded], int]]:
-        """Groups of up to `photos_per_batch` photos or `max_pixels` pixels, however long the folder,
-        each with its number of pixels."""
+    def _batches(self, jobs: Iterable[Job], pool: ThreadPoolExecutor) -> Iterator[list[_Loaded]]:
+        """Groups of up to `photos_per_batch` photos or `max_pixels` pixels, however long the folder."""
         batch: list[_Loaded] = []
         pixels = 0
         for item in self._loaded(jobs, pool):
             batch.append(item)
             pixels += item.rgb.shape[0] * item.rgb.shape[1] if item.rgb is not None else 0
             if len(batch) >= self.photos_per_batch or pixels >= self.max_pixels:
-                yield batch, pixels
+                yield batch
                 batch, pixels = [], 0
         if batch:
-            yield batch, pixels
+            yield batch
 
     def _write(self, item: _Loaded, restored: np.ndarray | None) -> Outcome:
         outcome = self._finish(item, restored) if item.outcome.status == "restored" else item.outcome
         item.image = item.rgb = item.mask = None  # release decoded pixels as soon as possible
         return outcome
 
-    def _restore(self, batch: list[_Loaded], pool: ThreadPoolExecutor) -> tuple[list[_Loaded], list[_Loaded], Future | None]:
-        """The batch, its photos that have holes to fill, and their restoration under way in `pool`."""
-        todo = [it for it in batch if it.outcome.status == "restored" and it.mask.any()]
-        return batch, todo, pool.submit(self.restorer.restore_many, [(it.rgb, it.mask) for it in todo]) if todo else None
-
-    def _hand_over(self, restoring: tuple, writing: deque, writer: ThreadPoolExecutor) -> Iterator[Outcome]:
-        """Wait for a batch's restoration, yield the outcomes of the batch written before it, and
-        start writing this one."""
-        batch, todo, future = restoring
-        restored = future.result() if future is not None else []
-        by_id = {id(it): r for it, r in zip(todo, restored, strict=True)}
-        while writing:
-            yield writing.popleft().result()
-        writing.extend(writer.submit(self._write, it, by_id.get(id(it))) for it in batch)
-
     def run(self, jobs: Iterable[Job]) -> Iterator[Outcome]:
         """One Outcome per job, in order; the photos of each batch share the model's forward passes.
 
         Outputs are encoded and written by a second thread pool while the model restores the next
-        batch. Two batches are restored at once when together they hold at most `max_pixels`: the
-        Python and numpy work of one (cutting windows, joining fills) then runs while the other's
-        forward pass does, which keeps two cores busy on small photos. After a batch of more than
-        half of `max_pixels` (large photos), the next one is read only when it is done."""
-        with (ThreadPoolExecutor(self.io_threads) as reader, ThreadPoolExecutor(self.io_threads) as writer,
-              ThreadPoolExecutor(2) as restorer):
+        batch: memory holds at most the batch being written and the one being restored."""
+        with ThreadPoolExecutor(self.io_threads) as reader, ThreadPoolExecutor(self.io_threads) as writer:
             writing: deque = deque()
-            restoring: deque = deque()  # ((batch, todo, future), pixels), oldest first
             try:
-                for batch, pixels in self._batches(jobs, reader):
-                    while restoring and (len(restoring) == 2 or restoring[0][1] + pixels > self.max_pixels):
-                        yield from self._hand_over(restoring.popleft()[0], writing, writer)
-                    restoring.append((self._restore(batch, restorer), pixels))
-                    if 2 * pixels > self.max_pixels:  # a large batch: done, in order, before reading on
-                        while restoring:
-                            yield from self._hand_over(restoring.popleft()[0], writing, writer)
-                while restoring:
-                    yield from self._hand_over(restoring.popleft()[0], writing, writer)
+                for batch in self._batches(jobs, reader):
+                    todo = [it for it in batch if it.outcome.status == "restored" and it.mask.any()]
+                    restored = self.restorer.restore_many([(it.rgb, it.mask) for it in todo]) if todo else []
+                    by_id = {id(it): r for it, r in zip(todo, restored, strict=True)}
+                    while writing:  # the previous batch, written while this one was restored
+                        yield writing.popleft().result()
+                    writing.extend(writer.submit(self._write, it, by_id.get(id(it))) for it in batch)
                 while writing:
                     yield writing.popleft().result()
-            except BaseException:  # Ctrl-C, or a caller that stops early: work not yet begun is not begun
-                for (_, _, future), _ in restoring:
-                    if future is not None:
-                        future.cancel()
+            except BaseException:  # Ctrl-C, or a caller that stops early: outputs not yet begun are not begun
                 for future in writing:
                     future.cancel()
                 raise
