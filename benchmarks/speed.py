@@ -1,11 +1,14 @@
 """Speed of restore against classical inpainting, on the same files, in one run.
 
-    python benchmarks/speed.py [--model photo] [--small 1000] [--large 20] [--blobs 10] [--faces 300] [--huge 0]
+    python benchmarks/speed.py [--model photo] [--small 1000] [--large 20] [--blobs 10] [--faces 300] [--huge 0] [--rounds 3]
 
 Writes benchmarks/RESULTS.md. Photos are crops of the public-domain pictures that
 scikit-image ships, with the paper's masks; everything is timed disk to disk
 except the row marked "forward pass only". Ratios against the classical peers are
-the headline: absolute times vary from machine to machine. The profile written by
+the headline: absolute times vary from machine to machine. Each ratio to biharmonic is
+that of the median times of `--rounds` alternating rounds (restore, biharmonic, restore, ...),
+with the lowest and highest ratio of a single round beside it, since a shared machine's
+speed drifts within minutes. The profile written by
 benchmarks/profile_run.py (PROFILE.md), when present, is appended to RESULTS.md.
 """
 
@@ -15,10 +18,12 @@ import argparse
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -176,6 +181,46 @@ def forward_only(model_name: str, n: int = 1024, batch: int = 64) -> float:
     return (n // batch) * batch / (time.perf_counter() - t)
 
 
+@dataclass
+class Compared:
+    """`restore run` against biharmonic on the same folder, over alternating rounds."""
+
+    n: int  # photos
+    restore_s: list[float]
+    biharmonic_s: list[float]
+    peak_mb: int  # the largest peak RSS of the restore runs
+
+    @property
+    def restore_rate(self) -> float:
+        return self.n / statistics.median(self.restore_s)
+
+    @property
+    def biharmonic_rate(self) -> float:
+        return self.n / statistics.median(self.biharmonic_s)
+
+    def ratio(self) -> str:
+        """"1.02x biharmonic (0.95-1.10)": the ratio of the medians, and the range of the rounds' ratios."""
+        text = f"{self.restore_rate / self.biharmonic_rate:.2f}x biharmonic"
+        if len(self.restore_s) > 1:
+            each = [b / r for r, b in zip(self.restore_s, self.biharmonic_s, strict=True)]
+            text += f" ({min(each):.2f}-{max(each):.2f} over {len(each)} rounds)"
+        return text
+
+
+def compare(folder: Path, work: Path, n: int, model: str, rounds: int) -> Compared:
+    """Alternate `restore run` and biharmonic on `folder` for `rounds` rounds."""
+    restore_s, biharmonic_s, peak = [], [], 0
+    for _ in range(rounds):
+        for out in (work / f"o_{folder.name}", work / f"b_{folder.name}"):
+            shutil.rmtree(out, ignore_errors=True)
+        dt, mb = restore_cli(["run", str(folder / "photos"), "--masks", str(folder / "masks"),
+                              "-o", str(work / f"o_{folder.name}"), "--model", model])
+        restore_s.append(dt)
+        peak = max(peak, mb)
+        biharmonic_s.append(classical(folder, work / f"b_{folder.name}", "biharmonic"))
+    return Compared(n, restore_s, biharmonic_s, peak)
+
+
 def fresh_python(code: str) -> list[str]:
     """Run ``code`` in a new interpreter (nothing imported yet); its printed words."""
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
@@ -196,6 +241,7 @@ def main() -> None:
     ap.add_argument("--faces", type=int, default=300,
                     help="photos at CelebA's 178x218 with one blob hole, restored with --model celeba")
     ap.add_argument("--huge", type=int, default=0, help="photos in the peak-RSS folder (10000 for the issue's check)")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds of each restore / biharmonic comparison")
     ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     args = ap.parse_args()
 
@@ -211,12 +257,10 @@ def main() -> None:
         fwd = forward_only(args.model)
         rows.append(("restore forward pass only, 64x64, batch 64", f"{fwd:.0f} img/s", ""))
 
-        dt, rss_small = restore_cli(["run", str(small / "photos"), "--masks", str(small / "masks"),
-                                     "-o", str(work / "o_small"), "--model", args.model])
-        r_small = args.small / dt
-        bh = args.small / classical(small, work / "b_small", "biharmonic")
-        rows.append((f"restore run, {args.small} x 64x64, disk to disk (process start included)", f"{r_small:.0f} img/s",
-                     f"{r_small / bh:.2f}x biharmonic"))
+        c = compare(small, work, args.small, args.model, args.rounds)
+        rss_small, bh = c.peak_mb, c.biharmonic_rate
+        rows.append((f"restore run, {args.small} x 64x64, disk to disk (process start included)",
+                     f"{c.restore_rate:.0f} img/s", c.ratio()))
         rows.append(("scikit-image biharmonic, same files, disk to disk", f"{bh:.0f} img/s", "1.00x"))
         try:
             te = args.small / classical(small, work / "t_small", "telea")
@@ -224,35 +268,26 @@ def main() -> None:
         except ImportError:
             rows.append(("OpenCV Telea", "not installed", "pip install -e '.[classical]'"))
 
-        dt_large, _ = restore_cli(["run", str(large / "photos"), "--masks", str(large / "masks"),
-                                   "-o", str(work / "o_large"), "--model", args.model])
-        r_large = args.large / dt_large
-        bl = args.large / classical(large, work / "b_large", "biharmonic")
-        rows.append((f"restore run, {args.large} x 1024x768, 3 holes each", f"{r_large:.1f} img/s",
-                     f"{r_large / bl:.2f}x biharmonic"))
+        c = compare(large, work, args.large, args.model, args.rounds)
+        dt_large, bl = statistics.median(c.restore_s), c.biharmonic_rate
+        rows.append((f"restore run, {args.large} x 1024x768, 3 holes each", f"{c.restore_rate:.1f} img/s", c.ratio()))
         rows.append(("scikit-image biharmonic, same files", f"{bl:.2f} img/s", "1.00x"))
 
         if args.blobs:
             blobs = work / "blobs"
             make_blobs(blobs, args.blobs)
-            dt_blobs, _ = restore_cli(["run", str(blobs / "photos"), "--masks", str(blobs / "masks"),
-                                       "-o", str(work / "o_blobs"), "--model", args.model])
-            r_blobs = args.blobs / dt_blobs
-            bb = args.blobs / classical(blobs, work / "b_blobs", "biharmonic")
+            c = compare(blobs, work, args.blobs, args.model, args.rounds)
             rows.append((f"restore run, {args.blobs} x 1024x768, one blob hole of 6-15 % each (process start included)",
-                         f"{r_blobs:.2f} img/s", f"{r_blobs / bb:.2f}x biharmonic"))
-            rows.append(("scikit-image biharmonic, same files", f"{bb:.2f} img/s", "1.00x"))
+                         f"{c.restore_rate:.2f} img/s", c.ratio()))
+            rows.append(("scikit-image biharmonic, same files", f"{c.biharmonic_rate:.2f} img/s", "1.00x"))
 
         if args.faces:
             faces = work / "faces"
             make_faces(faces, args.faces)
-            dt_faces, _ = restore_cli(["run", str(faces / "photos"), "--masks", str(faces / "masks"),
-                                       "-o", str(work / "o_faces"), "--model", "celeba"])
-            r_faces = args.faces / dt_faces
-            bf = args.faces / classical(faces, work / "b_faces", "biharmonic")
+            c = compare(faces, work, args.faces, "celeba", args.rounds)
             rows.append((f"restore run --model celeba, {args.faces} x 178x218 (CelebA's size), one blob hole of "
-                         "6-15 % each (process start included)", f"{r_faces:.1f} img/s", f"{r_faces / bf:.2f}x biharmonic"))
-            rows.append(("scikit-image biharmonic, same files", f"{bf:.1f} img/s", "1.00x"))
+                         "6-15 % each (process start included)", f"{c.restore_rate:.1f} img/s", c.ratio()))
+            rows.append(("scikit-image biharmonic, same files", f"{c.biharmonic_rate:.1f} img/s", "1.00x"))
 
         helps = []
         for _ in range(5):
@@ -260,12 +295,16 @@ def main() -> None:
             subprocess.run([sys.executable, "-m", "restore.cli", "--help"], capture_output=True, check=True)
             helps.append(time.perf_counter() - t)
         rows.append(("restore --help (best of 5)", f"{min(helps):.3f} s", ""))
-        load_s = model_load_seconds(args.model)
-        rows.append(("model load (import included)", f"{load_s:.2f} s", ""))
+        # Best of three, alternating: the two differ by less than one run's noise.
         floor = f"import time; t = time.perf_counter(); import torch; print(time.perf_counter() - t, {_PEAK})"
-        out = fresh_python(floor)
-        import_s, import_mb = float(out[0]), int(out[1]) // 1024
-        rows.append(("`import torch` alone: time, peak RSS (the floor under the rows above and below)",
+        loads, imports = [], []
+        for _ in range(3):
+            loads.append(model_load_seconds(args.model))
+            imports.append(fresh_python(floor))
+        load_s = min(loads)
+        import_s, import_mb = min(float(out[0]) for out in imports), max(int(out[1]) for out in imports) // 1024
+        rows.append(("model load (import included, best of 3)", f"{load_s:.2f} s", ""))
+        rows.append(("`import torch` alone: time (best of 3), peak RSS (the floor under the rows above and below)",
                      f"{import_s:.2f} s, {import_mb} MB", ""))
         one = work / "one"
         one.mkdir()
@@ -286,8 +325,10 @@ def main() -> None:
                                    "-o", str(work / "o_huge"), "--model", args.model])
             rows.append((f"peak RSS, restore run on {args.huge} photos", f"{rss} MB", f"{args.huge / dt:.0f} img/s"))
             rss_small = max(rss_small, rss)
+        beyond = (f"loading the model takes {load_s - import_s:.2f} s beyond the import" if load_s - import_s >= 0.05
+                  else "loading the model takes no measurable time beyond the import")
         notes = [f"The largest peak RSS of `restore run` above is {rss_small - import_mb:+d} MB from that of "
-                 f"`import torch` alone, and loading the model takes {load_s - import_s:.2f} s beyond the import."]
+                 f"`import torch` alone, and {beyond}."]
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
