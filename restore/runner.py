@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from .deep import deep_png_bytes, is_deep_png, rawmode, read_deep_png, stored, upright
 from .imageio import FORMATS, atomic_save, atomic_write_bytes, index_masks, mask_key
 from .masks import MaskError, check_size, decode_mask, grow, paper_mask, save_mask, scaled
 from .metadata import read_carried
@@ -109,12 +110,13 @@ def draw_mask(seed: int, rel: Path, height: int, width: int, holes: int = 1) -> 
 
 def open_photo(path: Path) -> tuple[Image.Image, str, list[str]]:
     """Decode a photo upright (EXIF orientation applied); returns (image, format, warnings)."""
-    _, upright, fmt, notes = _open(path)
+    _, upright, fmt, notes, _ = _open(path)
     return upright, fmt, notes
 
 
-def _open(path: Path) -> tuple[Image.Image, Image.Image, str, list[str]]:
-    """(the image as decoded, the same turned upright, its format, warnings)."""
+def _open(path: Path) -> tuple[Image.Image, Image.Image, str, list[str], np.ndarray | None]:
+    """(the image as decoded, the same turned upright, its format, warnings, and for a 16-bit colour
+    PNG its uint16 pixels as stored: the decoded image holds only their high bytes)."""
     notes = []
     try:
         with warnings.catch_warnings():
@@ -126,14 +128,19 @@ def _open(path: Path) -> tuple[Image.Image, Image.Image, str, list[str]]:
             if getattr(im, "n_frames", 1) > 1:
                 notes.append(f"{path}: {im.n_frames} frames; only the first is restored")
                 im.seek(0)
+            raw = rawmode(im)
+            deep = is_deep_png(im, raw, path)
             im.load()
+            pixels16 = read_deep_png(path, np.asarray(im), raw) if deep else None
+    except PhotoError:
+        raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise PhotoError(f"{path}: too many pixels for a safe decode (Pillow's limit is {Image.MAX_IMAGE_PIXELS:,}); "
                          "downscale the photo first") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise PhotoError(f"{path}: cannot read image ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
     upright = ImageOps.exif_transpose(im)
-    return im, upright, fmt, notes
+    return im, upright, fmt, notes, pixels16
 
 
 @dataclass
@@ -145,6 +152,8 @@ class _Loaded:
     rgb: np.ndarray | None = None
     mask: np.ndarray | None = None
     outcome: Outcome | None = None  # set when the job ends before inference
+    deep: np.ndarray | None = None  # a 16-bit colour PNG's pixels, uint16 (H, W, C), upright
+    orientation: int = 1  # its EXIF orientation: how to store them back
 
 
 class Runner:
@@ -209,8 +218,11 @@ class Runner:
         notes: list[str] = []
         info: list[str] = []
         try:
-            src, im, fmt, notes = _open(job.photo)
+            src, im, fmt, notes, pixels16 = _open(job.photo)
             rgb = photo_rgb(im)
+            if pixels16 is not None:
+                item.orientation = src.getexif().get(0x0112, 1)
+                item.deep = upright(pixels16, item.orientation)
             h, w = rgb.shape[:2]
             if job.mask_out is not None:
                 mask = draw_mask(self.seed, job.rel, h, w, self.holes)
@@ -221,8 +233,9 @@ class Runner:
             else:
                 mask, info = self._mask(job, w, h)
             mask = grow(mask, self.dilate)
-            item.save_params, save_notes = read_carried(src, im, job.photo, fmt, self.jpeg_quality)
-            notes += save_notes
+            if item.deep is None:  # (a 16-bit PNG keeps every chunk of its own: deep.py)
+                item.save_params, save_notes = read_carried(src, im, job.photo, fmt, self.jpeg_quality)
+                notes += save_notes
         except (PhotoError, MaskError) as e:
             msg = str(e)
             if isinstance(e, PhotoError) and not msg.startswith(str(job.photo)):
@@ -248,12 +261,19 @@ class Runner:
                 # No hole: the file is copied byte for byte.
                 atomic_write_bytes(job.out, job.photo.read_bytes())
                 return item.outcome
-            out = merge_into(item.image, restored, item.mask)
-            atomic_save(out, job.out, format=item.fmt, **item.save_params)
+            if item.deep is not None:  # 16 bits a channel: the fill scaled up to them, the rest as it was
+                deep = item.deep.copy()
+                deep[item.mask, :3] = restored[item.mask].astype(np.uint16) * 257
+                atomic_write_bytes(job.out, deep_png_bytes(job.photo, stored(deep, item.orientation)))
+                view = (deep[..., :3] >> 8).astype(np.uint8)
+            else:
+                out = merge_into(item.image, restored, item.mask)
+                atomic_save(out, job.out, format=item.fmt, **item.save_params)
+                view = photo_rgb(out)
             if job.compare_out is not None:
                 from .figures import compare_figure
 
-                atomic_save(compare_figure(item.rgb, photo_rgb(out), item.mask), job.compare_out, format="PNG")
+                atomic_save(compare_figure(item.rgb, view, item.mask), job.compare_out, format="PNG")
         except OSError as e:
             return Outcome(job, "failed", f"{job.out}: cannot write ({e.strerror or e})", item.outcome.warnings,
                            item.outcome.notes)
@@ -284,7 +304,7 @@ class Runner:
 
     def _write(self, item: _Loaded, restored: np.ndarray | None) -> Outcome:
         outcome = self._finish(item, restored) if item.outcome.status == "restored" else item.outcome
-        item.image = item.rgb = item.mask = None  # release decoded pixels as soon as possible
+        item.image = item.rgb = item.mask = item.deep = None  # release decoded pixels as soon as possible
         return outcome
 
     def run(self, jobs: Iterable[Job]) -> Iterator[Outcome]:

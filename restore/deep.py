@@ -1,0 +1,135 @@
+"""Colour photos with 16 bits per channel (scans, raw conversions), kept at 16 bits.
+
+Pillow reads a 16-bit RGB or RGBA PNG as 8-bit, keeping each sample's high byte, and cannot
+write one back; saved through it, the whole photo would lose its low bytes, not only the hole.
+Here such a PNG is read at full depth: Pillow's decoder runs a second time with the samples'
+byte order swapped, which gives their low bytes. The networks see the 8-bit view. The restored
+file is the original with its image data replaced: every known pixel keeps its 16 bits, the
+fill is scaled up to 16 bits, and every other chunk (colour profile, gamma, text, EXIF,
+physical size) is copied byte for byte. Pixels are written in the orientation they were stored
+in, so an EXIF orientation stays true.
+
+Other deep colour files (16-bit colour TIFF, 16-bit gray + alpha PNG) cannot be written back at
+their depth, so they are refused rather than silently brought down to 8 bits.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .pipeline import PhotoError
+
+SIGNATURE = b"\x89PNG\r\n\x1a\n"
+CHANNELS = {"RGB;16B": 3, "RGBA;16B": 4}  # Pillow's raw modes of 16-bit colour PNGs
+SAMPLES16 = re.compile(r"^[A-Za-z]+;16[BLN]$")  # 16 bits a sample, in some byte order
+ANIMATION = {b"acTL", b"fcTL", b"fdAT"}  # only the first frame is restored: the output is a still
+
+
+def rawmode(im: Image.Image) -> str | None:
+    """How the file stores its pixels, as Pillow's raw mode (read before the image is loaded)."""
+    if not im.tile:
+        return None
+    args = im.tile[0].args
+    return args if isinstance(args, str) else (args[0] if args and isinstance(args[0], str) else None)
+
+
+def is_deep_png(im: Image.Image, raw: str | None, path: Path) -> bool:
+    """Whether `im` is a 16-bit colour PNG this module keeps at 16 bits; a PhotoError for deep
+    colour files that would lose bits."""
+    if raw is None or not SAMPLES16.match(raw) or im.mode not in ("RGB", "RGBA"):
+        return False  # 8 bits a sample (BGR;16 is 5-6-5 bits a pixel), or 16-bit gray (I;16), which Pillow keeps whole
+    if im.format == "PNG" and raw in CHANNELS:
+        return True
+    kind = "gray + alpha PNG" if raw.startswith("LA") else f"colour {im.format or 'image'}"
+    raise PhotoError(f"{path}: a 16-bit {kind}, which restore cannot write back without losing 8 of its bits; "
+                     "save it as a 16-bit RGB PNG (or as 8-bit) first")
+
+
+def read_deep_png(path: Path, high: np.ndarray, raw: str) -> np.ndarray:
+    """The PNG's pixels as uint16 (H, W, C) as stored, from `high` (Pillow's 8-bit decode) and a
+    second decode that keeps the low bytes."""
+    with Image.open(path) as im:
+        tile = im.tile[0]
+        im.tile = [tile._replace(args=raw.replace(";16B", ";16L"))]  # the unpacker then takes the low byte
+        low = np.asarray(im)
+    return (high.astype(np.uint16) << 8) | low
+
+
+# EXIF orientation -> the numpy steps that turn stored pixels upright (as ImageOps.exif_transpose)
+def upright(a: np.ndarray, orientation: int) -> np.ndarray:
+    steps = {2: lambda x: x[:, ::-1], 3: lambda x: x[::-1, ::-1], 4: lambda x: x[::-1],
+             5: lambda x: x.swapaxes(0, 1), 6: lambda x: np.rot90(x, -1), 7: lambda x: x[::-1, ::-1].swapaxes(0, 1),
+             8: lambda x: np.rot90(x, 1)}
+    return steps[orientation](a) if orientation in steps else a
+
+
+def stored(a: np.ndarray, orientation: int) -> np.ndarray:
+    """The inverse of `upright`."""
+    return upright(a, {6: 8, 8: 6}.get(orientation, orientation))
+
+
+def _chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    if not data.startswith(SIGNATURE):
+        raise PhotoError("not a PNG file")
+    pos, out = len(SIGNATURE), []
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        out.append((kind, data[pos : pos + 12 + length]))  # the whole chunk, CRC included
+        pos += 12 + length
+        if kind == b"IEND":
+            break
+    return out
+
+
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+
+def _paeth_rows(a: np.ndarray, rows_at_once: int = 256) -> bytes:
+    """uint16 (H, W, C) -> PNG scanlines, each Paeth-filtered. The predictors are the unfiltered
+    neighbours, so rows are filtered many at a time (a few MB of temporaries for each of them)."""
+    h, w, c = a.shape
+    bpp = 2 * c
+    data = a.astype(">u2").view(np.uint8).reshape(h, w * bpp)
+    out = []
+    for y0 in range(0, h, rows_at_once):
+        x = data[y0 : y0 + rows_at_once].astype(np.int16)
+        up = np.empty_like(x)
+        up[0] = data[y0 - 1] if y0 else 0
+        up[1:] = x[:-1]
+        left, corner = np.zeros_like(x), np.zeros_like(x)
+        left[:, bpp:], corner[:, bpp:] = x[:, :-bpp], up[:, :-bpp]
+        p = left + up - corner
+        pa, pb, pc = np.abs(p - left), np.abs(p - up), np.abs(p - corner)
+        pred = np.where((pa <= pb) & (pa <= pc), left, np.where(pb <= pc, up, corner))
+        rows = np.empty((len(x), 1 + x.shape[1]), np.uint8)
+        rows[:, 0] = 4  # Paeth
+        rows[:, 1:] = (x - pred) & 0xFF
+        out.append(rows.tobytes())
+    return b"".join(out)
+
+
+def deep_png_bytes(source: Path, pixels: np.ndarray) -> bytes:
+    """`source`'s PNG file with its image data replaced by `pixels` (uint16 (H, W, C) as stored, its
+    size and channels); the other chunks are kept as they are, but for interlacing, which is
+    dropped, and animation chunks (the output is the first frame)."""
+    out, wrote = [SIGNATURE], False
+    for kind, whole in _chunks(Path(source).read_bytes()):
+        if kind == b"IHDR":
+            w, h, depth, colour, comp, filt, _ = struct.unpack(">IIBBBBB", whole[8:21])
+            if (h, w, depth) != (*pixels.shape[:2], 16) or {2: 3, 6: 4}.get(colour) != pixels.shape[2]:
+                raise PhotoError(f"{source}: its PNG header does not match the pixels to write")
+            out.append(_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, colour, comp, filt, 0)))
+        elif kind == b"IDAT":
+            if not wrote:
+                out.append(_chunk(b"IDAT", zlib.compress(_paeth_rows(pixels), 6)))
+                wrote = True
+        elif kind not in ANIMATION:
+            out.append(whole)
+    return b"".join(out)

@@ -1,0 +1,169 @@
+"""16-bit colour PNGs come out at 16 bits, with every other chunk as it was; deep files restore
+cannot write back are refused, not brought down to 8 bits."""
+
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from restore.cli import main
+from restore.deep import stored, upright
+
+from .conftest import smooth_photo
+
+
+def chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+
+def exif_orientation(value: int) -> bytes:
+    """A little-endian TIFF header with one IFD entry: Orientation = value."""
+    return b"II*\x00" + struct.pack("<IH", 8, 1) + struct.pack("<HHIHH", 0x0112, 3, 1, value, 0) + struct.pack("<I", 0)
+
+
+EXTRA = [(b"gAMA", struct.pack(">I", 45455)), (b"pHYs", struct.pack(">IIB", 11811, 11811, 1)),
+         (b"tEXt", b"Title\x00a scanned print")]
+
+
+def write_png16(path, pixels: np.ndarray, extra=EXTRA) -> None:
+    """A 16-bit PNG (colour type from the channels), unfiltered, with `extra` chunks before the data."""
+    h, w, c = pixels.shape
+    colour = {2: 4, 3: 2, 4: 6}[c]
+    rows = b"".join(b"\x00" + pixels[y].astype(">u2").tobytes() for y in range(h))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, colour, 0, 0, 0))
+                     + b"".join(chunk(k, v) for k, v in extra) + chunk(b"IDAT", zlib.compress(rows))
+                     + chunk(b"tEXt", b"Comment\x00after the data") + chunk(b"IEND", b""))
+
+
+def chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    pos, out = 8, []
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        out.append((data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]))
+        pos += 12 + length
+    return out
+
+
+def read_png16(path) -> np.ndarray:
+    """A reference decoder, independent of Pillow: non-interlaced 16-bit PNGs, any row filter."""
+    parts = chunks(path.read_bytes())
+    w, h, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", parts[0][1])
+    assert (depth, interlace) == (16, 0)
+    c = {0: 1, 4: 2, 2: 3, 6: 4}[colour]
+    raw = zlib.decompress(b"".join(body for kind, body in parts if kind == b"IDAT"))
+    bpp, stride = 2 * c, 2 * c * w
+    rows, prev = [], [0] * stride
+    for y in range(h):
+        kind, line = raw[y * (stride + 1)], list(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b, cc = prev[i], (prev[i - bpp] if i >= bpp else 0)
+            if kind == 1:
+                line[i] = (line[i] + a) & 0xFF
+            elif kind == 2:
+                line[i] = (line[i] + b) & 0xFF
+            elif kind == 3:
+                line[i] = (line[i] + (a + b) // 2) & 0xFF
+            elif kind == 4:
+                p = a + b - cc
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - cc)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else cc)) & 0xFF
+        rows.append(bytes(line))
+        prev = line
+    return np.frombuffer(b"".join(rows), ">u2").reshape(h, w, c).astype(np.uint16)
+
+
+def deep_photo(h, w, channels, seed=0) -> np.ndarray:
+    """Smooth 16-bit colour with low bytes of their own (noise an 8-bit copy would lose)."""
+    rng = np.random.default_rng(seed)
+    rgb = smooth_photo(h, w, seed).astype(np.uint16) * 257 + rng.integers(-100, 101, (h, w, 3))
+    if channels == 4:
+        rgb = np.concatenate([rgb, rng.integers(0, 65536, (h, w, 1))], axis=2)
+    return np.clip(rgb, 0, 65535).astype(np.uint16)
+
+
+def hole(h, w) -> np.ndarray:
+    m = np.zeros((h, w), bool)
+    m[h // 3 : h // 3 + h // 4, w // 4 : w // 4 + w // 3] = True
+    return m
+
+
+def run(tmp_path, model_dir, *extra):
+    return CliRunner().invoke(main, ["run", str(tmp_path / "photos"), "--masks", str(tmp_path / "masks"),
+                                     "-o", str(tmp_path / "out"), "--model", str(model_dir), *extra])
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_a_16_bit_colour_png_keeps_its_16_bits_and_its_chunks(tmp_path, model_dir, channels):
+    h, w = 40, 52
+    pixels = deep_photo(h, w, channels)
+    src = tmp_path / "photos" / "scan.png"
+    write_png16(src, pixels)
+    m = hole(h, w)
+    (tmp_path / "masks").mkdir()
+    Image.fromarray(m.astype(np.uint8) * 255).save(tmp_path / "masks" / "scan.png")
+    before = src.read_bytes()
+    res = run(tmp_path, model_dir, "--concat")
+    assert res.exit_code == 0, res.output
+    assert src.read_bytes() == before
+    out = tmp_path / "out" / "scan.png"
+    got = read_png16(out)
+    assert got.shape == pixels.shape
+    assert np.array_equal(got[~m], pixels[~m])  # every known pixel, all 16 bits
+    assert np.array_equal(got[..., 3:], pixels[..., 3:])  # alpha untouched, in the hole too
+    fill = got[m, :3]
+    assert (fill % 257 == 0).all() and not np.array_equal(fill, pixels[m, :3])
+    # every chunk but the image data is the original's, in its order
+    keep = [(k, v) for k, v in chunks(before) if k != b"IDAT"]
+    assert [(k, v) for k, v in chunks(out.read_bytes()) if k != b"IDAT"] == keep
+    assert (tmp_path / "out" / "scan_compare.png").exists()
+
+
+def test_numpy_orientation_steps_match_pillows():
+    a = np.arange(5 * 7 * 3, dtype=np.uint8).reshape(5, 7, 3)
+    methods = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+               5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+               8: Image.Transpose.ROTATE_90}
+    for orientation, method in methods.items():
+        assert np.array_equal(upright(a, orientation), np.asarray(Image.fromarray(a).transpose(method)))
+        assert np.array_equal(stored(upright(a, orientation), orientation), a)
+
+
+def test_an_exif_rotated_16_bit_png_is_masked_upright_and_stored_as_it_was(tmp_path, model_dir):
+    h, w = 30, 48  # as stored; orientation 6 shows it 48 high and 30 wide
+    pixels = deep_photo(h, w, 3, seed=1)
+    write_png16(tmp_path / "photos" / "turned.png", pixels, EXTRA + [(b"eXIf", exif_orientation(6))])
+    m_up = hole(w, h)  # the mask is drawn on the photo as it is seen
+    (tmp_path / "masks").mkdir()
+    Image.fromarray(m_up.astype(np.uint8) * 255).save(tmp_path / "masks" / "turned.png")
+    res = run(tmp_path, model_dir)
+    assert res.exit_code == 0, res.output
+    got = read_png16(tmp_path / "out" / "turned.png")
+    assert got.shape == pixels.shape  # stored as it was, with its eXIf chunk
+    seen, truth = upright(got, 6), upright(pixels, 6)
+    assert np.array_equal(seen[~m_up], truth[~m_up]) and not np.array_equal(seen[m_up], truth[m_up])
+
+
+def test_deep_files_that_cannot_be_written_back_are_refused(tmp_path, model_dir):
+    tifffile = pytest.importorskip("tifffile")
+    photos = tmp_path / "photos"
+    write_png16(photos / "gray_alpha.png", np.full((20, 24, 2), 40000, np.uint16))
+    tifffile.imwrite(photos / "scan.tif", deep_photo(20, 24, 3), photometric="rgb")
+    Image.fromarray(smooth_photo(20, 24)).save(photos / "fine.png")
+    res = CliRunner().invoke(main, ["run", str(photos), "-o", str(tmp_path / "out"), "--model", str(model_dir)])
+    assert res.exit_code == 1
+    assert res.stdout.strip().splitlines()[-1] == "1 restored, 0 skipped, 2 failed"
+    assert "gray_alpha.png: a 16-bit gray + alpha PNG" in res.stderr and "scan.tif: a 16-bit colour TIFF" in res.stderr
+    assert (tmp_path / "out" / "fine.png").exists()
+    assert not (tmp_path / "out" / "scan.tif").exists() and not (tmp_path / "out" / "gray_alpha.png").exists()
+
+
+def test_rows_are_filtered_alike_however_many_at_once():
+    from restore.deep import _paeth_rows
+
+    a = deep_photo(23, 17, 4, seed=3)
+    assert _paeth_rows(a, 5) == _paeth_rows(a, 1) == _paeth_rows(a, 256)
