@@ -110,13 +110,14 @@ def draw_mask(seed: int, rel: Path, height: int, width: int, holes: int = 1) -> 
 
 def open_photo(path: Path) -> tuple[Image.Image, str, list[str]]:
     """Decode a photo upright (EXIF orientation applied); returns (image, format, warnings)."""
-    _, upright, fmt, notes, _ = _open(path)
+    _, upright, fmt, notes, _ = _open(path, keep_depth=False)
     return upright, fmt, notes
 
 
-def _open(path: Path) -> tuple[Image.Image, Image.Image, str, list[str], np.ndarray | None]:
+def _open(path: Path, keep_depth: bool = True) -> tuple[Image.Image, Image.Image, str, list[str], np.ndarray | None]:
     """(the image as decoded, the same turned upright, its format, warnings, and for a 16-bit colour
-    PNG its uint16 pixels as stored: the decoded image holds only their high bytes)."""
+    PNG its uint16 pixels as stored: the decoded image holds only their high bytes). With
+    `keep_depth` (the photo will be written back), a deep colour file that cannot be is a PhotoError."""
     notes = []
     try:
         with warnings.catch_warnings():
@@ -129,7 +130,7 @@ def _open(path: Path) -> tuple[Image.Image, Image.Image, str, list[str], np.ndar
                 notes.append(f"{path}: {im.n_frames} frames; only the first is restored")
                 im.seek(0)
             raw = rawmode(im)
-            deep = is_deep_png(im, raw, path)
+            deep = keep_depth and is_deep_png(im, raw, path)
             im.load()
             pixels16 = read_deep_png(path, np.asarray(im), raw) if deep else None
     except PhotoError:

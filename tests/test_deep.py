@@ -167,3 +167,12 @@ def test_rows_are_filtered_alike_however_many_at_once():
 
     a = deep_photo(23, 17, 4, seed=3)
     assert _paeth_rows(a, 5) == _paeth_rows(a, 1) == _paeth_rows(a, 256)
+
+
+def test_commands_that_only_read_photos_take_deep_files_at_8_bits(tmp_path):
+    tifffile = pytest.importorskip("tifffile")
+    from restore.runner import open_photo
+
+    tifffile.imwrite(tmp_path / "scan.tif", deep_photo(20, 24, 3), photometric="rgb")
+    im, fmt, _ = open_photo(tmp_path / "scan.tif")
+    assert (im.mode, im.size, fmt) == ("RGB", (24, 20), "TIFF")
