@@ -176,3 +176,27 @@ def test_commands_that_only_read_photos_take_deep_files_at_8_bits(tmp_path):
     tifffile.imwrite(tmp_path / "scan.tif", deep_photo(20, 24, 3), photometric="rgb")
     im, fmt, _ = open_photo(tmp_path / "scan.tif")
     assert (im.mode, im.size, fmt) == ("RGB", (24, 20), "TIFF")
+
+
+def write_adam7(path, pixels: np.ndarray) -> None:
+    """An interlaced (Adam7) 16-bit colour PNG, unfiltered."""
+    h, w, c = pixels.shape
+    data = b""
+    for x0, y0, dx, dy in [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]:
+        data += b"".join(b"\x00" + row.astype(">u2").tobytes() for row in pixels[y0::dy, x0::dx] if row.size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, {3: 2, 4: 6}[c], 0, 0, 1))
+                     + chunk(b"IDAT", zlib.compress(data)) + chunk(b"IEND", b""))
+
+
+def test_an_interlaced_16_bit_png_is_read_whole_and_written_progressive_no_more(tmp_path, model_dir):
+    h, w = 37, 29  # not multiples of 8: the last passes' partial rows and columns
+    pixels = deep_photo(h, w, 3, seed=5)
+    write_adam7(tmp_path / "photos" / "i.png", pixels)
+    m = hole(h, w)
+    (tmp_path / "masks").mkdir()
+    Image.fromarray(m.astype(np.uint8) * 255).save(tmp_path / "masks" / "i.png")
+    res = run(tmp_path, model_dir)
+    assert res.exit_code == 0, res.output
+    got = read_png16(tmp_path / "out" / "i.png")  # the reference decoder reads non-interlaced files only
+    assert np.array_equal(got[~m], pixels[~m])
