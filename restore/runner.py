@@ -278,6 +278,8 @@ class Runner:
         except OSError as e:
             return Outcome(job, "failed", f"{job.out}: cannot write ({e.strerror or e})", item.outcome.warnings,
                            item.outcome.notes)
+        except PhotoError as e:  # a 16-bit PNG that changed on disk since it was read
+            return Outcome(job, "failed", str(e), item.outcome.warnings, item.outcome.notes)
         return item.outcome
 
     def _loaded(self, jobs: Iterable[Job], pool: ThreadPoolExecutor) -> Iterator[_Loaded]:

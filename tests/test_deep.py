@@ -200,3 +200,14 @@ def test_an_interlaced_16_bit_png_is_read_whole_and_written_progressive_no_more(
     assert res.exit_code == 0, res.output
     got = read_png16(tmp_path / "out" / "i.png")  # the reference decoder reads non-interlaced files only
     assert np.array_equal(got[~m], pixels[~m])
+
+
+def test_a_png_that_does_not_match_the_pixels_is_not_written(tmp_path):
+    from restore.deep import deep_png_bytes
+    from restore.pipeline import PhotoError
+
+    write_png16(tmp_path / "a.png", deep_photo(10, 12, 3))
+    with pytest.raises(PhotoError, match="does not match"):
+        deep_png_bytes(tmp_path / "a.png", deep_photo(12, 10, 3))
+    with pytest.raises(PhotoError, match="does not match"):
+        deep_png_bytes(tmp_path / "a.png", deep_photo(10, 12, 4))
