@@ -1,16 +1,17 @@
 """Colour photos with 16 bits per channel (scans, raw conversions), kept at 16 bits.
 
-Pillow reads a 16-bit RGB or RGBA PNG as 8-bit, keeping each sample's high byte, and cannot
-write one back; saved through it, the whole photo would lose its low bytes, not only the hole.
-Here such a PNG is read at full depth: Pillow's decoder runs a second time with the samples'
-byte order swapped, which gives their low bytes. The networks see the 8-bit view. The restored
-file is the original with its image data replaced: every known pixel keeps its 16 bits, the
-fill is scaled up to 16 bits, and every other chunk (colour profile, gamma, text, EXIF,
-physical size) is copied byte for byte. Pixels are written in the orientation they were stored
-in, so an EXIF orientation stays true.
+Pillow reads a 16-bit RGB or RGBA PNG or TIFF as 8-bit, keeping each sample's high byte, and
+cannot write one back; saved through it, the whole photo would lose its low bytes, not only the
+hole. Here such a file is read at full depth: Pillow's decoder runs a second time with the
+samples' byte order swapped, which gives their low bytes. The networks see the 8-bit view. The
+restored file is the original with its pixel data replaced: every known pixel keeps its 16
+bits, the fill is scaled up to 16 bits, and everything else is copied byte for byte (a PNG's
+other chunks: colour profile, gamma, text, EXIF; an uncompressed TIFF's tags and its other
+pages). Pixels are written in the orientation they were stored in, so an EXIF orientation stays
+true.
 
-Other deep colour files (16-bit colour TIFF, 16-bit gray + alpha PNG) cannot be written back at
-their depth, so they are refused rather than silently brought down to 8 bits.
+Deep colour files that cannot be written back this way (a compressed or tiled 16-bit colour
+TIFF, a 16-bit gray + alpha PNG) are refused rather than silently brought down to 8 bits.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from PIL import Image
 from .pipeline import PhotoError
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
-CHANNELS = {"RGB;16B": 3, "RGBA;16B": 4}  # Pillow's raw modes of 16-bit colour PNGs
+CHANNELS = {"RGB": 3, "RGBA": 4}
 SAMPLES16 = re.compile(r"^[A-Za-z]+;16[BLN]$")  # 16 bits a sample, in some byte order
 ANIMATION = {b"acTL", b"fcTL", b"fdAT"}  # only the first frame is restored: the output is a still
 
@@ -39,26 +40,62 @@ def rawmode(im: Image.Image) -> str | None:
     return args if isinstance(args, str) else (args[0] if args and isinstance(args[0], str) else None)
 
 
-def is_deep_png(im: Image.Image, raw: str | None, path: Path) -> bool:
-    """Whether `im` is a 16-bit colour PNG this module keeps at 16 bits; a PhotoError for deep
-    colour files that would lose bits."""
-    if raw is None or not SAMPLES16.match(raw) or im.mode not in ("RGB", "RGBA"):
+def is_deep(im: Image.Image, raw: str | None, path: Path) -> bool:
+    """Whether `im` is a 16-bit colour PNG or TIFF this module keeps at 16 bits; a PhotoError for
+    deep colour files that would lose bits."""
+    if raw is None or not SAMPLES16.match(raw) or im.mode not in CHANNELS:
         return False  # 8 bits a sample (BGR;16 is 5-6-5 bits a pixel), or 16-bit gray (I;16), which Pillow keeps whole
-    if im.format == "PNG" and raw in CHANNELS:
+    colour = raw.split(";")[0] in CHANNELS
+    if im.format == "PNG" and colour and raw.endswith("B"):
         return True
+    if im.format == "TIFF" and colour:
+        tags = im.tag_v2
+        if (raw[-1] in "BL" and tags.get(259, 1) == 1 and tags.get(284, 1) == 1 and 273 in tags
+                and all(t.codec_name == "raw" for t in im.tile)):
+            return True
+        raise PhotoError(f"{path}: a compressed or tiled 16-bit colour TIFF, which restore cannot write back without "
+                         "losing 8 of its bits; save it uncompressed, or as a 16-bit PNG, first")
     kind = "gray + alpha PNG" if raw.startswith("LA") else f"colour {im.format or 'image'}"
     raise PhotoError(f"{path}: a 16-bit {kind}, which restore cannot write back without losing 8 of its bits; "
                      "save it as a 16-bit RGB PNG (or as 8-bit) first")
 
 
-def read_deep_png(path: Path, high: np.ndarray, raw: str) -> np.ndarray:
-    """The PNG's pixels as uint16 (H, W, C) as stored, from `high` (Pillow's 8-bit decode) and a
+def read_deep(path: Path, high: np.ndarray) -> np.ndarray:
+    """The file's pixels as uint16 (H, W, C) as stored, from `high` (Pillow's 8-bit decode) and a
     second decode that keeps the low bytes."""
+    swap = {"B": "L", "L": "B"}
     with Image.open(path) as im:
-        tile = im.tile[0]
-        im.tile = [tile._replace(args=raw.replace(";16B", ";16L"))]  # the unpacker then takes the low byte
+        # With the byte order swapped, the unpacker takes each sample's other byte: the low one.
+        im.tile = [t._replace(args=(t.args[:-1] + swap[t.args[-1]]) if isinstance(t.args, str)
+                              else (t.args[0][:-1] + swap[t.args[0][-1]], *t.args[1:])) for t in im.tile]
         low = np.asarray(im)
     return (high.astype(np.uint16) << 8) | low
+
+
+def deep_bytes(source: Path, fmt: str, pixels: np.ndarray) -> bytes:
+    """`source`'s file with its pixels replaced by `pixels` (uint16 (H, W, C) as stored)."""
+    return deep_png_bytes(source, pixels) if fmt == "PNG" else deep_tiff_bytes(source, pixels)
+
+
+def deep_tiff_bytes(source: Path, pixels: np.ndarray) -> bytes:
+    """An uncompressed TIFF with the first page's strips overwritten by `pixels`; every tag, and
+    every other page, stays as it was."""
+    data = bytearray(Path(source).read_bytes())
+    with Image.open(source) as im:
+        tags = im.tag_v2
+        h, w = im.size[1], im.size[0]
+        endian = tags._endian
+        offsets, counts = list(tags[273]), list(tags[279])
+        per = int(tags.get(278, h))
+    if pixels.shape[:2] != (h, w) or pixels.shape[2] not in (3, 4):
+        raise PhotoError(f"{source}: its TIFF header does not match the pixels to write")
+    samples = pixels.astype(f"{endian}u2")
+    for i, (offset, count) in enumerate(zip(offsets, counts, strict=True)):
+        strip = samples[i * per : (i + 1) * per].tobytes()
+        if len(strip) != count:
+            raise PhotoError(f"{source}: its TIFF header does not match the pixels to write")
+        data[offset : offset + count] = strip
+    return bytes(data)
 
 
 # EXIF orientation -> the numpy steps that turn stored pixels upright (as ImageOps.exif_transpose)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from .deep import deep_png_bytes, is_deep_png, rawmode, read_deep_png, stored, upright
+from .deep import deep_bytes, is_deep, rawmode, read_deep, stored, upright
 from .imageio import FORMATS, atomic_save, atomic_write_bytes, index_masks, mask_key
 from .masks import MaskError, check_size, decode_mask, grow, paper_mask, save_mask, scaled
 from .metadata import read_carried
@@ -116,7 +116,7 @@ def open_photo(path: Path) -> tuple[Image.Image, str, list[str]]:
 
 def _open(path: Path, keep_depth: bool = True) -> tuple[Image.Image, Image.Image, str, list[str], np.ndarray | None]:
     """(the image as decoded, the same turned upright, its format, warnings, and for a 16-bit colour
-    PNG its uint16 pixels as stored: the decoded image holds only their high bytes). With
+    PNG or TIFF its uint16 pixels as stored: the decoded image holds only their high bytes). With
     `keep_depth` (the photo will be written back), a deep colour file that cannot be is a PhotoError."""
     notes = []
     try:
@@ -130,9 +130,9 @@ def _open(path: Path, keep_depth: bool = True) -> tuple[Image.Image, Image.Image
                 notes.append(f"{path}: {im.n_frames} frames; only the first is restored")
                 im.seek(0)
             raw = rawmode(im)
-            deep = keep_depth and is_deep_png(im, raw, path)
+            deep = keep_depth and is_deep(im, raw, path)
             im.load()
-            pixels16 = read_deep_png(path, np.asarray(im), raw) if deep else None
+            pixels16 = read_deep(path, np.asarray(im)) if deep else None
     except PhotoError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -153,7 +153,7 @@ class _Loaded:
     rgb: np.ndarray | None = None
     mask: np.ndarray | None = None
     outcome: Outcome | None = None  # set when the job ends before inference
-    deep: np.ndarray | None = None  # a 16-bit colour PNG's pixels, uint16 (H, W, C), upright
+    deep: np.ndarray | None = None  # a 16-bit colour photo's pixels, uint16 (H, W, C), upright
     orientation: int = 1  # its EXIF orientation: how to store them back
 
 
@@ -234,7 +234,7 @@ class Runner:
             else:
                 mask, info = self._mask(job, w, h)
             mask = grow(mask, self.dilate)
-            if item.deep is None:  # (a 16-bit PNG keeps every chunk of its own: deep.py)
+            if item.deep is None:  # (a 16-bit photo keeps all of its file but the pixels: deep.py)
                 item.save_params, save_notes = read_carried(src, im, job.photo, fmt, self.jpeg_quality)
                 notes += save_notes
         except (PhotoError, MaskError) as e:
@@ -265,7 +265,7 @@ class Runner:
             if item.deep is not None:  # 16 bits a channel: the fill scaled up to them, the rest as it was
                 deep = item.deep.copy()
                 deep[item.mask, :3] = restored[item.mask].astype(np.uint16) * 257
-                atomic_write_bytes(job.out, deep_png_bytes(job.photo, stored(deep, item.orientation)))
+                atomic_write_bytes(job.out, deep_bytes(job.photo, item.fmt, stored(deep, item.orientation)))
                 view = (deep[..., :3] >> 8).astype(np.uint8)
             else:
                 out = merge_into(item.image, restored, item.mask)
@@ -278,7 +278,7 @@ class Runner:
         except OSError as e:
             return Outcome(job, "failed", f"{job.out}: cannot write ({e.strerror or e})", item.outcome.warnings,
                            item.outcome.notes)
-        except PhotoError as e:  # a 16-bit PNG that changed on disk since it was read
+        except PhotoError as e:  # a 16-bit photo that changed on disk since it was read
             return Outcome(job, "failed", str(e), item.outcome.warnings, item.outcome.notes)
         return item.outcome
 

@@ -1,5 +1,5 @@
-"""16-bit colour PNGs come out at 16 bits, with every other chunk as it was; deep files restore
-cannot write back are refused, not brought down to 8 bits."""
+"""16-bit colour PNGs and uncompressed TIFFs come out at 16 bits, with the rest of the file as it
+was; deep files restore cannot write back are refused, not brought down to 8 bits."""
 
 import struct
 import zlib
@@ -148,25 +148,52 @@ def test_an_exif_rotated_16_bit_png_is_masked_upright_and_stored_as_it_was(tmp_p
     assert np.array_equal(seen[~m_up], truth[~m_up]) and not np.array_equal(seen[m_up], truth[m_up])
 
 
+@pytest.mark.parametrize("byteorder", ["<", ">"])
+def test_an_uncompressed_16_bit_tiff_keeps_its_bits_tags_and_other_pages(tmp_path, model_dir, byteorder):
+    tifffile = pytest.importorskip("tifffile")
+    h, w = 40, 30
+    pages = np.stack([deep_photo(h, w, 3, seed=2), deep_photo(h, w, 3, seed=3)])
+    src = tmp_path / "photos" / "scan.tif"
+    src.parent.mkdir()
+    tifffile.imwrite(src, pages, photometric="rgb", byteorder=byteorder, rowsperstrip=7, resolution=(600, 600),
+                     description="a scanned print")
+    m = hole(h, w)
+    (tmp_path / "masks").mkdir()
+    Image.fromarray(m.astype(np.uint8) * 255).save(tmp_path / "masks" / "scan.png")
+    before = src.read_bytes()
+    res = run(tmp_path, model_dir)
+    assert res.exit_code == 0, res.output
+    assert src.read_bytes() == before
+    out = tmp_path / "out" / "scan.tif"
+    with tifffile.TiffFile(out) as t:
+        first, second = t.pages[0].asarray(), t.pages[1].asarray()
+        strips = [(o, o + n) for o, n in zip(t.pages[0].dataoffsets, t.pages[0].databytecounts, strict=True)]
+    assert first.dtype == np.uint16
+    assert np.array_equal(first[~m], pages[0][~m])
+    fill = first[m]
+    assert (fill % 257 == 0).all() and not np.array_equal(fill, pages[0][m])
+    assert np.array_equal(second, pages[1])
+    after = out.read_bytes()
+    assert len(after) == len(before)
+    outside = np.ones(len(before), bool)  # every byte but the first page's pixels: tags, other pages
+    for a, b in strips:
+        outside[a:b] = False
+    assert np.array_equal(np.frombuffer(after, np.uint8)[outside], np.frombuffer(before, np.uint8)[outside])
+
+
 def test_deep_files_that_cannot_be_written_back_are_refused(tmp_path, model_dir):
     tifffile = pytest.importorskip("tifffile")
     photos = tmp_path / "photos"
     write_png16(photos / "gray_alpha.png", np.full((20, 24, 2), 40000, np.uint16))
-    tifffile.imwrite(photos / "scan.tif", deep_photo(20, 24, 3), photometric="rgb")
+    tifffile.imwrite(photos / "packed.tif", deep_photo(20, 24, 3), photometric="rgb", compression="zlib")
     Image.fromarray(smooth_photo(20, 24)).save(photos / "fine.png")
     res = CliRunner().invoke(main, ["run", str(photos), "-o", str(tmp_path / "out"), "--model", str(model_dir)])
     assert res.exit_code == 1
     assert res.stdout.strip().splitlines()[-1] == "1 restored, 0 skipped, 2 failed"
-    assert "gray_alpha.png: a 16-bit gray + alpha PNG" in res.stderr and "scan.tif: a 16-bit colour TIFF" in res.stderr
+    assert "gray_alpha.png: a 16-bit gray + alpha PNG" in res.stderr
+    assert "packed.tif: a compressed or tiled 16-bit colour TIFF" in res.stderr
     assert (tmp_path / "out" / "fine.png").exists()
-    assert not (tmp_path / "out" / "scan.tif").exists() and not (tmp_path / "out" / "gray_alpha.png").exists()
-
-
-def test_rows_are_filtered_alike_however_many_at_once():
-    from restore.deep import _paeth_rows
-
-    a = deep_photo(23, 17, 4, seed=3)
-    assert _paeth_rows(a, 5) == _paeth_rows(a, 1) == _paeth_rows(a, 256)
+    assert not (tmp_path / "out" / "packed.tif").exists() and not (tmp_path / "out" / "gray_alpha.png").exists()
 
 
 def test_commands_that_only_read_photos_take_deep_files_at_8_bits(tmp_path):
