@@ -199,7 +199,8 @@ class Compared:
         return self.n / statistics.median(self.biharmonic_s)
 
     def ratio(self) -> str:
-        """"1.02x biharmonic (0.95-1.10)": the ratio of the medians, and the range of the rounds' ratios."""
+        """"1.02x biharmonic (0.95-1.10 over 3 rounds)": the ratio of the medians, and the range of the
+        rounds' own ratios."""
         text = f"{self.restore_rate / self.biharmonic_rate:.2f}x biharmonic"
         if len(self.restore_s) > 1:
             each = [b / r for r, b in zip(self.restore_s, self.biharmonic_s, strict=True)]
