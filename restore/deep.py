@@ -10,8 +10,9 @@ other chunks: colour profile, gamma, text, EXIF; an uncompressed TIFF's tags and
 pages). Pixels are written in the orientation they were stored in, so an EXIF orientation stays
 true.
 
-Deep colour files that cannot be written back this way (a compressed or tiled 16-bit colour
-TIFF, a 16-bit gray + alpha PNG) are refused rather than silently brought down to 8 bits.
+Deep files that cannot be written back this way (a compressed or tiled 16-bit colour TIFF, a
+16-bit CMYK TIFF, a 16-bit gray + alpha PNG) are refused rather than silently brought down to
+8 bits.
 """
 
 from __future__ import annotations
@@ -43,9 +44,9 @@ def rawmode(im: Image.Image) -> str | None:
 def is_deep(im: Image.Image, raw: str | None, path: Path) -> bool:
     """Whether `im` is a 16-bit colour PNG or TIFF this module keeps at 16 bits; a PhotoError for
     deep colour files that would lose bits."""
-    if raw is None or not SAMPLES16.match(raw) or im.mode not in CHANNELS:
+    if raw is None or not SAMPLES16.match(raw) or im.mode.startswith("I") or im.mode == "F":
         return False  # 8 bits a sample (BGR;16 is 5-6-5 bits a pixel), or 16-bit gray (I;16), which Pillow keeps whole
-    colour = raw.split(";")[0] in CHANNELS
+    colour = im.mode in CHANNELS and raw.split(";")[0] in CHANNELS
     if im.format == "PNG" and colour and raw.endswith("B"):
         return True
     if im.format == "TIFF" and colour:
@@ -55,7 +56,7 @@ def is_deep(im: Image.Image, raw: str | None, path: Path) -> bool:
             return True
         raise PhotoError(f"{path}: a compressed or tiled 16-bit colour TIFF, which restore cannot write back without "
                          "losing 8 of its bits; save it uncompressed, or as a 16-bit PNG, first")
-    kind = "gray + alpha PNG" if raw.startswith("LA") else f"colour {im.format or 'image'}"
+    kind = "gray + alpha PNG" if raw.startswith("LA") else f"{raw.split(';')[0]} {im.format or 'image'}"
     raise PhotoError(f"{path}: a 16-bit {kind}, which restore cannot write back without losing 8 of its bits; "
                      "save it as a 16-bit RGB PNG (or as 8-bit) first")
 

@@ -186,14 +186,15 @@ def test_deep_files_that_cannot_be_written_back_are_refused(tmp_path, model_dir)
     photos = tmp_path / "photos"
     write_png16(photos / "gray_alpha.png", np.full((20, 24, 2), 40000, np.uint16))
     tifffile.imwrite(photos / "packed.tif", deep_photo(20, 24, 3), photometric="rgb", compression="zlib")
+    tifffile.imwrite(photos / "print.tif", deep_photo(20, 24, 4), photometric="separated")  # CMYK
     Image.fromarray(smooth_photo(20, 24)).save(photos / "fine.png")
     res = CliRunner().invoke(main, ["run", str(photos), "-o", str(tmp_path / "out"), "--model", str(model_dir)])
     assert res.exit_code == 1
-    assert res.stdout.strip().splitlines()[-1] == "1 restored, 0 skipped, 2 failed"
+    assert res.stdout.strip().splitlines()[-1] == "1 restored, 0 skipped, 3 failed"
     assert "gray_alpha.png: a 16-bit gray + alpha PNG" in res.stderr
     assert "packed.tif: a compressed or tiled 16-bit colour TIFF" in res.stderr
-    assert (tmp_path / "out" / "fine.png").exists()
-    assert not (tmp_path / "out" / "packed.tif").exists() and not (tmp_path / "out" / "gray_alpha.png").exists()
+    assert "print.tif: a 16-bit CMYK TIFF" in res.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir() if not p.name.endswith("_mask.png")) == ["fine.png"]
 
 
 def test_commands_that_only_read_photos_take_deep_files_at_8_bits(tmp_path):
