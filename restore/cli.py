@@ -114,7 +114,14 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
             raise click.UsageError(f"-o {output} is the input folder {p}; choose another output folder")
         if p.is_file() and (out_dir / p.name).resolve() == p.resolve():
             raise click.UsageError(f"-o {output} would overwrite the input {p}; choose another output folder")
-    photos = find_photos(list(inputs), recursive, exclude=[out_dir] + ([masks] if masks is not None else []))
+    unreadable: list[Path] = []
+    photos = find_photos(list(inputs), recursive, exclude=[out_dir] + ([masks] if masks is not None else []),
+                         unreadable=unreadable)
+    if unreadable:
+        kinds = " ".join(sorted({p.suffix.lower() for p in unreadable}))
+        named = ", ".join(str(p) for p in unreadable[:3]) + (f" and {len(unreadable) - 3} more" if len(unreadable) > 3 else "")
+        click.echo(f"warning: {len(unreadable)} file{'s' if len(unreadable) > 1 else ''} not restored: restore does not "
+                   f"read {kinds} ({named}); convert them to JPEG, PNG or TIFF", err=True)
     if not photos:
         raise click.UsageError(f"no photos found in {', '.join(map(str, inputs))} "
                                "(looked for .jpg .jpeg .png .bmp .webp .tif .tiff .gif"

@@ -9,6 +9,10 @@ from pathlib import Path
 from PIL import Image
 
 PHOTO_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
+# Image files restore does not read, reported when a folder holds them rather than passed over
+# in silence: phone photos (HEIC), camera raw, newer and layered formats.
+OTHER_IMAGE_EXTS = {".heic", ".heif", ".avif", ".jxl", ".jp2", ".dng", ".cr2", ".cr3", ".nef", ".arw", ".orf",
+                    ".rw2", ".raf", ".psd", ".exr"}
 FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".webp": "WEBP",
            ".tif": "TIFF", ".tiff": "TIFF", ".gif": "GIF"}
 
@@ -51,12 +55,14 @@ def atomic_save(image: Image.Image, path: Path, format: str | None = None, **par
     _atomic(path, lambda f: image.save(f, format=fmt, **params))
 
 
-def find_photos(paths: list[Path], recursive: bool = False, exclude: Path | list[Path] | None = None) -> list[tuple[Path, Path]]:
+def find_photos(paths: list[Path], recursive: bool = False, exclude: Path | list[Path] | None = None,
+                unreadable: list[Path] | None = None) -> list[tuple[Path, Path]]:
     """(photo, path relative to its input root) for each image file in `paths`, sorted.
 
     Folders are scanned for image extensions (recursively with `recursive`);
     anything under `exclude` (the output folder, the masks) is skipped, and a photo
-    named twice is taken once.
+    named twice is taken once. Image files of a kind restore does not read (HEIC, camera
+    raw, ...) are added to `unreadable` when it is given.
     """
     seen: set[Path] = set()
     out: list[tuple[Path, Path]] = []
@@ -69,6 +75,8 @@ def find_photos(paths: list[Path], recursive: bool = False, exclude: Path | list
             candidates = sorted((p, p.relative_to(root)) for p in it if p.is_file())
         for p, rel in candidates:
             if p.suffix.lower() not in PHOTO_EXTS or p.name.startswith("."):
+                if unreadable is not None and p.suffix.lower() in OTHER_IMAGE_EXTS and not p.name.startswith("."):
+                    unreadable.append(p)
                 continue
             rp = p.resolve()
             if rp in seen or any(rp.is_relative_to(e) for e in excl):
