@@ -74,12 +74,16 @@ def find_photos(paths: list[Path], recursive: bool = False, exclude: Path | list
             it = root.rglob("*") if recursive else root.iterdir()
             candidates = sorted((p, p.relative_to(root)) for p in it if p.is_file())
         for p, rel in candidates:
-            if p.suffix.lower() not in PHOTO_EXTS or p.name.startswith("."):
-                if unreadable is not None and p.suffix.lower() in OTHER_IMAGE_EXTS and not p.name.startswith("."):
-                    unreadable.append(p)
+            if p.name.startswith("."):
                 continue
             rp = p.resolve()
-            if rp in seen or any(rp.is_relative_to(e) for e in excl):
+            if any(rp.is_relative_to(e) for e in excl):
+                continue
+            if p.suffix.lower() not in PHOTO_EXTS:
+                if unreadable is not None and p.suffix.lower() in OTHER_IMAGE_EXTS:
+                    unreadable.append(p)
+                continue
+            if rp in seen:
                 continue
             seen.add(rp)
             out.append((p, rel))

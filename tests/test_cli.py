@@ -280,14 +280,16 @@ def test_concat_writes_a_comparison_beside_each_output(tmp_path, model_dir):
 def test_image_files_restore_cannot_read_are_named_not_passed_over(tmp_path, model_dir):
     photos = tmp_path / "photos"
     write_photo(photos / "a.png", 40, 50)
-    for name in ("IMG_0001.HEIC", "IMG_0002.heic", "raw.CR2", "notes.txt"):
+    for name in ("IMG_0001.HEIC", "IMG_0002.heic", "raw.CR2", "notes.txt", "out/earlier.heic"):
+        (photos / name).parent.mkdir(exist_ok=True)
         (photos / name).write_bytes(b"not decoded")
-    res = CliRunner().invoke(main, ["run", str(photos), "-o", str(tmp_path / "o"), "--model", str(model_dir)])
+    # the output folder inside the photos is not read: its files are not reported either
+    res = CliRunner().invoke(main, ["run", str(photos), "-o", str(photos / "out"), "--model", str(model_dir), "-r"])
     assert res.exit_code == 0, res.output
     assert res.stdout.strip().splitlines()[-1] == "1 restored, 0 skipped, 0 failed"
     warning = [line for line in res.stderr.splitlines() if line.startswith("warning: 3 files not restored")]
     assert len(warning) == 1 and ".cr2 .heic" in warning[0] and "IMG_0001.HEIC" in warning[0]
-    assert "notes.txt" not in res.stderr
+    assert "notes.txt" not in res.stderr and "earlier.heic" not in res.stderr
     res = CliRunner().invoke(main, ["run", str(photos / "IMG_0001.HEIC"), "-o", str(tmp_path / "o2")])
     assert res.exit_code == 2
     assert "warning: 1 file not restored: restore does not read .heic" in res.stderr and "no photos found" in res.stderr
