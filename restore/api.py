@@ -29,8 +29,9 @@ def inpaint(image, mask, model: str = hub.DEFAULT_MODEL, device: str = "auto", *
             detail: bool | None = None, mirror: bool | None = None, tile_thin: bool | None = None):
     """Fill the holes of `image` that `mask` marks.
 
-    image: a PIL image of any mode `restore run` reads, or a uint8 numpy array, (H, W) gray,
-        (H, W, 3) RGB or (H, W, 4) RGBA (the alpha channel is kept as it is). Pixels are taken as
+    image: a PIL image of any mode `restore run` reads, or a uint8 or uint16 numpy array, (H, W)
+        gray, (H, W, 3) RGB or (H, W, 4) RGBA (the alpha channel is kept as it is; a uint16 image
+        keeps all 16 bits outside the hole, its fill is the 8-bit one scaled up). Pixels are taken as
         stored: unlike `restore run`, no EXIF rotation is applied (PIL.ImageOps.exif_transpose does).
     mask: a PIL image read as `restore run` reads mask files (white, or opaque where the alpha
         varies, = hole), or a numpy array of the image's height and width where nonzero = hole
@@ -44,13 +45,19 @@ def inpaint(image, mask, model: str = hub.DEFAULT_MODEL, device: str = "auto", *
     if isinstance(image, Image.Image):
         return merge_into(image, restorer.restore(photo_rgb(image), holes), holes)
     arr = np.asarray(image)
-    rgb = np.repeat(arr[..., None], 3, axis=2) if arr.ndim == 2 else arr[..., :3]
+    # 16 bits: the networks see the high bytes, the fill is scaled back up, known pixels keep all 16.
+    deep = arr.dtype == np.uint16
+    view = (arr >> 8).astype(np.uint8) if deep else arr
+    rgb = np.repeat(view[..., None], 3, axis=2) if arr.ndim == 2 else view[..., :3]
     filled = restorer.restore(np.ascontiguousarray(rgb), holes)
+    fill = (luma(filled[holes]) if arr.ndim == 2 else filled[holes]).astype(arr.dtype)
+    if deep:
+        fill *= 257
     out = arr.copy()
     if arr.ndim == 2:
-        out[holes] = luma(filled[holes]).astype(np.uint8)
+        out[holes] = fill
     else:
-        out[holes, :3] = filled[holes]
+        out[holes, :3] = fill
     return out
 
 
@@ -59,9 +66,9 @@ def _size(image) -> tuple[int, int]:
     if isinstance(image, Image.Image):
         return image.height, image.width
     arr = np.asarray(image)
-    if arr.dtype != np.uint8 or not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (3, 4))):
-        raise PhotoError(f"image: a {arr.dtype} array of shape {arr.shape}; give uint8 (H, W), (H, W, 3) or "
-                         "(H, W, 4), or a PIL image")
+    if arr.dtype not in (np.uint8, np.uint16) or not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (3, 4))):
+        raise PhotoError(f"image: a {arr.dtype} array of shape {arr.shape}; give uint8 or uint16 (H, W), (H, W, 3) "
+                         "or (H, W, 4), or a PIL image")
     return arr.shape[0], arr.shape[1]
 
 

@@ -41,6 +41,23 @@ def test_gray_and_rgba_arrays_keep_their_shape_and_alpha(inpaint):
     assert np.array_equal(out[..., 3], rgba[..., 3]) and np.array_equal(out[~m], rgba[~m])
 
 
+@pytest.mark.parametrize("channels", [0, 3, 4])
+def test_a_16_bit_array_keeps_its_16_bits_outside_the_hole(inpaint, channels):
+    rng = np.random.default_rng(channels)
+    rgb = smooth_photo(60, 70).astype(np.uint16) * 257 + rng.integers(0, 200, (60, 70, 3)).astype(np.uint16)
+    image = {0: rgb[..., 1], 3: rgb, 4: np.dstack([rgb, rng.integers(0, 65536, (60, 70)).astype(np.uint16)])}[channels]
+    m = rect_mask(60, 70, [(15, 20, 40, 50)])
+    out = inpaint(image, m)
+    assert out.dtype == np.uint16 and out.shape == image.shape
+    assert np.array_equal(out[~m], image[~m])
+    assert channels != 4 or np.array_equal(out[..., 3], image[..., 3])  # alpha, in the hole too
+    fill = out[m] if channels == 0 else out[m, :3]
+    assert (fill % 257 == 0).all() and not np.array_equal(fill, image[m] if channels == 0 else image[m, :3])
+    # the fill is the one the 8-bit view of the image gets, scaled up
+    eight = inpaint((image >> 8).astype(np.uint8), m)
+    assert np.array_equal(fill // 257, eight[m] if channels == 0 else eight[m, :3])
+
+
 def test_a_pil_image_comes_back_in_its_own_mode_and_info(inpaint):
     im = Image.fromarray(smooth_photo(64, 96)[..., 1], "L")
     im.info["dpi"] = (300, 300)
@@ -57,7 +74,7 @@ def test_what_does_not_fit_is_said_in_one_line(inpaint):
     rgb = smooth_photo(40, 50)
     with pytest.raises(MaskError, match="mask is 60x40 but the image is 50x40"):
         inpaint(rgb, np.zeros((40, 60), bool))
-    with pytest.raises(PhotoError, match="give uint8"):
+    with pytest.raises(PhotoError, match="give uint8 or uint16"):
         inpaint(rgb.astype(np.float32), np.zeros((40, 50), bool))
 
 
