@@ -28,7 +28,7 @@ from PIL import Image
 from .pipeline import PhotoError
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
-CHANNELS = {"RGB": 3, "RGBA": 4}
+COLOUR = {"RGB", "RGBA"}  # the modes kept at 16 bits
 SAMPLES16 = re.compile(r"^[A-Za-z]+;16[BLN]$")  # 16 bits a sample, in some byte order
 ANIMATION = {b"acTL", b"fcTL", b"fdAT"}  # only the first frame is restored: the output is a still
 
@@ -46,7 +46,7 @@ def is_deep(im: Image.Image, raw: str | None, path: Path) -> bool:
     deep colour files that would lose bits."""
     if raw is None or not SAMPLES16.match(raw) or im.mode.startswith("I") or im.mode == "F":
         return False  # 8 bits a sample (BGR;16 is 5-6-5 bits a pixel), or 16-bit gray (I;16), which Pillow keeps whole
-    colour = im.mode in CHANNELS and raw.split(";")[0] in CHANNELS
+    colour = im.mode in COLOUR and raw.split(";")[0] in COLOUR
     if im.format == "PNG" and colour and raw.endswith("B"):
         return True
     if im.format == "TIFF" and colour:
@@ -112,9 +112,10 @@ def stored(a: np.ndarray, orientation: int) -> np.ndarray:
     return upright(a, {6: 8, 8: 6}.get(orientation, orientation))
 
 
-def _chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+def _chunks(source: Path) -> list[tuple[bytes, bytes]]:
+    data = Path(source).read_bytes()
     if not data.startswith(SIGNATURE):
-        raise PhotoError("not a PNG file")
+        raise PhotoError(f"{source}: no longer a PNG file")
     pos, out = len(SIGNATURE), []
     while pos + 8 <= len(data):
         length, kind = struct.unpack(">I4s", data[pos : pos + 8])
@@ -158,7 +159,7 @@ def deep_png_bytes(source: Path, pixels: np.ndarray) -> bytes:
     size and channels); the other chunks are kept as they are, but for interlacing, which is
     dropped, and animation chunks (the output is the first frame)."""
     out, wrote = [SIGNATURE], False
-    for kind, whole in _chunks(Path(source).read_bytes()):
+    for kind, whole in _chunks(source):
         if kind == b"IHDR":
             w, h, depth, colour, comp, filt, _ = struct.unpack(">IIBBBBB", whole[8:21])
             if (h, w, depth) != (*pixels.shape[:2], 16) or {2: 3, 6: 4}.get(colour) != pixels.shape[2]:

@@ -74,14 +74,14 @@ def find_photos(paths: list[Path], recursive: bool = False, exclude: Path | list
             it = root.rglob("*") if recursive else root.iterdir()
             candidates = sorted((p, p.relative_to(root)) for p in it if p.is_file())
         for p, rel in candidates:
-            if p.name.startswith("."):
+            photo = p.suffix.lower() in PHOTO_EXTS
+            if p.name.startswith(".") or not (photo or (unreadable is not None and p.suffix.lower() in OTHER_IMAGE_EXTS)):
                 continue
             rp = p.resolve()
             if any(rp.is_relative_to(e) for e in excl):
                 continue
-            if p.suffix.lower() not in PHOTO_EXTS:
-                if unreadable is not None and p.suffix.lower() in OTHER_IMAGE_EXTS:
-                    unreadable.append(p)
+            if not photo:  # an image file of a kind restore does not read
+                unreadable.append(p)
                 continue
             if rp in seen:
                 continue

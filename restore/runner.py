@@ -266,7 +266,7 @@ class Runner:
                 deep = item.deep.copy()
                 deep[item.mask, :3] = restored[item.mask].astype(np.uint16) * 257
                 atomic_write_bytes(job.out, deep_bytes(job.photo, item.fmt, stored(deep, item.orientation)))
-                view = (deep[..., :3] >> 8).astype(np.uint8)
+                view = restored  # its high bytes: the photo's 8-bit view, the fill in the hole
             else:
                 out = merge_into(item.image, restored, item.mask)
                 atomic_save(out, job.out, format=item.fmt, **item.save_params)
