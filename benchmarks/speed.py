@@ -109,7 +109,7 @@ def make_faces(folder: Path, n: int, seed: int = 4) -> None:
 
 def classical(folder: Path, out: Path, method: str) -> float:
     """Disk to disk with a classical method, one process like restore; returns seconds."""
-    from restore.masks import read_mask
+    from restore.io.masks import read_mask
 
     out.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()

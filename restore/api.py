@@ -21,8 +21,9 @@ import numpy as np
 from PIL import Image
 
 from . import hub
-from .masks import MaskError, mask_from_image
-from .pipeline import PhotoError, Restorer, luma, merge_into, photo_rgb
+from .io.masks import MaskError, mask_from_image
+from .io.photos import PhotoError, merge_into, photo_rgb
+from .pipeline import Restorer, luma
 
 
 def inpaint(image, mask, model: str = hub.DEFAULT_MODEL, device: str = "auto", *, context: float | None = None,

@@ -163,7 +163,7 @@ def table(summary: dict[str, dict], paper: dict[str, float] | None = None) -> st
 
 def write_outputs(out_dir: Path, names: list[str], images: np.ndarray, masks: np.ndarray, rows: list[Row],
                   per_image: dict[str, dict], summary: dict, meta: dict, md: str) -> None:
-    from .imageio import atomic_write_bytes
+    from .io.atomic import atomic_write_bytes
 
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out_dir / "summary.md", (md + "\n").encode())
@@ -186,7 +186,7 @@ def histograms(per_image: dict[str, dict], path: Path, bins: int = 40) -> None:
     """Figure 7: the SSIM distribution of every row, one panel each (drawn with Pillow, no plotting library)."""
     from PIL import Image, ImageDraw
 
-    from .imageio import atomic_save
+    from .io.atomic import atomic_save
 
     pw, ph, pad = 300, 210, 28
     lo = max(0.5, min(float(np.min(v["ssim"])) for v in per_image.values()))
@@ -213,7 +213,7 @@ def step_grid(images: np.ndarray, masks: np.ndarray, rows: list[Row], path: Path
     """Figure 8: original | masked | ApproxNet | full model, for the first n images."""
     from PIL import Image
 
-    from .imageio import atomic_save
+    from .io.atomic import atomic_save
 
     k = min(n, len(images))
     cols = [images[:k], gray_fill(images[:k], masks[:k])] + [r.outputs[:k] for r in rows]

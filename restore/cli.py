@@ -104,7 +104,7 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
     """Restore the photos in INPUTS (files or folders) into the output folder."""
     from tqdm import tqdm
 
-    from .imageio import find_photos
+    from .io.files import find_photos
     from .pipeline import Restorer
     from .runner import Runner, plan
 
@@ -172,9 +172,10 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
 @_errors
 def masks(inputs, output, seed, holes, recursive, overwrite):
     """Draw the paper's Gaussian-rectangle masks for photos (the same ones `run --seed` draws)."""
-    from .imageio import find_photos
-    from .masks import save_mask
-    from .runner import draw_mask, open_photo
+    from .io.decode import open_photo
+    from .io.files import find_photos
+    from .io.masks import save_mask
+    from .runner import draw_mask
 
     photos = find_photos(list(inputs), recursive, exclude=output.resolve())
     if not photos:
@@ -279,7 +280,7 @@ def bench(dataset, photos, size, masks_per_photo, context, detail, mirror, tile_
         files = dataset_splits(dataset, data_dir)[split][:n]
         label = dataset
     else:
-        from .imageio import find_photos
+        from .io.files import find_photos
 
         files = [p for p, _ in find_photos([photos])][:n]
         if not files:
@@ -288,9 +289,9 @@ def bench(dataset, photos, size, masks_per_photo, context, detail, mirror, tile_
     images = load_stack(files, 64, progress=True)
     names = [f.name for f in files]
     if masks_dir is not None:
-        from .imageio import index_masks
-        from .masks import read_mask
-        from .runner import open_photo
+        from .io.decode import open_photo
+        from .io.files import index_masks
+        from .io.masks import read_mask
 
         index = index_masks(masks_dir)
         masks = []
@@ -348,9 +349,10 @@ def _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, co
 
     from . import native
     from .datasets import dataset_splits
-    from .imageio import find_photos
-    from .pipeline import Restorer, photo_rgb
-    from .runner import open_photo
+    from .io.decode import open_photo
+    from .io.files import find_photos
+    from .io.photos import photo_rgb
+    from .pipeline import Restorer
 
     t0 = time.perf_counter()
     if dataset is not None:
@@ -404,8 +406,8 @@ def _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, co
 def explain(photo, mask_file, at, output, model, device, threads):
     """Figure 10: where the self-attention of pixel X,Y looks, next to the restored photo."""
     from .explain import attention_figure
-    from .masks import read_mask
-    from .runner import open_photo
+    from .io.decode import open_photo
+    from .io.masks import read_mask
 
     try:
         x, y = (int(v) for v in at.split(","))

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .pipeline import SIZE, photo_rgb
+from .io.photos import photo_rgb
+from .pipeline import SIZE
 
 _STOPS = np.array([[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]], np.float64)
 
@@ -40,7 +41,7 @@ def attention_map(model, rgb64: np.ndarray, mask64: np.ndarray, query: tuple[int
 
 def attention_figure(model, photo: Image.Image, mask: np.ndarray, at: tuple[int, int], out: Path, panel: int = 256) -> None:
     """Write [photo with the hole and the query | attention over the photo | restored] as one PNG."""
-    from .imageio import atomic_save
+    from .io.atomic import atomic_save
 
     rgb = photo_rgb(photo)
     h, w = rgb.shape[:2]

@@ -178,7 +178,7 @@ def save_pretrained(model, folder: Path, half: bool = True) -> dict:
     to within a grey level); returns {file: sha256}."""
     from safetensors.torch import save
 
-    from .imageio import atomic_write_bytes
+    from .io.atomic import atomic_write_bytes
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

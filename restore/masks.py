@@ -1,79 +1,15 @@
-"""Masks: reading mask files, pairing them with photos, and drawing random holes.
+"""Holes: drawing random ones (the paper's rectangles, free-form strokes, object-shaped blobs) and
+their geometry (bounding box, growing).
 
-A mask is a boolean (H, W) numpy array, True = hole. On disk a mask is an image
-where white (> 127) marks the hole. A mask with an alpha channel that varies is read
-from its alpha (opaque = hole: strokes painted on a transparent layer); one whose
-alpha is constant (a fully opaque RGBA export, as IOPaint writes) is read from its
-colours. JPEG masks are thresholded the same way, so compression noise does not matter.
+A mask is a boolean (H, W) numpy array, True = hole.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from PIL import Image, ImageDraw
 
-MASK_SUFFIXES = ("_mask", "-mask", ".mask")
 PAPER_SIZE = 64
-
-
-class MaskError(ValueError):
-    """A mask file that cannot be used for its photo."""
-
-
-def decode_mask(path: str | Path) -> tuple[np.ndarray, str]:
-    """A mask file as (bool array, True = hole; the channel it was read from: 'alpha', 'colour' or 'gray')."""
-    path = Path(path)
-    try:
-        with Image.open(path) as im:
-            im.load()
-            return mask_from_image(im)
-    except (OSError, SyntaxError, ValueError) as e:
-        raise MaskError(f"{path}: cannot read mask ({e}); masks must be image files") from None
-
-
-def mask_from_image(im: Image.Image) -> tuple[np.ndarray, str]:
-    """A mask image as (bool array, True = hole; the channel it was read from: 'alpha', 'colour' or 'gray')."""
-    source = "gray"
-    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (im.mode == "P" and "transparency" in im.info):
-        rgba = np.asarray(im.convert("RGBA"))
-        alpha = rgba[..., 3]
-        if alpha.min() != alpha.max():
-            arr, source = alpha, "alpha"
-        else:  # a constant alpha says nothing about the hole: the colours do
-            arr, source = np.asarray(Image.fromarray(rgba[..., :3]).convert("L")), "colour"
-    elif im.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-        a = np.asarray(im).astype(np.float64)
-        arr = a / max(a.max(), 1) * 255 if a.max() > 255 else a
-    else:
-        arr = np.asarray(im.convert("L"))
-    return arr > 127, source
-
-
-def check_size(mask: np.ndarray, path: str | Path, size: tuple[int, int]) -> None:
-    """A MaskError naming the file unless the mask is `size` (width, height)."""
-    if (mask.shape[1], mask.shape[0]) != tuple(size):
-        raise MaskError(
-            f"{path}: mask is {mask.shape[1]}x{mask.shape[0]} but its photo is {size[0]}x{size[1]}; "
-            "resize the mask to the photo's size"
-        )
-
-
-def read_mask(path: str | Path, size: tuple[int, int] | None = None) -> np.ndarray:
-    """Read a mask file as a bool array (True = hole); ``size`` is the photo's (width, height)."""
-    mask, _ = decode_mask(path)
-    if size is not None:
-        check_size(mask, path, size)
-    return mask
-
-
-def scaled(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """The mask brought to `size` (width, height) by nearest neighbour, so it stays two-valued and sharp."""
-    if (mask.shape[1], mask.shape[0]) == tuple(size):
-        return mask
-    im = Image.fromarray(mask.astype(np.uint8) * 255, "L").resize(tuple(size), Image.Resampling.NEAREST)
-    return np.asarray(im) > 127
 
 
 def hole_box(mask: np.ndarray, margin: int = 0) -> tuple[slice, slice]:
@@ -96,22 +32,6 @@ def grow(mask: np.ndarray, pixels: int) -> np.ndarray:
     # Only the hole's bounding box plus the margin can change: the distance transform stays small.
     out[box] = ndimage.distance_transform_edt(~mask[box]) <= pixels
     return out
-
-
-def save_mask(mask: np.ndarray, path: str | Path) -> None:
-    """Write a mask as a black/white PNG (white = hole)."""
-    from .imageio import atomic_save
-
-    atomic_save(Image.fromarray(np.where(mask, 255, 0).astype(np.uint8), "L"), Path(path), format="PNG")
-
-
-def mask_stem(path: Path) -> str:
-    """The photo stem a mask file belongs to: ``a.png`` and ``a_mask.png`` both give ``a``."""
-    stem = path.stem
-    for suffix in MASK_SUFFIXES:
-        if stem.endswith(suffix) and len(stem) > len(suffix):
-            return stem[: -len(suffix)]
-    return stem
 
 
 def paper_mask(rng: np.random.Generator, height: int = PAPER_SIZE, width: int = PAPER_SIZE) -> np.ndarray:

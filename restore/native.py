@@ -168,7 +168,7 @@ def table(rows: dict[str, dict[str, dict]]) -> str:
 
 
 def write(out_dir: Path, result: dict, meta: dict, md: str, figure_photos: int = 6) -> None:
-    from .imageio import atomic_write_bytes
+    from .io.atomic import atomic_write_bytes
 
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out_dir / "summary.md", (md + "\n").encode())
@@ -188,7 +188,7 @@ def write(out_dir: Path, result: dict, meta: dict, md: str, figure_photos: int =
 def figure(cases: list[Case], outputs: dict[str, list[np.ndarray]], path: Path, height: int = 160) -> None:
     """Per photo: masked | each method | original, and under it the close-up of the hole in each."""
     from .figures import GAP, close_up_box, show_holes
-    from .imageio import atomic_save
+    from .io.atomic import atomic_save
 
     names = ["masked", *outputs, "original"]
     blocks = []

@@ -8,7 +8,6 @@ A file that fails is reported and the batch goes on.
 from __future__ import annotations
 
 import threading
-import warnings
 import zlib
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -17,13 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
-from .deep import deep_bytes, is_deep, rawmode, read_deep, stored, upright
-from .imageio import FORMATS, atomic_save, atomic_write_bytes, index_masks, mask_key
-from .masks import MaskError, check_size, decode_mask, grow, paper_mask, save_mask, scaled
-from .metadata import read_carried
-from .pipeline import PhotoError, Restorer, merge_into, photo_rgb
+from .io.atomic import atomic_save, atomic_write_bytes
+from .io.decode import decode_photo
+from .io.depth16 import deep_bytes, stored, upright
+from .io.files import index_masks, mask_key
+from .io.masks import MaskError, check_size, decode_mask, save_mask, scaled
+from .io.metadata import read_carried
+from .io.photos import PhotoError, merge_into, photo_rgb
+from .masks import grow, paper_mask
+from .pipeline import Restorer
 
 
 @dataclass
@@ -108,42 +111,6 @@ def draw_mask(seed: int, rel: Path, height: int, width: int, holes: int = 1) -> 
     return mask
 
 
-def open_photo(path: Path) -> tuple[Image.Image, str, list[str]]:
-    """Decode a photo upright (EXIF orientation applied); returns (image, format, warnings)."""
-    _, upright, fmt, notes, _ = _open(path, keep_depth=False)
-    return upright, fmt, notes
-
-
-def _open(path: Path, keep_depth: bool = True) -> tuple[Image.Image, Image.Image, str, list[str], np.ndarray | None]:
-    """(the image as decoded, the same turned upright, its format, warnings, and for a 16-bit colour
-    PNG or TIFF its uint16 pixels as stored: the decoded image holds only their high bytes). With
-    `keep_depth` (the photo will be written back), a deep colour file that cannot be is a PhotoError."""
-    notes = []
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(path)
-            fmt = im.format or FORMATS.get(path.suffix.lower(), "PNG")
-            if fmt == "MPO":  # a JPEG with extra pictures (phones' depth maps): written back as a JPEG
-                fmt = "JPEG"
-            if getattr(im, "n_frames", 1) > 1:
-                notes.append(f"{path}: {im.n_frames} frames; only the first is restored")
-                im.seek(0)
-            raw = rawmode(im)
-            deep = keep_depth and is_deep(im, raw, path)
-            im.load()
-            pixels16 = read_deep(path, np.asarray(im)) if deep else None
-    except PhotoError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise PhotoError(f"{path}: too many pixels for a safe decode (Pillow's limit is {Image.MAX_IMAGE_PIXELS:,}); "
-                         "downscale the photo first") from None
-    except (OSError, SyntaxError, ValueError) as e:
-        raise PhotoError(f"{path}: cannot read image ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
-    upright = ImageOps.exif_transpose(im)
-    return im, upright, fmt, notes, pixels16
-
-
 @dataclass
 class _Loaded:
     job: Job
@@ -219,7 +186,7 @@ class Runner:
         notes: list[str] = []
         info: list[str] = []
         try:
-            src, im, fmt, notes, pixels16 = _open(job.photo)
+            src, im, fmt, notes, pixels16 = decode_photo(job.photo)
             rgb = photo_rgb(im)
             if pixels16 is not None:
                 item.orientation = src.getexif().get(0x0112, 1)
@@ -234,7 +201,7 @@ class Runner:
             else:
                 mask, info = self._mask(job, w, h)
             mask = grow(mask, self.dilate)
-            if item.deep is None:  # (a 16-bit photo keeps all of its file but the pixels: deep.py)
+            if item.deep is None:  # (a 16-bit photo keeps all of its file but the pixels: io/depth16.py)
                 item.save_params, save_notes = read_carried(src, im, job.photo, fmt, self.jpeg_quality)
                 notes += save_notes
         except (PhotoError, MaskError) as e:

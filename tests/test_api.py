@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from restore.masks import MaskError
-from restore.pipeline import PhotoError
+from restore.io.masks import MaskError
+from restore.io.photos import PhotoError
 
 from .conftest import smooth_photo
 from .test_pipeline import rect_mask

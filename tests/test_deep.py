@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from restore.cli import main
-from restore.deep import stored, upright
+from restore.io.depth16 import stored, upright
 
 from .conftest import smooth_photo
 
@@ -199,7 +199,7 @@ def test_deep_files_that_cannot_be_written_back_are_refused(tmp_path, model_dir)
 
 def test_commands_that_only_read_photos_take_deep_files_at_8_bits(tmp_path):
     tifffile = pytest.importorskip("tifffile")
-    from restore.runner import open_photo
+    from restore.io.decode import open_photo
 
     tifffile.imwrite(tmp_path / "scan.tif", deep_photo(20, 24, 3), photometric="rgb")
     im, fmt, _ = open_photo(tmp_path / "scan.tif")
@@ -231,8 +231,8 @@ def test_an_interlaced_16_bit_png_is_read_whole_and_written_progressive_no_more(
 
 
 def test_a_png_that_does_not_match_the_pixels_is_not_written(tmp_path):
-    from restore.deep import deep_png_bytes
-    from restore.pipeline import PhotoError
+    from restore.io.depth16 import deep_png_bytes
+    from restore.io.photos import PhotoError
 
     write_png16(tmp_path / "a.png", deep_photo(10, 12, 3))
     with pytest.raises(PhotoError, match="does not match"):

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from PIL import Image, ImageCms, PngImagePlugin
 
 from restore.cli import main
-from restore.metadata import png_chunks
+from restore.io.metadata import png_chunks
 
 from .conftest import smooth_photo, write_mask
 
@@ -136,7 +136,7 @@ def test_tiff_keeps_its_compression(tmp_path, model_dir):
 def test_compressed_tiff_with_exif_is_written_uncompressed_keeping_the_exif(tmp_path):
     from PIL import ImageOps
 
-    from restore.metadata import read_carried
+    from restore.io.metadata import read_carried
 
     # Pillow's writer (libtiff) cannot put an EXIF directory in a compressed TIFF, so the test file is
     # written raw and then told it was LZW, as a camera's or an editor's file would be.

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from restore.pipeline import Restorer, hole_groups, make_windows, merge_into, photo_rgb
+from restore.io.photos import merge_into, photo_rgb
+from restore.pipeline import Restorer, hole_groups, make_windows
 
 from .conftest import smooth_photo, tiny_model
 

@@ -65,7 +65,7 @@ class TrainConfig:
         return cls(model=model, disc=disc, **data)
 
     def save(self, path: Path) -> None:
-        from restore.imageio import atomic_write_bytes
+        from restore.io.atomic import atomic_write_bytes
 
         atomic_write_bytes(Path(path), (json.dumps(self.to_dict(), indent=2) + "\n").encode())
 

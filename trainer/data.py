@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from restore.datasets import dataset_splits, load_stack, seeded_split
-from restore.imageio import atomic_write_bytes
+from restore.io.atomic import atomic_write_bytes
 from restore.masks import blob_hole, paper_masks, stroke_mask
 
 # Large photos: the stage-1 validation part lends this many photos to the monitor, the rest train stage 2.
@@ -153,8 +153,8 @@ def load_photos(files: list[str]) -> list[np.ndarray]:
     """Photos at their own size, upright, RGB uint8."""
     from tqdm import tqdm
 
-    from restore.pipeline import photo_rgb
-    from restore.runner import open_photo
+    from restore.io.decode import open_photo
+    from restore.io.photos import photo_rgb
 
     return [photo_rgb(open_photo(Path(f))[0]) for f in tqdm(files, desc="reading photos", unit="photo", leave=False)]
 

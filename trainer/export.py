@@ -101,8 +101,9 @@ def score_native(folder: Path, dataset: str, data_dir: Path | None, n: int | Non
     from restore import native
     from restore.datasets import dataset_splits
     from restore.hub import load_pretrained
-    from restore.pipeline import Restorer, photo_rgb
-    from restore.runner import open_photo
+    from restore.io.decode import open_photo
+    from restore.io.photos import photo_rgb
+    from restore.pipeline import Restorer
 
     files = dataset_splits(dataset, data_dir)["val"][:n]
     photos = [(f.name, photo_rgb(open_photo(f)[0])) for f in files]

@@ -32,7 +32,7 @@ class Stage:
 
 def save_grid(columns: list[np.ndarray], path: Path) -> None:
     """Rows of images, one column per array (e.g. masked | ApproxNet | refined | original)."""
-    from restore.imageio import atomic_save
+    from restore.io.atomic import atomic_save
 
     rows = [np.concatenate([c[i] for c in columns], axis=1) for i in range(len(columns[0]))]
     atomic_save(Image.fromarray(np.concatenate(rows, axis=0)), path, format="PNG")

@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .pipeline import PhotoError
+from .photos import PhotoError
+from .png import SIGNATURE, make_chunk, read_chunks
 
-SIGNATURE = b"\x89PNG\r\n\x1a\n"
 COLOUR = {"RGB", "RGBA"}  # the modes kept at 16 bits
 SAMPLES16 = re.compile(r"^[A-Za-z]+;16[BLN]$")  # 16 bits a sample, in some byte order
 ANIMATION = {b"acTL", b"fcTL", b"fdAT"}  # only the first frame is restored: the output is a still
@@ -112,24 +112,6 @@ def stored(a: np.ndarray, orientation: int) -> np.ndarray:
     return upright(a, {6: 8, 8: 6}.get(orientation, orientation))
 
 
-def _chunks(source: Path) -> list[tuple[bytes, bytes]]:
-    data = Path(source).read_bytes()
-    if not data.startswith(SIGNATURE):
-        raise PhotoError(f"{source}: no longer a PNG file")
-    pos, out = len(SIGNATURE), []
-    while pos + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
-        out.append((kind, data[pos : pos + 12 + length]))  # the whole chunk, CRC included
-        pos += 12 + length
-        if kind == b"IEND":
-            break
-    return out
-
-
-def _chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
-
-
 def _paeth_rows(a: np.ndarray, rows_at_once: int = 256) -> bytes:
     """uint16 (H, W, C) -> PNG scanlines, each Paeth-filtered. The predictors are the unfiltered
     neighbours, so rows are filtered many at a time (a few MB of temporaries for each of them)."""
@@ -158,16 +140,19 @@ def deep_png_bytes(source: Path, pixels: np.ndarray) -> bytes:
     """`source`'s PNG file with its image data replaced by `pixels` (uint16 (H, W, C) as stored, its
     size and channels); the other chunks are kept as they are, but for interlacing, which is
     dropped, and animation chunks (the output is the first frame)."""
+    chunks = read_chunks(source)
+    if chunks is None:
+        raise PhotoError(f"{source}: no longer a PNG file")
     out, wrote = [SIGNATURE], False
-    for kind, whole in _chunks(source):
+    for kind, whole in chunks:
         if kind == b"IHDR":
             w, h, depth, colour, comp, filt, _ = struct.unpack(">IIBBBBB", whole[8:21])
             if (h, w, depth) != (*pixels.shape[:2], 16) or {2: 3, 6: 4}.get(colour) != pixels.shape[2]:
                 raise PhotoError(f"{source}: its PNG header does not match the pixels to write")
-            out.append(_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, colour, comp, filt, 0)))
+            out.append(make_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, colour, comp, filt, 0)))
         elif kind == b"IDAT":
             if not wrote:
-                out.append(_chunk(b"IDAT", zlib.compress(_paeth_rows(pixels), 6)))
+                out.append(make_chunk(b"IDAT", zlib.compress(_paeth_rows(pixels), 6)))
                 wrote = True
         elif kind not in ANIMATION:
             out.append(whole)

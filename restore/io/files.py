@@ -1,58 +1,18 @@
-"""Reading photos, finding them in folders, pairing masks, and atomic saves."""
+"""Finding photos in folders and pairing masks with them by file name."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
-from PIL import Image
-
+# The image files restore reads: photos, masks, and the images of a dataset folder.
 PHOTO_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
 # Image files restore does not read, reported when a folder holds them rather than passed over
 # in silence: phone photos (HEIC), camera raw, newer and layered formats.
 OTHER_IMAGE_EXTS = {".heic", ".heif", ".avif", ".jxl", ".jp2", ".dng", ".cr2", ".cr3", ".nef", ".arw", ".orf",
                     ".rw2", ".raf", ".psd", ".exr"}
+MASK_SUFFIXES = ("_mask", "-mask", ".mask")
 FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".webp": "WEBP",
            ".tif": "TIFF", ".tiff": "TIFF", ".gif": "GIF"}
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_FILE_MODE = 0o666 & ~_umask()
-
-
-def _atomic(path: Path, write) -> None:
-    """Call write(file) on a temporary file in path's folder, then rename it over path.
-
-    A crash or Ctrl-C leaves either the old file or the new one, never a partial file.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.chmod(tmp, _FILE_MODE)  # mkstemp creates 0600; outputs get the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    _atomic(path, lambda f: f.write(data))
-
-
-def atomic_save(image: Image.Image, path: Path, format: str | None = None, **params) -> None:
-    """Save a PIL image atomically, in the format its extension names unless `format` is given."""
-    fmt = format or FORMATS.get(Path(path).suffix.lower(), "PNG")
-    if fmt == "JPEG" and "qtables" not in params:  # a quality would rescale given tables
-        params.setdefault("quality", 95)
-    _atomic(path, lambda f: image.save(f, format=fmt, **params))
 
 
 def find_photos(paths: list[Path], recursive: bool = False, exclude: Path | list[Path] | None = None,
@@ -91,9 +51,7 @@ def find_photos(paths: list[Path], recursive: bool = False, exclude: Path | list
 
 
 def index_masks(folder: Path, recursive: bool = False) -> dict[str, Path]:
-    """Mask files by the photo stem they belong to (see masks.mask_stem); relative paths keep folders apart."""
-    from .masks import mask_stem
-
+    """Mask files by the photo stem they belong to (see mask_stem); relative paths keep folders apart."""
     it = folder.rglob("*") if recursive else folder.iterdir()
     index: dict[str, Path] = {}
     for p in sorted(it):
@@ -108,3 +66,12 @@ def index_masks(folder: Path, recursive: bool = False) -> dict[str, Path]:
 def mask_key(rel: Path) -> str:
     """The key `index_masks` uses for a photo at relative path `rel`."""
     return str(rel.with_name(rel.stem))
+
+
+def mask_stem(path: Path) -> str:
+    """The photo stem a mask file belongs to: ``a.png`` and ``a_mask.png`` both give ``a``."""
+    stem = path.stem
+    for suffix in MASK_SUFFIXES:
+        if stem.endswith(suffix) and len(stem) > len(suffix):
+            return stem[: -len(suffix)]
+    return stem

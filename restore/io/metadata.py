@@ -24,7 +24,8 @@ from pathlib import Path
 
 from PIL import Image, JpegImagePlugin, PngImagePlugin, TiffImagePlugin
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+from .png import read_chunks
+
 # Ancillary PNG chunks copied byte for byte (text keeps its compression and language tags).
 PNG_CHUNKS = (b"tEXt", b"zTXt", b"iTXt", b"gAMA", b"cHRM", b"sRGB", b"cICP")
 PNG_TEXT = (b"tEXt", b"zTXt", b"iTXt")
@@ -48,20 +49,7 @@ TIFF_COMPRESSIONS = {"tiff_lzw", "tiff_adobe_deflate", "packbits", "jpeg", "webp
 
 def png_chunks(path: Path) -> list[tuple[bytes, bytes]]:
     """The PNG_CHUNKS of a PNG file, in file order, as (type, data)."""
-    out = []
-    with open(path, "rb") as f:
-        if f.read(8) != PNG_SIGNATURE:
-            return out
-        while len(head := f.read(8)) == 8:
-            length, cid = struct.unpack(">I4s", head)
-            if cid in PNG_CHUNKS:
-                out.append((cid, f.read(length)))
-                f.seek(4, 1)  # CRC
-            else:
-                f.seek(length + 4, 1)
-            if cid == b"IEND":
-                break
-    return out
+    return [(c.kind, c.data) for c in read_chunks(path, PNG_CHUNKS) or []]
 
 
 def _text_keyword(cid: bytes, data: bytes) -> str:

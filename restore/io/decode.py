@@ -1,0 +1,49 @@
+"""Opening a photo file: decoded safely, upright, its first frame, and a 16-bit colour file at full depth."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from .depth16 import is_deep, rawmode, read_deep
+from .files import FORMATS
+from .photos import PhotoError
+
+
+def open_photo(path: Path) -> tuple[Image.Image, str, list[str]]:
+    """Decode a photo upright (EXIF orientation applied); returns (image, format, warnings)."""
+    _, upright, fmt, notes, _ = decode_photo(path, keep_depth=False)
+    return upright, fmt, notes
+
+
+def decode_photo(path: Path, keep_depth: bool = True) -> tuple[Image.Image, Image.Image, str, list[str], np.ndarray | None]:
+    """(the image as decoded, the same turned upright, its format, warnings, and for a 16-bit colour
+    PNG or TIFF its uint16 pixels as stored: the decoded image holds only their high bytes). With
+    `keep_depth` (the photo will be written back), a deep colour file that cannot be is a PhotoError."""
+    notes = []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(path)
+            fmt = im.format or FORMATS.get(path.suffix.lower(), "PNG")
+            if fmt == "MPO":  # a JPEG with extra pictures (phones' depth maps): written back as a JPEG
+                fmt = "JPEG"
+            if getattr(im, "n_frames", 1) > 1:
+                notes.append(f"{path}: {im.n_frames} frames; only the first is restored")
+                im.seek(0)
+            raw = rawmode(im)
+            deep = keep_depth and is_deep(im, raw, path)
+            im.load()
+            pixels16 = read_deep(path, np.asarray(im)) if deep else None
+    except PhotoError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise PhotoError(f"{path}: too many pixels for a safe decode (Pillow's limit is {Image.MAX_IMAGE_PIXELS:,}); "
+                         "downscale the photo first") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise PhotoError(f"{path}: cannot read image ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+    upright = ImageOps.exif_transpose(im)
+    return im, upright, fmt, notes, pixels16
