@@ -74,8 +74,8 @@ def function_table(model_name: str, n: int) -> str:
     total = max(v[3] for v in stats.stats.values())  # cumulative time of the outermost call
     wanted = {  # the stages of a run, by the function that does each
         "waiting for decoded photos (thread pool)": ("runner.py", "_loaded"),
-        "cut 64x64 windows around holes": ("pipeline.py", "make_windows"),
-        "model forward passes": ("pipeline.py", "infer"),
+        "cut 64x64 windows around holes": ("inpainting/windows.py", "make_windows"),
+        "model forward passes": ("inpainting/pipeline.py", "infer"),
         "paste back and encode outputs": ("runner.py", "_finish"),
         "load the model": ("hub.py", "load"),
     }

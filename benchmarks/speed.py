@@ -40,7 +40,7 @@ def sources() -> list[np.ndarray]:
 
 def make_small(folder: Path, n: int, seed: int = 0) -> None:
     """n 64x64 crops with one paper rectangle each (photos/ and masks/)."""
-    from restore.masks import paper_masks
+    from restore.inpainting.holes import paper_masks
 
     rng = np.random.default_rng(seed)
     srcs = sources()
@@ -84,14 +84,14 @@ def make_large(folder: Path, n: int, seed: int = 1) -> None:
 
 def make_blobs(folder: Path, n: int, seed: int = 3) -> None:
     """n 1024x768 photos, one object-shaped hole each (6-15 % of the photo, as `restore bench --size native`)."""
-    from restore.masks import blob_hole
+    from restore.inpainting.holes import blob_hole
 
     _make_1024(folder, n, seed, lambda rng: blob_hole(rng, 768, 1024))
 
 
 def make_faces(folder: Path, n: int, seed: int = 4) -> None:
     """n photos at CelebA's 178x218 (crops of the sources), one object-shaped hole each, for `celeba`."""
-    from restore.masks import blob_hole
+    from restore.inpainting.holes import blob_hole
 
     rng = np.random.default_rng(seed)
     srcs = sources()
@@ -160,7 +160,7 @@ def forward_inputs(model_name: str, batch: int = 64):
     import torch
 
     from restore import hub
-    from restore.masks import paper_masks
+    from restore.inpainting.holes import paper_masks
 
     model, _ = hub.load(model_name)
     model = model.to(memory_format=torch.channels_last)

@@ -16,11 +16,11 @@ from PIL import Image, ImageDraw
 
 from restore import hub
 from restore.figures import comparison_row
+from restore.inpainting.pipeline import Restorer
 from restore.io.atomic import atomic_save
 from restore.io.files import index_masks
 from restore.io.masks import read_mask
 from restore.io.photos import photo_rgb
-from restore.pipeline import Restorer
 
 HERE = Path(__file__).parent
 FACES = {"astronaut"}  # example photos of a face

@@ -1,7 +1,7 @@
 """restore: fill holes in photos with the attention-based inpainting models of Denoyer et al. (2019).
 
 Kept free of heavy imports so that `restore --help` starts instantly. `restore.inpaint(image, mask)`
-fills one image in memory (restore/api.py); restore.pipeline.Restorer batches many.
+fills one image in memory (restore/api.py); restore.inpainting.pipeline.Restorer batches many.
 """
 
 from importlib.metadata import PackageNotFoundError, version

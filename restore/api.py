@@ -10,7 +10,7 @@ A PIL image comes back as a PIL image of the same mode, size and info (ICC profi
 transparency), with only the hole's pixels changed; a numpy array comes back as an array of
 its shape and dtype. Models are loaded once per (model, device, settings) and kept for the
 next call, so a loop over many images pays the load once; for batches across images use
-`restore.pipeline.Restorer.restore_many`, as `restore run` does.
+`restore.inpainting.pipeline.Restorer.restore_many`, as `restore run` does.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ import numpy as np
 from PIL import Image
 
 from . import hub
+from .inpainting.pipeline import Restorer
+from .inpainting.tone import luma
 from .io.masks import MaskError, mask_from_image
 from .io.photos import PhotoError, merge_into, photo_rgb
-from .pipeline import Restorer, luma
 
 
 def inpaint(image, mask, model: str = hub.DEFAULT_MODEL, device: str = "auto", *, context: float | None = None,

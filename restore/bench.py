@@ -226,13 +226,13 @@ def step_grid(images: np.ndarray, masks: np.ndarray, rows: list[Row], path: Path
 
 
 def paper_masks_for(n: int, seed: int) -> np.ndarray:
-    from .masks import paper_masks
+    from .inpainting.holes import paper_masks
 
     return paper_masks(np.random.default_rng(seed), n)
 
 
 def stroke_masks_for(n: int, seed: int) -> np.ndarray:
-    from .masks import stroke_mask
+    from .inpainting.holes import stroke_mask
 
     rng = np.random.default_rng(seed)
     return np.stack([stroke_mask(rng, 64) for _ in range(n)]) if n else np.zeros((0, 64, 64), bool)

@@ -104,8 +104,8 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
     """Restore the photos in INPUTS (files or folders) into the output folder."""
     from tqdm import tqdm
 
+    from .inpainting.pipeline import Restorer
     from .io.files import find_photos
-    from .pipeline import Restorer
     from .runner import Runner, plan
 
     out_dir = output.resolve()
@@ -262,7 +262,7 @@ def bench(dataset, photos, size, masks_per_photo, context, detail, mirror, tile_
 
     from . import bench as B
     from .datasets import DATASETS, dataset_splits, load_stack, square_mask
-    from .pipeline import Restorer
+    from .inpainting.pipeline import Restorer
 
     if (dataset is None) == (photos is None):
         raise click.UsageError(f"give either --dataset {'|'.join(DATASETS)} or --photos DIR")
@@ -349,10 +349,10 @@ def _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, co
 
     from . import native
     from .datasets import dataset_splits
+    from .inpainting.pipeline import Restorer
     from .io.decode import open_photo
     from .io.files import find_photos
     from .io.photos import photo_rgb
-    from .pipeline import Restorer
 
     t0 = time.perf_counter()
     if dataset is not None:

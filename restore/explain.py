@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from .inpainting.windows import SIZE
 from .io.photos import photo_rgb
-from .pipeline import SIZE
 
 _STOPS = np.array([[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]], np.float64)
 
@@ -25,7 +25,7 @@ def attention_map(model, rgb64: np.ndarray, mask64: np.ndarray, query: tuple[int
     """(attention weights over the feature grid as a 2-D array, restored uint8 64x64 image)."""
     import torch
 
-    from .metrics import to_uint8
+    from .inpainting.networks import to_uint8
 
     x = torch.from_numpy(np.array(rgb64)).permute(2, 0, 1)[None].float() / 127.5 - 1
     m = torch.from_numpy(np.array(mask64))[None, None].float()

@@ -195,7 +195,7 @@ def load_pretrained(folder: Path, expected: dict | None = None, device="cpu"):
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from .models import Inpainter, InpainterConfig
+    from .inpainting.networks import Inpainter, InpainterConfig
 
     folder = Path(folder)
     if expected:

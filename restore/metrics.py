@@ -29,9 +29,3 @@ def hole_mae(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
     """Mean absolute error in the hole, in 0-255 units."""
     d = np.abs(a.astype(np.float64) - b.astype(np.float64))[mask]
     return float(d.mean()) if d.size else 0.0
-
-
-def to_uint8(t) -> np.ndarray:
-    """A [-1, 1] NCHW (or CHW) tensor to uint8 NHWC (or HWC) numpy, rounding to nearest."""
-    x = ((t.detach().float().clamp(-1, 1) + 1) * 127.5).round().to("cpu").numpy().astype(np.uint8)
-    return np.moveaxis(x, -3, -1)

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .masks import blob_hole, rect_hole, stroke_hole
+from .inpainting.holes import blob_hole, rect_hole, stroke_hole
 from .metrics import hole_mae, psnr, ssim
 
 KINDS = ("rect", "blob", "stroke")

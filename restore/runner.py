@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from .inpainting.holes import grow, paper_mask
+from .inpainting.pipeline import Restorer
 from .io.atomic import atomic_save, atomic_write_bytes
 from .io.decode import decode_photo
 from .io.depth16 import deep_bytes, stored, upright
@@ -25,8 +27,6 @@ from .io.files import index_masks, mask_key
 from .io.masks import MaskError, check_size, decode_mask, save_mask, scaled
 from .io.metadata import read_carried
 from .io.photos import PhotoError, merge_into, photo_rgb
-from .masks import grow, paper_mask
-from .pipeline import Restorer
 
 
 @dataclass

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from restore.models import ApproxNetConfig, Inpainter, InpainterConfig, RefinerConfig
+from restore.inpainting.networks import ApproxNetConfig, Inpainter, InpainterConfig, RefinerConfig
 
 TINY = InpainterConfig(
     approx=ApproxNetConfig(grid=8, hidden=32),

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from restore.inpainting.holes import grow, paper_mask, paper_masks, stroke_mask
 from restore.io.files import index_masks, mask_key
 from restore.io.masks import MaskError, decode_mask, read_mask, scaled
-from restore.masks import grow, paper_mask, paper_masks, stroke_mask
 
 
 def test_white_is_hole_and_threshold(tmp_path):

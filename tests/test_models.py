@@ -1,6 +1,6 @@
 import torch
 
-from restore.models import (
+from restore.inpainting.networks import (
     ApproxNet,
     Discriminator,
     DiscriminatorConfig,

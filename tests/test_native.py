@@ -10,7 +10,7 @@ from PIL import Image
 from restore import native
 from restore.cli import main
 from restore.datasets import dataset_splits
-from restore.masks import blob_hole, rect_hole, stroke_hole
+from restore.inpainting.holes import blob_hole, rect_hole, stroke_hole
 
 from .conftest import smooth_photo
 

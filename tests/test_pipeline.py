@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from restore.inpainting.pipeline import Restorer
+from restore.inpainting.windows import hole_groups, make_windows
 from restore.io.photos import merge_into, photo_rgb
-from restore.pipeline import Restorer, hole_groups, make_windows
 
 from .conftest import smooth_photo, tiny_model
 
@@ -166,7 +167,7 @@ def test_the_window_follows_the_models_own_framing(tmp_path):
     import dataclasses
 
     from restore.hub import load_pretrained, save_pretrained
-    from restore.models import Inpainter
+    from restore.inpainting.networks import Inpainter
 
     wide = tiny_model()
     wide.cfg = dataclasses.replace(wide.cfg, context=6.0)
@@ -194,7 +195,7 @@ def test_what_lies_under_the_hole_never_reaches_the_result(restorer, shape, box)
 
 
 def test_smooth_fill_keeps_known_pixels_and_continues_them_at_any_size():
-    from restore.pipeline import smooth_fill
+    from restore.inpainting.pipeline import smooth_fill
 
     h, w = 37, 53  # odd sizes: the push-pull pyramid must still reach every hole pixel
     ramp = np.broadcast_to(np.linspace(0, 200, w, dtype=np.float32)[None, :, None], (h, w, 2)).copy()
@@ -271,7 +272,7 @@ def test_holes_sharing_a_window_are_filled_in_one_pass(restorer):
 def test_a_monochrome_photo_stored_as_rgb_gets_a_fill_in_its_own_tones(restorer, tone):
     """Scans of black-and-white or sepia prints are often RGB files: the networks, which learnt
     colour photos, must not tint their holes (a random network's fill is far from any tone)."""
-    from restore.pipeline import LUMA, tone_curve
+    from restore.inpainting.tone import LUMA, tone_curve
 
     rng = np.random.default_rng(0)
     gray = smooth_photo(120, 160)[..., :1].astype(float) * np.array(tone)
@@ -291,7 +292,7 @@ def test_a_monochrome_photo_stored_as_rgb_gets_a_fill_in_its_own_tones(restorer,
 
 
 def test_a_coloured_thing_next_to_the_hole_keeps_a_mostly_gray_photo_in_colour():
-    from restore.pipeline import tone_curve
+    from restore.inpainting.tone import tone_curve
 
     gray = np.repeat(smooth_photo(300, 400)[..., :1], 3, axis=2)
     m = rect_mask(300, 400, [(135, 180, 165, 220)])
@@ -305,7 +306,7 @@ def test_a_coloured_thing_next_to_the_hole_keeps_a_mostly_gray_photo_in_colour()
 
 
 def test_windows_are_scaled_up_and_joined_a_chunk_at_a_time_with_the_same_result(restorer, monkeypatch):
-    from restore import pipeline
+    from restore.inpainting import pipeline
 
     items = [(smooth_photo(200, 150, seed=s), rect_mask(200, 150, [(60, 40, 140, 110)])) for s in range(3)]
     together = restorer.restore_many(items)

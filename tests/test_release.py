@@ -5,10 +5,10 @@ import pytest
 from PIL import Image
 
 from restore import hub
+from restore.inpainting.pipeline import Restorer
 from restore.io.files import index_masks
 from restore.io.masks import read_mask
 from restore.io.photos import photo_rgb
-from restore.pipeline import Restorer
 
 EXAMPLES = __import__("pathlib").Path(__file__).parent.parent / "examples"
 

@@ -206,7 +206,7 @@ def test_gan_init_fine_tunes_a_released_model(data, tmp_path):
     assert res.exit_code == 0, res.output
     c = TrainConfig.load(tmp_path / "grown" / "config.json")
     assert c.model.refiner.blocks32 == 2 and c.model.refiner.attention == (16, 32)
-    from restore.models import Inpainter
+    from restore.inpainting.networks import Inpainter
     from trainer.cli import _init_state
 
     grown = Inpainter(c.model).eval()

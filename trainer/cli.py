@@ -237,7 +237,7 @@ def _grown_state(cfg: TrainConfig) -> dict:
     """
     import torch
 
-    from restore.models import Inpainter
+    from restore.inpainting.networks import Inpainter
 
     model = _init_model(cfg.init)
     if model.cfg == cfg.model:

@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from restore.models import ApproxNetConfig, DiscriminatorConfig, InpainterConfig, RefinerConfig
+from restore.inpainting.networks import ApproxNetConfig, DiscriminatorConfig, InpainterConfig, RefinerConfig
 
 
 @dataclass

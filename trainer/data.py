@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from restore.datasets import dataset_splits, load_stack, seeded_split
+from restore.inpainting.holes import blob_hole, paper_masks, stroke_mask
 from restore.io.atomic import atomic_write_bytes
-from restore.masks import blob_hole, paper_masks, stroke_mask
 
 # Large photos: the stage-1 validation part lends this many photos to the monitor, the rest train stage 2.
 CROP_MONITOR_PHOTOS = 8

@@ -9,7 +9,7 @@ import shlex
 from pathlib import Path
 
 from restore.hub import save_pretrained
-from restore.models import Inpainter
+from restore.inpainting.networks import Inpainter
 
 from . import checkpoint
 from .config import TrainConfig
@@ -84,7 +84,7 @@ def score_release(folder: Path, dataset: str, data_dir: Path | None, n: int | No
     from restore import bench as B
     from restore.datasets import dataset_splits, load_stack
     from restore.hub import load_pretrained
-    from restore.pipeline import Restorer
+    from restore.inpainting.pipeline import Restorer
 
     files = dataset_splits(dataset, data_dir)["val"][:n]
     images = load_stack(files, 64)
@@ -101,9 +101,9 @@ def score_native(folder: Path, dataset: str, data_dir: Path | None, n: int | Non
     from restore import native
     from restore.datasets import dataset_splits
     from restore.hub import load_pretrained
+    from restore.inpainting.pipeline import Restorer
     from restore.io.decode import open_photo
     from restore.io.photos import photo_rgb
-    from restore.pipeline import Restorer
 
     files = dataset_splits(dataset, data_dir)["val"][:n]
     photos = [(f.name, photo_rgb(open_photo(f)[0])) for f in files]

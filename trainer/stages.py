@@ -9,10 +9,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from restore.inpainting.networks import ApproxNet, Discriminator, Inpainter, gray_fill, to_uint8
 from restore.metrics import psnr as psnr_metric
 from restore.metrics import ssim as ssim_metric
-from restore.metrics import to_uint8
-from restore.models import ApproxNet, Discriminator, Inpainter, gray_fill
 
 from . import losses
 from .config import TrainConfig

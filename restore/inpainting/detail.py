@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from .windows import resize_float
+
 GRID = 16  # cells of 4x4 pixels of the 64x64 fill
 # Softmax scale of the cosine similarities: a broad average of residuals cancels out into no
 # detail, a peaked one copies texture. On the 8 monitor photos (photo model, 3 holes each, never
@@ -36,12 +38,6 @@ def similarity(fill64: np.ndarray, scale: float = SCALE) -> np.ndarray:
     feats -= feats.mean(axis=1, keepdims=True)  # texture, not brightness
     feats /= np.linalg.norm(feats, axis=1, keepdims=True) + 1e-6
     return scale * (feats @ feats.T)
-
-
-def resize_float(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """float (H, W, C) -> float (size[1], size[0], C), bicubic per channel, no clipping."""
-    return np.stack([np.asarray(Image.fromarray(a[..., c]).resize(size, Image.Resampling.BICUBIC))
-                     for c in range(a.shape[2])], axis=-1)
 
 
 def aggregate(window: np.ndarray, hole: np.ndarray, fill64: np.ndarray, scale: float = SCALE) -> np.ndarray | None:

@@ -1,7 +1,7 @@
 """The networks: ApproxNet, SAGAN self-attention, the attention refiner and the discriminator.
 
-Conventions used across the package: images are float tensors in [-1, 1], NCHW;
-masks are float tensors in {0, 1}, N1HW, where 1 marks a hole. A hole is shown
+Conventions used across the package: images are float tensors in [-1, 1], NCHW (`to_uint8`
+brings them back to uint8 NHWC arrays); masks are float tensors in {0, 1}, N1HW, where 1 marks a hole. A hole is shown
 to the networks as gray (0 in [-1, 1]), the paper's "gray fill".
 
 Every network is rebuilt from a dataclass config; a released model is the pair
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -76,7 +77,7 @@ class InpainterConfig:
     # brought to 64x64. Models trained on whole photos shrunk to 64x64 (faces) see best in wide windows.
     context: float = 3.0
     # Whether the pipeline adds the full-resolution detail of the known part into holes filled
-    # from downscaled windows (restore/residual.py): for models whose fills are otherwise a blur.
+    # from downscaled windows (restore/inpainting/detail.py): for models whose fills are otherwise a blur.
     detail: bool = False
     # Whether the pipeline fills each window scaled down from the photo twice, as it is and mirrored,
     # and averages the two: for models whose fills gain from it (faces are mirror images of themselves).
@@ -371,3 +372,9 @@ class Discriminator(nn.Module):
 
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
+
+
+def to_uint8(t) -> np.ndarray:
+    """A [-1, 1] NCHW (or CHW) tensor to uint8 NHWC (or HWC) numpy, rounding to nearest."""
+    x = ((t.detach().float().clamp(-1, 1) + 1) * 127.5).round().to("cpu").numpy().astype(np.uint8)
+    return np.moveaxis(x, -3, -1)

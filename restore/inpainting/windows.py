@@ -1,0 +1,167 @@
+"""Windows: the 64x64 views of a photo that the networks fill, cut around each group of holes.
+
+For every hole (connected component; holes close together are merged) a window of about
+`context` times the hole's size is cut around it and brought to 64x64. Windows are never
+enlarged beyond native resolution: a small hole in a big photo is seen at 64x64 pixels of its
+real surroundings, as during training. A long thin hole (a scratch) is cut into cells, each
+with its own window at native resolution along it.
+
+The photo's own pixels under the mask are never read: before a window is scaled down, it is
+filtered from its known pixels only, since a scaling filter would otherwise carry the hole's old
+content (the object being removed, or the truth in a benchmark) into the known ring around it.
+
+Arrays: uint8 (H, W, 3) photos, bool (H, W) masks (True = hole).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from .holes import hole_box
+
+SIZE = 64
+MANY_HOLES = 256  # more separate holes than this are grouped in one pass over the mask, not one by one
+
+
+@dataclass
+class Window:
+    item: int  # index of the photo in the batch
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 in the photo
+    paste: np.ndarray  # bool (y1-y0, x1-x0): the hole pixels this window fills
+    image: np.ndarray  # uint8 (64, 64, 3)
+    mask: np.ndarray  # bool (64, 64): every hole pixel inside the window
+
+    @property
+    def scaled(self) -> bool:
+        """Whether the window is brought to 64x64 from another size (and its fill back to it)."""
+        x0, y0, x1, y1 = self.box
+        return (x1 - x0, y1 - y0) != (SIZE, SIZE)
+
+
+def hole_groups(mask: np.ndarray, merge_px: int | None = None) -> list[np.ndarray]:
+    """Boolean masks, one per group of hole pixels; holes within `merge_px` of each other share a group
+    (their dilations by `merge_px` touch)."""
+    from scipy import ndimage
+
+    if merge_px is None:
+        merge_px = max(2, min(mask.shape) // 64)
+    r = max(merge_px, 0)
+    if not mask.any():
+        return []
+    # Everything happens inside the holes' bounding box grown by r, which holds every dilation.
+    box = hole_box(mask, r)
+    y0, x0 = box[0].start, box[1].start
+    crop = mask[box]
+    labels, n = ndimage.label(crop)
+    if n > 1 and r:
+        if n <= MANY_HOLES:
+            # Each hole grown inside its own box grown by r, which holds its dilation whole.
+            grown = np.zeros_like(crop)
+            for i, (sy, sx) in enumerate(ndimage.find_objects(labels), start=1):
+                sy = slice(max(sy.start - r, 0), sy.stop + r)
+                sx = slice(max(sx.start - r, 0), sx.stop + r)
+                grown[sy, sx] |= ndimage.binary_dilation(labels[sy, sx] == i, iterations=r)
+        else:  # thousands of specks: one pass over the box
+            grown = ndimage.binary_dilation(crop, iterations=r)
+        labels, n = ndimage.label(grown)
+        labels[~crop] = 0
+    if n == 1:
+        return [mask]
+    groups = []
+    for i, (sy, sx) in enumerate(ndimage.find_objects(labels), start=1):
+        g = np.zeros_like(mask)
+        g[y0 + sy.start : y0 + sy.stop, x0 + sx.start : x0 + sx.stop] = labels[sy, sx] == i
+        groups.append(g)
+    return groups
+
+
+def _place(center: float, side: int, limit: int) -> tuple[int, int]:
+    """A span of `side` pixels centred on `center`, shifted to lie inside [0, limit)."""
+    side = min(side, limit)
+    start = int(np.clip(round(center - side / 2), 0, limit - side))
+    return start, start + side
+
+
+def _tiles(group: np.ndarray, context: float, tile_thin: bool = True) -> list[tuple[tuple[int, int, int, int], np.ndarray]]:
+    """Windows (x0, y0, x1, y1) for one hole group, each with the group pixels it fills.
+
+    A compact hole gets one window of `context` times its size. A long thin hole (a scratch)
+    would then be shrunk to a hairline at 64x64, so with `tile_thin` it is cut into cells instead,
+    each filled from a window of `context` times the hole's thickness centred on the cell.
+    """
+    from scipy import ndimage
+
+    h, w = group.shape
+    rows, cols = hole_box(group)
+    y0, y1, x0, x1 = rows.start, rows.stop, cols.start, cols.stop
+    whole = max(int(np.ceil(context * max(y1 - y0, x1 - x0))), SIZE)
+    thickness = 2 * float(ndimage.distance_transform_edt(np.pad(group[y0:y1, x0:x1], 1)).max())
+    side = max(int(np.ceil(context * thickness)), SIZE)
+    if side * 2 >= whole or not tile_thin:  # compact enough (or tiles not wanted): one window
+        short = min(h, w)
+        if whole >= short and max(y1 - y0, x1 - x0) <= short:
+            # A window as wide as the photo's short side: the square of that side, centred on the
+            # photo as far as the hole allows. Models see a whole photo as they learnt it (shorter
+            # side to 64, centre crop), not stretched, nor shifted to wherever the hole is.
+            top = int(np.clip((h - short) // 2, y1 - short, y0))
+            left = int(np.clip((w - short) // 2, x1 - short, x0))
+            return [((left, top, left + short, top + short), group[top : top + short, left : left + short])]
+        (left, right), (top, bottom) = _place((x0 + x1) / 2, whole, w), _place((y0 + y1) / 2, whole, h)
+        return [((left, top, right, bottom), group[top:bottom, left:right])]
+    core = side // 2
+    tiles = []
+    for cy in range(y0, y1, core):
+        for cx in range(x0, x1, core):
+            cell = group[cy : cy + core, cx : cx + core]
+            if not cell.any():
+                continue
+            (left, right) = _place(cx + cell.shape[1] / 2, side, w)
+            (top, bottom) = _place(cy + cell.shape[0] / 2, side, h)
+            paste = np.zeros((bottom - top, right - left), bool)
+            paste[cy - top : cy - top + cell.shape[0], cx - left : cx - left + cell.shape[1]] = cell
+            tiles.append(((left, top, right, bottom), paste))
+    return tiles
+
+
+def resize_float(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """float (H, W, C) -> float (size[1], size[0], C), bicubic per channel, no clipping."""
+    return np.stack([np.asarray(Image.fromarray(a[..., c]).resize(size, Image.Resampling.BICUBIC))
+                     for c in range(a.shape[2])], axis=-1)
+
+
+def _shrink_known(crop: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """`crop` brought to 64x64 from its known pixels only (uint8). The bicubic filter is normalised
+    by the known pixels' share of each output pixel's weights, so nothing of the hole's own content
+    reaches the known pixels next to it; where the known share is small the pixel is a hole anyway
+    (a window with nothing known comes out black, the model's empty input)."""
+    known = (~hole).astype(np.float32)[..., None]
+    values = resize_float(crop.astype(np.float32) * known, (SIZE, SIZE))
+    share = resize_float(known, (SIZE, SIZE))
+    out = values / np.where(share > 0.25, share, 1)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def make_windows(item: int, rgb: np.ndarray, mask: np.ndarray, context: float = 3.0, tile_thin: bool = True) -> list[Window]:
+    """The 64x64 windows to inpaint for one photo (uint8 HxWx3, bool HxW); hole pixels are never read."""
+    if not mask.any():
+        return []
+    h, w = mask.shape
+    # Every window of a 64x64 photo is the whole photo: one pass fills every hole.
+    tiles = [((0, 0, w, h), mask)] if (h, w) == (SIZE, SIZE) else [t for g in hole_groups(mask) for t in _tiles(g, context, tile_thin)]
+    windows: dict[tuple[int, int, int, int], Window] = {}  # by box
+    for box, paste in tiles:
+        if box in windows:  # the same window for another hole group: fill both at once
+            windows[box].paste = windows[box].paste | paste
+            continue
+        x0, y0, x1, y1 = box
+        crop, crop_mask = rgb[y0:y1, x0:x1], mask[y0:y1, x0:x1]
+        if crop.shape[:2] != (SIZE, SIZE):
+            crop = _shrink_known(crop, crop_mask)  # every window holds hole pixels: its own group's
+            # A 64x64 pixel that covers any hole pixel is a hole: no unknown colour leaks into the context.
+            m = Image.fromarray(crop_mask.astype(np.float32)).resize((SIZE, SIZE), Image.Resampling.BOX)
+            crop_mask = np.asarray(m) > 0
+        windows[box] = Window(item, box, paste, crop, crop_mask)
+    return list(windows.values())
