@@ -15,7 +15,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from restore import hub
-from restore.figures import comparison_row
+from restore.eval.figures import comparison_row
 from restore.inpainting.pipeline import Restorer
 from restore.io.atomic import atomic_save
 from restore.io.files import index_masks

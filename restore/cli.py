@@ -260,8 +260,8 @@ def bench(dataset, photos, size, masks_per_photo, context, detail, mirror, tile_
     import numpy as np
     from tqdm import tqdm
 
-    from . import bench as B
-    from .datasets import DATASETS, dataset_splits, load_stack, square_mask
+    from .eval import paper
+    from .eval.datasets import DATASETS, dataset_splits, load_stack, square_mask
     from .inpainting.pipeline import Restorer
 
     if (dataset is None) == (photos is None):
@@ -302,9 +302,9 @@ def bench(dataset, photos, size, masks_per_photo, context, detail, mirror, tile_
             masks.append(square_mask(read_mask(index[f.stem], im.size)))
         masks = np.stack(masks)
     elif mask_kind == "paper":
-        masks = B.paper_masks_for(len(images), seed)
+        masks = paper.paper_masks_for(len(images), seed)
     else:
-        masks = B.stroke_masks_for(len(images), seed)
+        masks = paper.stroke_masks_for(len(images), seed)
     model = model or _default_bench_model(dataset)
     net, dev = _load_model(model, device, threads)
     restorer = Restorer(net, dev, batch_size)
@@ -312,18 +312,15 @@ def bench(dataset, photos, size, masks_per_photo, context, detail, mirror, tile_
     def bar(desc, total):
         return tqdm(total=total, desc=desc, unit="img", file=sys.stderr, leave=False)
 
-    rows, notes = B.run_rows(images, masks, restorer, classical, bar)
-    per_image, summary = {}, {}
-    for r in tqdm(rows, desc="scoring", unit="row", file=sys.stderr, leave=False):
-        per_image[r.name] = B.score(images, masks, r.outputs)
-        summary[r.name] = B.summarize(per_image[r.name]) | {"images_per_second": len(images) / max(r.seconds, 1e-9)}
-    paper = B.PAPER.get(dataset) if mask_kind == "paper" and dataset else None
-    md = B.table(summary, paper)
+    rows, notes = paper.run_rows(images, masks, restorer, classical, bar)
+    per_image, summary = paper.score_rows(images, masks, rows, lambda rows: tqdm(rows, desc="scoring", unit="row",
+                                                                                 file=sys.stderr, leave=False))
+    md = paper.table(summary, paper.PAPER.get(dataset) if mask_kind == "paper" and dataset else None)
     out_dir = output or Path("bench") / f"{label}{'' if mask_kind == 'paper' else '-' + mask_kind}"
     meta = {"dataset": label, "split": split if dataset else None, "images": len(images), "seed": seed,
             "mask_kind": mask_kind, "model": model, "device": str(dev), "seconds": round(time.perf_counter() - t0, 1),
             "command": " ".join(["restore", *sys.argv[1:]])}
-    B.write_outputs(out_dir, names, images, masks, rows, per_image, summary, meta, md)
+    paper.write(out_dir, names, images, masks, rows, per_image, summary, meta, md)
     click.echo(md)
     for note in notes:
         click.echo(f"note: {note}", err=True)
@@ -342,13 +339,13 @@ def _default_bench_model(dataset: str | None) -> str:
 
 def _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, context, detail, mirror, tile_thin,
                   classical, batch_size, output, model, device, threads):
-    """restore bench --size native: see restore/native.py."""
+    """restore bench --size native: see restore/eval/native_size.py."""
     import time
 
     from tqdm import tqdm
 
-    from . import native
-    from .datasets import dataset_splits
+    from .eval import native_size
+    from .eval.datasets import dataset_splits
     from .inpainting.pipeline import Restorer
     from .io.decode import open_photo
     from .io.files import find_photos
@@ -366,7 +363,7 @@ def _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, co
     model = model or _default_bench_model(dataset)
     net, dev = _load_model(model, device, threads)
     restorer = Restorer(net, dev, batch_size, context, detail, mirror, tile_thin)
-    total = len(loaded) * masks_per_photo * len(native.KINDS)
+    total = len(loaded) * masks_per_photo * len(native_size.KINDS)
     bars: dict = {}
 
     def progress(kind, method, k):
@@ -374,14 +371,14 @@ def _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, co
             for b in bars.values():
                 b.close()
             bars.clear()
-            bars[kind, method] = tqdm(total=total // len(native.KINDS), desc=f"{kind}: {method}", unit="img",
+            bars[kind, method] = tqdm(total=total // len(native_size.KINDS), desc=f"{kind}: {method}", unit="img",
                                       file=sys.stderr, leave=False)
         bars[kind, method].update(k)
 
-    result = native.run(loaded, restorer, classical, seed, masks_per_photo, progress=progress)
+    result = native_size.run(loaded, restorer, classical, seed, masks_per_photo, progress=progress)
     for b in bars.values():
         b.close()
-    md = native.table(result["rows"])
+    md = native_size.table(result["rows"])
     out_dir = output or Path("bench") / f"{label}-native"
     sizes = sorted({rgb.shape[:2] for _, rgb in loaded})
     meta = {"dataset": label, "split": split if dataset else None, "size": "native", "photos": len(loaded),
@@ -389,7 +386,7 @@ def _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, co
             "seed": seed, "model": model, "context": restorer.context, "detail": restorer.detail,
             "mirror": restorer.mirror, "tile_thin": restorer.tile_thin, "device": str(dev),
             "seconds": round(time.perf_counter() - t0, 1), "command": " ".join(["restore", *sys.argv[1:]])}
-    native.write(out_dir, result, meta, md)
+    native_size.write(out_dir, result, meta, md)
     click.echo(md)
     for note in result["notes"]:
         click.echo(f"note: {note}", err=True)
@@ -405,7 +402,7 @@ def _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, co
 @_errors
 def explain(photo, mask_file, at, output, model, device, threads):
     """Figure 10: where the self-attention of pixel X,Y looks, next to the restored photo."""
-    from .explain import attention_figure
+    from .eval.attention_figure import attention_figure
     from .io.decode import open_photo
     from .io.masks import read_mask
 

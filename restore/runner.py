@@ -239,7 +239,7 @@ class Runner:
                 atomic_save(out, job.out, format=item.fmt, **item.save_params)
                 view = photo_rgb(out)
             if job.compare_out is not None:
-                from .figures import compare_figure
+                from .eval.figures import compare_figure
 
                 atomic_save(compare_figure(item.rgb, view, item.mask), job.compare_out, format="PNG")
         except OSError as e:

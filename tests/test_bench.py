@@ -5,9 +5,10 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from restore import bench as B
 from restore.cli import main
-from restore.metrics import psnr, ssim
+from restore.eval import classical as C
+from restore.eval import paper as B
+from restore.eval.metrics import psnr, ssim
 
 from .conftest import smooth_photo
 
@@ -57,7 +58,7 @@ def test_bench_writes_every_row_and_file(celeba_layout, tmp_path, model_dir):
 def test_baseline_row_equals_direct_skimage(celeba_layout):
     from skimage.metrics import structural_similarity
 
-    from restore.datasets import dataset_splits, load_stack
+    from restore.eval.datasets import dataset_splits, load_stack
 
     images = load_stack(dataset_splits("celeba", celeba_layout)["val"])
     masks = B.paper_masks_for(len(images), 0)
@@ -114,7 +115,7 @@ def test_methods_get_the_images_with_their_holes_wiped(monkeypatch):
         seen.append((rgb.copy(), mask))
         return rgb
 
-    monkeypatch.setattr(B, "biharmonic_one", classical)
+    monkeypatch.setattr(C, "biharmonic_one", classical)
     monkeypatch.setattr(B, "have_opencv", lambda: False)
     images = np.full((3, 64, 64, 3), 200, np.uint8)
     masks = np.zeros((3, 64, 64), bool)

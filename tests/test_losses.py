@@ -5,7 +5,7 @@ import math
 import numpy as np
 import torch
 
-from restore.metrics import ssim as paper_ssim
+from restore.eval.metrics import ssim as paper_ssim
 from trainer import losses
 
 

@@ -7,9 +7,10 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from restore import native
 from restore.cli import main
-from restore.datasets import dataset_splits
+from restore.eval import native_size as native
+from restore.eval.datasets import dataset_splits
+from restore.eval.metrics import sharpness
 from restore.inpainting.holes import blob_hole, rect_hole, stroke_hole
 
 from .conftest import smooth_photo
@@ -41,16 +42,16 @@ def test_sharpness_is_one_for_the_truth_and_low_for_a_blur():
     truth = rng.integers(0, 256, (80, 80, 3), dtype=np.uint8)
     mask = np.zeros((80, 80), bool)
     mask[20:60, 20:60] = True
-    assert native.sharpness(truth, truth, mask) == pytest.approx(1.0)
+    assert sharpness(truth, truth, mask) == pytest.approx(1.0)
     flat = truth.copy()
     flat[mask] = truth[mask].mean(axis=0).astype(np.uint8)
-    assert native.sharpness(truth, flat, mask) == pytest.approx(0.0)
+    assert sharpness(truth, flat, mask) == pytest.approx(0.0)
     noisy = truth.copy()
     noisy[mask] = np.clip(truth[mask].astype(int) // 2 + 64, 0, 255)
-    assert 0.4 < native.sharpness(truth, noisy, mask) < 0.6  # half the contrast, half the gradients
+    assert 0.4 < sharpness(truth, noisy, mask) < 0.6  # half the contrast, half the gradients
     thin = np.zeros((80, 80), bool)
     thin[10, :] = True  # no pixel whose upper neighbour is a hole too
-    assert np.isnan(native.sharpness(truth, truth, thin))
+    assert np.isnan(sharpness(truth, truth, thin))
 
 
 def test_bench_native_on_photos_writes_every_kind_and_method(tmp_path, model_dir):
@@ -93,8 +94,6 @@ def test_natural_split_holds_every_tenth_photo(tmp_path):
 
 def test_every_method_gets_the_photo_with_its_hole_wiped(monkeypatch):
     # No method may read the truth under the hole: the bench hands each a damaged photo.
-    import restore.bench as bench
-
     seen = []
 
     class Recorder:
@@ -106,9 +105,9 @@ def test_every_method_gets_the_photo_with_its_hole_wiped(monkeypatch):
         seen.append((rgb, mask))
         return rgb
 
-    monkeypatch.setattr(bench, "biharmonic_one", classical)
-    monkeypatch.setattr(bench, "telea_one", classical)
-    monkeypatch.setattr(bench, "have_opencv", lambda: True)
+    monkeypatch.setattr(native, "biharmonic_one", classical)
+    monkeypatch.setattr(native, "telea_one", classical)
+    monkeypatch.setattr(native, "have_opencv", lambda: True)
     photos = [("a.png", smooth_photo(96, 128, 1)), ("b.png", smooth_photo(120, 90, 2))]
     native.run(photos, Recorder(), classical=True)
     assert len(seen) > 3 * 2 * 3

@@ -5,9 +5,9 @@ import dataclasses
 import numpy as np
 from PIL import Image
 
+from restore.eval.metrics import sharpness
 from restore.inpainting.detail import aggregate
 from restore.inpainting.pipeline import Restorer
-from restore.native import sharpness
 
 from .conftest import tiny_model
 

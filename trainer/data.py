@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from restore.datasets import dataset_splits, load_stack, seeded_split
+from restore.eval.datasets import dataset_splits, load_stack, seeded_split
 from restore.inpainting.holes import blob_hole, paper_masks, stroke_mask
 from restore.io.atomic import atomic_write_bytes
 

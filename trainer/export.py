@@ -81,25 +81,23 @@ def _commands(run_dir: Path) -> str:
 
 def score_release(folder: Path, dataset: str, data_dir: Path | None, n: int | None) -> str:
     """Markdown table of the release on the dataset's held-out split (paper masks, seed 0)."""
-    from restore import bench as B
-    from restore.datasets import dataset_splits, load_stack
+    from restore.eval import paper
+    from restore.eval.datasets import dataset_splits, load_stack
     from restore.hub import load_pretrained
     from restore.inpainting.pipeline import Restorer
 
     files = dataset_splits(dataset, data_dir)["val"][:n]
     images = load_stack(files, 64)
-    masks = B.paper_masks_for(len(images), 0)
-    rows, _ = B.run_rows(images, masks, Restorer(load_pretrained(folder), "cpu"), classical=True)
-    summary = {}
-    for r in rows:
-        summary[r.name] = B.summarize(B.score(images, masks, r.outputs)) | {"images_per_second": len(images) / max(r.seconds, 1e-9)}
-    return f"{len(images)} held-out images (`val` split), paper masks, seed 0:\n\n" + B.table(summary, B.PAPER.get(dataset))
+    masks = paper.paper_masks_for(len(images), 0)
+    rows, _ = paper.run_rows(images, masks, Restorer(load_pretrained(folder), "cpu"), classical=True)
+    _, summary = paper.score_rows(images, masks, rows)
+    return f"{len(images)} held-out images (`val` split), paper masks, seed 0:\n\n" + paper.table(summary, paper.PAPER.get(dataset))
 
 
 def score_native(folder: Path, dataset: str, data_dir: Path | None, n: int | None) -> str:
     """Markdown table of the release on the dataset's held-out photos at their own size (restore bench --size native)."""
-    from restore import native
-    from restore.datasets import dataset_splits
+    from restore.eval import native_size
+    from restore.eval.datasets import dataset_splits
     from restore.hub import load_pretrained
     from restore.inpainting.pipeline import Restorer
     from restore.io.decode import open_photo
@@ -107,9 +105,9 @@ def score_native(folder: Path, dataset: str, data_dir: Path | None, n: int | Non
 
     files = dataset_splits(dataset, data_dir)["val"][:n]
     photos = [(f.name, photo_rgb(open_photo(f)[0])) for f in files]
-    result = native.run(photos, Restorer(load_pretrained(folder), "cpu"), classical=True)
+    result = native_size.run(photos, Restorer(load_pretrained(folder), "cpu"), classical=True)
     return (f"{len(photos)} held-out photos (`val` split) at their own size, one hole of each kind per photo, "
-            f"seed 0 (`restore bench --size native`):\n\n" + native.table(result["rows"]))
+            f"seed 0 (`restore bench --size native`):\n\n" + native_size.table(result["rows"]))
 
 
 def export_run(run_dir: Path, name: str, out: Path | None = None, data_dir: Path | None = None,

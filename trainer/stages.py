@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from restore.eval.metrics import psnr as psnr_metric
+from restore.eval.metrics import ssim as ssim_metric
 from restore.inpainting.networks import ApproxNet, Discriminator, Inpainter, gray_fill, to_uint8
-from restore.metrics import psnr as psnr_metric
-from restore.metrics import ssim as ssim_metric
 
 from . import losses
 from .config import TrainConfig

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .inpainting.windows import SIZE
-from .io.photos import photo_rgb
+from ..inpainting.windows import SIZE
+from ..io.photos import photo_rgb
 
 _STOPS = np.array([[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]], np.float64)
 
@@ -25,7 +25,7 @@ def attention_map(model, rgb64: np.ndarray, mask64: np.ndarray, query: tuple[int
     """(attention weights over the feature grid as a 2-D array, restored uint8 64x64 image)."""
     import torch
 
-    from .inpainting.networks import to_uint8
+    from ..inpainting.networks import to_uint8
 
     x = torch.from_numpy(np.array(rgb64)).permute(2, 0, 1)[None].float() / 127.5 - 1
     m = torch.from_numpy(np.array(mask64))[None, None].float()
@@ -41,7 +41,7 @@ def attention_map(model, rgb64: np.ndarray, mask64: np.ndarray, query: tuple[int
 
 def attention_figure(model, photo: Image.Image, mask: np.ndarray, at: tuple[int, int], out: Path, panel: int = 256) -> None:
     """Write [photo with the hole and the query | attention over the photo | restored] as one PNG."""
-    from .io.atomic import atomic_save
+    from ..io.atomic import atomic_save
 
     rgb = photo_rgb(photo)
     h, w = rgb.shape[:2]

@@ -13,8 +13,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ..io.atomic import atomic_write
+from ..io.files import PHOTO_EXTS
+
 DATASETS = ("celeba", "cars", "natural")
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
 LAYOUTS = {
     "celeba": "celeba/img_align_celeba/*.jpg and celeba/list_eval_partition.txt",
     "cars": "stanford_cars/cars_train/*.jpg",
@@ -50,7 +52,7 @@ def _missing(name: str, data_dir: Path) -> DataError:
 
 
 def list_images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS and p.is_file())
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in PHOTO_EXTS and p.is_file())
 
 
 def seeded_split(files: list, fraction: float = 0.7, seed: int = SPLIT_SEED) -> tuple[list, list]:
@@ -138,9 +140,7 @@ def load_stack(files: list[Path], size: int = 64, cache_dir: Path | None = None,
 
         it = tqdm(files, desc="preparing images", unit="img", leave=False)
     out = np.stack([load_64(f, size) for f in it]) if files else np.zeros((0, size, size, 3), np.uint8)
-    if cache is not None:
+    if cache is not None:  # several training processes may race here: each writes its own temporary file
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(f".{os.getpid()}.tmp.npy")  # several training processes may race here
-        np.save(tmp, out)
-        os.replace(tmp, cache)
+        atomic_write(cache, lambda f: np.save(f, out))
     return out

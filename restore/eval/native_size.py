@@ -19,8 +19,6 @@ result divided by the same in the original: 1.0 is as detailed as the truth, a b
 
 from __future__ import annotations
 
-import csv
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,8 +27,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .inpainting.holes import blob_hole, rect_hole, stroke_hole
-from .metrics import hole_mae, psnr, ssim
+from ..inpainting.holes import blob_hole, rect_hole, stroke_hole
+from ..io.atomic import atomic_save
+from .classical import OPENCV_MISSING, biharmonic_one, have_opencv, telea_one, wipe
+from .figures import GAP, close_up_box, show_holes
+from .metrics import hole_mae, psnr, sharpness, ssim
+from .report import summarize, write_summary
 
 KINDS = ("rect", "blob", "stroke")
 METRICS = ("ssim", "psnr_hole", "mae_hole", "sharpness")
@@ -52,35 +54,9 @@ def hole_for(kind: str, seed: int, index: int, h: int, w: int) -> np.ndarray:
 
 # --- metrics ---------------------------------------------------------------------------------
 
-def _gradient(rgb: np.ndarray) -> np.ndarray:
-    g = rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
-    gx = g[1:, 1:] - g[1:, :-1]
-    gy = g[1:, 1:] - g[:-1, 1:]
-    return np.hypot(gx, gy)
-
-
-def sharpness(original: np.ndarray, result: np.ndarray, mask: np.ndarray) -> float:
-    """Hole detail of `result` relative to `original` (1.0 = as detailed; nan when no interior)."""
-    inner = mask[1:, 1:] & mask[1:, :-1] & mask[:-1, 1:]
-    if not inner.any():
-        return float("nan")
-    truth = _gradient(original)[inner].mean()
-    return float(_gradient(result)[inner].mean() / truth) if truth > 0 else float("nan")
-
-
 def score(original: np.ndarray, result: np.ndarray, mask: np.ndarray) -> dict[str, float]:
     return {"ssim": ssim(original, result), "psnr_hole": psnr(original, result, mask),
             "mae_hole": hole_mae(original, result, mask), "sharpness": sharpness(original, result, mask)}
-
-
-def summarize(values: dict[str, list[float]]) -> dict[str, float]:
-    out = {}
-    for k, v in values.items():
-        a = np.asarray(v, float)
-        a = a[np.isfinite(a)]
-        out[k] = float(np.median(a) if k == "sharpness" else a.mean()) if len(a) else float("nan")
-        out[k + "_se"] = float(a.std(ddof=1) / np.sqrt(len(a))) if len(a) > 1 else 0.0
-    return out
 
 
 # --- methods ---------------------------------------------------------------------------------
@@ -97,8 +73,6 @@ def methods(restorer, classical: bool) -> tuple[dict[str, Callable[[list[Case]],
     """Row name -> a function filling a list of cases; and notes on rows left out."""
     rows: dict[str, Callable[[list[Case]], list[np.ndarray]]] = {}
     notes = []
-    from .bench import biharmonic_one, have_opencv, telea_one, wipe
-
     if restorer is not None:
         rows[MODEL_ROW] = lambda cases: restorer.restore_many([(wipe(c.rgb, c.mask), c.mask) for c in cases])
     if classical:
@@ -106,7 +80,7 @@ def methods(restorer, classical: bool) -> tuple[dict[str, Callable[[list[Case]],
         if have_opencv():
             rows[TELEA_ROW] = lambda cases: [telea_one(wipe(c.rgb, c.mask), c.mask) for c in cases]
         else:
-            notes.append("OpenCV Telea left out: opencv is not installed (pip install -e '.[classical]')")
+            notes.append(OPENCV_MISSING)
     return rows, notes
 
 
@@ -120,8 +94,6 @@ def run(photos: list[tuple[str, np.ndarray]], restorer, classical: bool = True, 
     """
     fills, notes = methods(restorer, classical)
     if restorer is not None:  # one-time allocations are not part of the speed
-        from .bench import wipe
-
         rgb0 = photos[0][1]
         m0 = hole_for("rect", seed, 0, *rgb0.shape[:2])
         restorer.restore_many([(wipe(rgb0, m0), m0)])
@@ -168,28 +140,16 @@ def table(rows: dict[str, dict[str, dict]]) -> str:
 
 
 def write(out_dir: Path, result: dict, meta: dict, md: str, figure_photos: int = 6) -> None:
-    from .io.atomic import atomic_write_bytes
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out_dir / "summary.md", (md + "\n").encode())
-    atomic_write_bytes(out_dir / "summary.json",
-                       (json.dumps({"meta": meta, "rows": result["rows"]}, indent=2) + "\n").encode())
-    tmp = out_dir / ".results.csv.tmp"
-    with open(tmp, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["image", "kind", "method", "hole_fraction", *METRICS])
-        for r in result["per_image"]:
-            w.writerow([r["image"], r["kind"], r["method"], f"{r['hole_fraction']:.4f}", *(r[k] for k in METRICS)])
-    tmp.replace(out_dir / "results.csv")
+    """summary.md, summary.json, results.csv (one line per photo, hole and method) and a figure per kind of hole."""
+    write_summary(out_dir, md, meta, result["rows"], ["image", "kind", "method", "hole_fraction", *METRICS],
+                  ([r["image"], r["kind"], r["method"], f"{r['hole_fraction']:.4f}", *(r[k] for k in METRICS)]
+                   for r in result["per_image"]))
     for kind, cases in result["cases"].items():
         figure(cases[:figure_photos], result["outputs"][kind], out_dir / f"compare_{kind}.png")
 
 
 def figure(cases: list[Case], outputs: dict[str, list[np.ndarray]], path: Path, height: int = 160) -> None:
     """Per photo: masked | each method | original, and under it the close-up of the hole in each."""
-    from .figures import GAP, close_up_box, show_holes
-    from .io.atomic import atomic_save
-
     names = ["masked", *outputs, "original"]
     blocks = []
     for i, c in enumerate(cases):

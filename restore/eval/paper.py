@@ -8,16 +8,16 @@ same images and masks.
 
 from __future__ import annotations
 
-import csv
-import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .classical import OPENCV_MISSING, biharmonic, gray_fill, have_opencv, telea, wipe
 from .metrics import hole_mae, psnr, ssim
+from .report import summarize, write_summary
 
 METRICS = ("ssim", "ssim_gauss", "psnr", "psnr_hole", "mae_hole")
 PAPER = {  # Table 1 of the paper
@@ -33,61 +33,6 @@ class Row:
     seconds: float
 
 
-def gray_fill(images: np.ndarray, masks: np.ndarray) -> np.ndarray:
-    """The paper's baseline: holes painted mid-gray (128)."""
-    out = images.copy()
-    out[masks] = 128
-    return out
-
-
-def biharmonic_one(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """scikit-image's biharmonic inpainting of one uint8 photo; known pixels kept exactly."""
-    from skimage.restoration import inpaint_biharmonic
-
-    out = rgb.copy()
-    if mask.any():
-        f = inpaint_biharmonic(rgb, mask, channel_axis=-1)
-        out[mask] = np.clip(np.rint(f * 255), 0, 255).astype(np.uint8)[mask]
-    return out
-
-
-def telea_one(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """OpenCV's Telea inpainting (radius 3) of one uint8 photo."""
-    import cv2
-
-    return cv2.inpaint(np.ascontiguousarray(rgb), mask.astype(np.uint8), 3, cv2.INPAINT_TELEA)
-
-
-def wipe(images: np.ndarray, masks: np.ndarray) -> np.ndarray:
-    """A copy of uint8 images (..., H, W, 3) with the hole pixels set to black, as in a damaged photo."""
-    return np.where(masks[..., None], np.uint8(0), images)
-
-
-def _each(fn, images: np.ndarray, masks: np.ndarray, progress=None) -> np.ndarray:
-    out = images.copy()
-    for i, (im, m) in enumerate(zip(images, masks, strict=True)):
-        out[i] = fn(im, m)
-        if progress:
-            progress(1)
-    return out
-
-
-def biharmonic(images: np.ndarray, masks: np.ndarray, progress=None) -> np.ndarray:
-    return _each(biharmonic_one, images, masks, progress)
-
-
-def telea(images: np.ndarray, masks: np.ndarray, progress=None) -> np.ndarray:
-    return _each(telea_one, images, masks, progress)
-
-
-def have_opencv() -> bool:
-    try:
-        import cv2  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def score(images: np.ndarray, masks: np.ndarray, outputs: np.ndarray) -> dict[str, np.ndarray]:
     """Per-image metrics of one row."""
     res = {k: np.empty(len(images)) for k in METRICS}
@@ -98,15 +43,6 @@ def score(images: np.ndarray, masks: np.ndarray, outputs: np.ndarray) -> dict[st
         res["psnr_hole"][i] = psnr(a, b, m)
         res["mae_hole"][i] = hole_mae(a, b, m)
     return res
-
-
-def summarize(per_image: dict[str, np.ndarray]) -> dict[str, float]:
-    out = {}
-    for k, v in per_image.items():
-        v = v[np.isfinite(v)]
-        out[k] = float(v.mean()) if len(v) else float("nan")
-        out[k + "_se"] = float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else 0.0
-    return out
 
 
 def run_rows(images: np.ndarray, masks: np.ndarray, restorer=None, classical: bool = True,
@@ -142,8 +78,19 @@ def run_rows(images: np.ndarray, masks: np.ndarray, restorer=None, classical: bo
             if progress:
                 progress.close()
         else:
-            notes.append("OpenCV Telea left out: opencv is not installed (pip install -e '.[classical]')")
+            notes.append(OPENCV_MISSING)
     return rows, notes
+
+
+def score_rows(images: np.ndarray, masks: np.ndarray, rows: list[Row],
+               track: Callable[[Iterable], Iterable] | None = None) -> tuple[dict[str, dict], dict[str, dict]]:
+    """(per-image metrics, summary) of every row: what `restore bench` and `restore-train export` report.
+    `track` wraps the rows, e.g. in a progress bar."""
+    per_image, summary = {}, {}
+    for r in track(rows) if track else rows:
+        per_image[r.name] = score(images, masks, r.outputs)
+        summary[r.name] = summarize(per_image[r.name]) | {"images_per_second": len(images) / max(r.seconds, 1e-9)}
+    return per_image, summary
 
 
 def table(summary: dict[str, dict], paper: dict[str, float] | None = None) -> str:
@@ -161,21 +108,11 @@ def table(summary: dict[str, dict], paper: dict[str, float] | None = None) -> st
     return "\n".join(lines)
 
 
-def write_outputs(out_dir: Path, names: list[str], images: np.ndarray, masks: np.ndarray, rows: list[Row],
-                  per_image: dict[str, dict], summary: dict, meta: dict, md: str) -> None:
-    from .io.atomic import atomic_write_bytes
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out_dir / "summary.md", (md + "\n").encode())
-    atomic_write_bytes(out_dir / "summary.json", (json.dumps({"meta": meta, "rows": summary}, indent=2) + "\n").encode())
-    tmp = out_dir / ".results.csv.tmp"
-    with open(tmp, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["image", "method", *METRICS])
-        for r in rows:
-            for i, n in enumerate(names):
-                w.writerow([n, r.name, *(f"{per_image[r.name][k][i]:.6f}" for k in METRICS)])
-    tmp.replace(out_dir / "results.csv")
+def write(out_dir: Path, names: list[str], images: np.ndarray, masks: np.ndarray, rows: list[Row],
+          per_image: dict[str, dict], summary: dict, meta: dict, md: str) -> None:
+    """summary.md, summary.json, results.csv (one line per image and row), the SSIM histograms and the step grid."""
+    write_summary(out_dir, md, meta, summary, ["image", "method", *METRICS],
+                  ([n, r.name, *(f"{per_image[r.name][k][i]:.6f}" for k in METRICS)] for r in rows for i, n in enumerate(names)))
     histograms(per_image, out_dir / "ssim_histograms.png")
     steps = [r for r in rows if r.name in ("ApproxNet", "full model")]
     if steps:
@@ -186,7 +123,7 @@ def histograms(per_image: dict[str, dict], path: Path, bins: int = 40) -> None:
     """Figure 7: the SSIM distribution of every row, one panel each (drawn with Pillow, no plotting library)."""
     from PIL import Image, ImageDraw
 
-    from .io.atomic import atomic_save
+    from ..io.atomic import atomic_save
 
     pw, ph, pad = 300, 210, 28
     lo = max(0.5, min(float(np.min(v["ssim"])) for v in per_image.values()))
@@ -213,7 +150,7 @@ def step_grid(images: np.ndarray, masks: np.ndarray, rows: list[Row], path: Path
     """Figure 8: original | masked | ApproxNet | full model, for the first n images."""
     from PIL import Image
 
-    from .io.atomic import atomic_save
+    from ..io.atomic import atomic_save
 
     k = min(n, len(images))
     cols = [images[:k], gray_fill(images[:k], masks[:k])] + [r.outputs[:k] for r in rows]
@@ -226,13 +163,13 @@ def step_grid(images: np.ndarray, masks: np.ndarray, rows: list[Row], path: Path
 
 
 def paper_masks_for(n: int, seed: int) -> np.ndarray:
-    from .inpainting.holes import paper_masks
+    from ..inpainting.holes import paper_masks
 
     return paper_masks(np.random.default_rng(seed), n)
 
 
 def stroke_masks_for(n: int, seed: int) -> np.ndarray:
-    from .inpainting.holes import stroke_mask
+    from ..inpainting.holes import stroke_mask
 
     rng = np.random.default_rng(seed)
     return np.stack([stroke_mask(rng, 64) for _ in range(n)]) if n else np.zeros((0, 64, 64), bool)

@@ -29,3 +29,19 @@ def hole_mae(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
     """Mean absolute error in the hole, in 0-255 units."""
     d = np.abs(a.astype(np.float64) - b.astype(np.float64))[mask]
     return float(d.mean()) if d.size else 0.0
+
+
+def _gradient(rgb: np.ndarray) -> np.ndarray:
+    g = rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    gx = g[1:, 1:] - g[1:, :-1]
+    gy = g[1:, 1:] - g[:-1, 1:]
+    return np.hypot(gx, gy)
+
+
+def sharpness(original: np.ndarray, result: np.ndarray, mask: np.ndarray) -> float:
+    """Hole detail of `result` relative to `original` (1.0 = as detailed; nan when no interior)."""
+    inner = mask[1:, 1:] & mask[1:, :-1] & mask[:-1, 1:]
+    if not inner.any():
+        return float("nan")
+    truth = _gradient(original)[inner].mean()
+    return float(_gradient(result)[inner].mean() / truth) if truth > 0 else float("nan")

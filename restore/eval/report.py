@@ -1,0 +1,40 @@
+"""Bench results on disk, the same for every protocol: the summary of each row (mean and standard
+error of every metric), and summary.md, summary.json and results.csv, each written atomically."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..io.atomic import atomic_write_bytes
+
+MEDIAN = ("sharpness",)  # a ratio with a long tail: its median says more than its mean
+
+
+def summarize(values: dict[str, Sequence[float]]) -> dict[str, float]:
+    """Per metric, the mean over the images where it is finite (the median for MEDIAN metrics), and
+    its standard error as `NAME_se`."""
+    out = {}
+    for k, v in values.items():
+        a = np.asarray(v, float)
+        a = a[np.isfinite(a)]
+        out[k] = float(np.median(a) if k in MEDIAN else a.mean()) if len(a) else float("nan")
+        out[k + "_se"] = float(a.std(ddof=1) / np.sqrt(len(a))) if len(a) > 1 else 0.0
+    return out
+
+
+def write_summary(out_dir: Path, md: str, meta: dict, rows: dict, csv_header: list[str], csv_rows: Iterable[list]) -> None:
+    """summary.md (the table `md`), summary.json ({"meta": meta, "rows": rows}) and results.csv."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out_dir / "summary.md", (md + "\n").encode())
+    atomic_write_bytes(out_dir / "summary.json", (json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n").encode())
+    text = io.StringIO()
+    w = csv.writer(text)
+    w.writerow(csv_header)
+    w.writerows(csv_rows)
+    atomic_write_bytes(out_dir / "results.csv", text.getvalue().encode())
