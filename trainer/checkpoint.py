@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 
 import torch
 
+from restore.io.atomic import atomic_write
+
 NAMES = ("last.pt", "prev.pt")
 
 
 def save(state: dict, folder: Path) -> Path:
-    """Write `state` to folder/last.pt via a temporary file; the old last.pt becomes prev.pt."""
+    """Write `state` to folder/last.pt atomically, flushed to disk; the old last.pt becomes prev.pt."""
     folder.mkdir(parents=True, exist_ok=True)
     last, prev = folder / NAMES[0], folder / NAMES[1]
-    tmp = folder / f".last.pt.{os.getpid()}.tmp"
-    with open(tmp, "wb") as f:
-        torch.save(state, f)
-        f.flush()
-        os.fsync(f.fileno())
-    if last.exists():
-        os.replace(last, prev)
-    os.replace(tmp, last)
+    atomic_write(last, lambda f: torch.save(state, f), fsync=True, backup=prev)
     return last
 
 

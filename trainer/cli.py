@@ -117,6 +117,7 @@ def _setup(kw: dict) -> tuple[TrainConfig, Path, object, Path | None, bool]:
     import torch
 
     from restore.device import pick_device
+    from restore.io.atomic import atomic_write_bytes
 
     from . import distributed
 
@@ -161,8 +162,9 @@ def _setup(kw: dict) -> tuple[TrainConfig, Path, object, Path | None, bool]:
     if ctx.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         cfg.save(run_dir / "config.json")
-        with open(run_dir / "command.txt", "a") as f:
-            f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')}  {invocation}\n")
+        log = run_dir / "command.txt"  # one line per invocation, --resume ones included
+        before = log.read_bytes() if log.exists() else b""
+        atomic_write_bytes(log, before + f"{time.strftime('%Y-%m-%d %H:%M:%S')}  {invocation}\n".encode())
         click.echo(f"run directory: {run_dir}  device: {device}  world size: {ctx.world}", err=True)
     return cfg, run_dir, device, data_dir, ctx
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from restore.hub import save_pretrained
 from restore.inpainting.networks import Inpainter
+from restore.io.atomic import atomic_write_bytes
 
 from . import checkpoint
 from .config import TrainConfig
@@ -205,5 +206,5 @@ restore-train export {run_dir} --name {name}{flags}
 | file | sha256 |
 |---|---|
 """ + "".join(f"| {k} | `{v}` |\n" for k, v in digests.items())
-    (out / "README.md").write_text(card)
+    atomic_write_bytes(out / "README.md", card.encode())
     return out
