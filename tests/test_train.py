@@ -282,3 +282,46 @@ def test_crops_train_on_windows_of_large_photos(tmp_path):
     assert "square windows of the photos at their own size" in card and "40% object-shaped blobs" in card
     assert "at their own size, one hole of each kind per photo" in card  # scored as restore bench --size native
     assert "| blob | full model |" in card and "| stroke | scikit-image biharmonic |" in card
+
+
+def test_metrics_csv_keeps_a_key_that_first_appears_in_a_later_epoch(tmp_path):
+    """`train_gradnorm_*` is logged only on steps that are multiples of log_every: an epoch without one
+    has no such column. A later epoch that has it must neither drop it nor shift val_ssim out of its column."""
+    import csv
+
+    import numpy as np
+
+    from trainer import loop
+    from trainer.export import _last_metrics
+
+    class Stage:
+        name, epochs, steps_per_epoch = "gan", 3, 2
+
+        def step(self, epoch, index, global_step):
+            logged = global_step % 3 == 0 and global_step > 0  # steps 3 and (epoch 3) none
+            return {"l1": 0.25, "gradnorm_adv": 1.5 if logged else float("nan")}
+
+        def evaluate(self, epoch):
+            return {"val_l1": 0.125, "val_ssim": 0.5 + epoch / 10}
+
+        def samples(self):
+            return [np.zeros((2, 8, 8, 3), np.uint8)]
+
+        def state_dict(self):
+            return {}
+
+        def load_state_dict(self, state):
+            pass
+
+    loop.run(Stage(), tmp_path, log=lambda s: None)
+    with open(tmp_path / "gan" / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["epoch"] for r in rows] == ["1", "2", "3"]
+    assert [r["val_ssim"] for r in rows] == ["0.5", "0.6", "0.7"]
+    gradnorms = [r["train_gradnorm_adv"] for r in rows]
+    assert gradnorms[0] == gradnorms[2] == "" and float(gradnorms[1]) > 0
+    assert all(r["train_l1"] == "0.25" and r["val_l1"] == "0.125" for r in rows)
+    assert all(None not in r for r in rows)  # no value beyond the header
+    header = (tmp_path / "gan" / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert header.index("train_gradnorm_adv") == header.index("train_l1") + 1  # beside the other train_ keys
+    assert _last_metrics(tmp_path, "gan")["val_ssim"] == "0.7"  # what the model card shows

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+
+from restore.io.atomic import atomic_write_bytes
 
 from . import checkpoint
 
@@ -38,15 +40,32 @@ def save_grid(columns: list[np.ndarray], path: Path) -> None:
     atomic_save(Image.fromarray(np.concatenate(rows, axis=0)), path, format="PNG")
 
 
-def _append_csv(path: Path, row: dict) -> None:
-    new = not path.exists()
-    with open(path, "a", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(row))
-        if new:
-            w.writeheader()
-        w.writerow(row)
-        f.flush()
-        os.fsync(f.fileno())
+def _columns(header: list[str], row: dict) -> list[str]:
+    """`header` with the keys of `row` it lacks, each placed after the key that precedes it in the row."""
+    columns = list(header)
+    for i, key in enumerate(row):
+        if key not in columns:
+            columns.insert(columns.index(list(row)[i - 1]) + 1 if i else 0, key)
+    return columns
+
+
+def append_metrics(path: Path, row: dict) -> None:
+    """Add one epoch's row to metrics.csv. Every key of every epoch has its own column: a key the
+    earlier rows lack (gradient norms are logged only every `log_every` steps, so an epoch may have
+    none) widens the header, and the file is rewritten with an empty cell in the rows before."""
+    rows: list[dict] = []
+    header: list[str] = []
+    if path.exists():
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            rows, header = list(reader), list(reader.fieldnames or [])
+    columns = _columns(header, row)
+    text = io.StringIO()
+    # extrasaction: a file written before this fix may hold rows longer than its header (under the key None)
+    w = csv.DictWriter(text, fieldnames=columns, restval="", extrasaction="ignore")
+    w.writeheader()
+    w.writerows([*rows, row])
+    atomic_write_bytes(path, text.getvalue().encode(), fsync=True)
 
 
 def run(stage: Stage, run_dir: Path, checkpoint_every: int = 200, checkpoint_seconds: float = 300,
@@ -104,7 +123,7 @@ def run(stage: Stage, run_dir: Path, checkpoint_every: int = 200, checkpoint_sec
             row.update({f"train_{k}": round(v / max(count, 1), 6) for k, v in sums.items()})
             row.update({k: round(v, 6) for k, v in metrics.items()})
             row.update({"seconds": round(time.time() - t_epoch, 1), "train_seconds_total": round(elapsed, 1)})
-            _append_csv(folder / "metrics.csv", row)
+            append_metrics(folder / "metrics.csv", row)
             save_grid(stage.samples(), folder / f"samples-epoch{epoch + 1:03d}.png")
             shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
             bar.write(f"{stage.name} epoch {epoch + 1}/{stage.epochs}: {shown} ({time.time() - t_eval:.0f}s eval)")
