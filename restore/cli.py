@@ -105,7 +105,7 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
     from tqdm import tqdm
 
     from .inpainting.pipeline import Restorer
-    from .io.files import find_photos
+    from .io.files import PHOTO_EXTS, find_photos
     from .runner import Runner, plan
 
     out_dir = output.resolve()
@@ -124,7 +124,7 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
                    f"read {kinds} ({named}); convert them to JPEG, PNG or TIFF", err=True)
     if not photos:
         raise click.UsageError(f"no photos found in {', '.join(map(str, inputs))} "
-                               "(looked for .jpg .jpeg .png .bmp .webp .tif .tiff .gif"
+                               f"(looked for {' '.join(PHOTO_EXTS)}"
                                f"{'' if recursive else '; use --recursive for sub-folders'})")
     if shard is not None:
         from .runner import in_shard, parse_shard

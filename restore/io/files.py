@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-# The image files restore reads: photos, masks, and the images of a dataset folder.
-PHOTO_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
+# The image files restore reads: photos, masks, and the images of a dataset folder (in the order
+# messages name them).
+PHOTO_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
 # Image files restore does not read, reported when a folder holds them rather than passed over
 # in silence: phone photos (HEIC), camera raw, newer and layered formats.
 OTHER_IMAGE_EXTS = {".heic", ".heif", ".avif", ".jxl", ".jp2", ".dng", ".cr2", ".cr3", ".nef", ".arw", ".orf",
