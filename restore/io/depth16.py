@@ -82,10 +82,10 @@ def deep_tiff_bytes(source: Path, pixels: np.ndarray) -> bytes:
     """An uncompressed TIFF with the first page's strips overwritten by `pixels`; every tag, and
     every other page, stays as it was."""
     data = bytearray(Path(source).read_bytes())
+    endian = {b"II": "<", b"MM": ">"}.get(bytes(data[:2]))  # the byte order the TIFF header declares
     with Image.open(source) as im:
         tags = im.tag_v2
         h, w = im.size[1], im.size[0]
-        endian = tags._endian
         offsets, counts = list(tags[273]), list(tags[279])
         per = int(tags.get(278, h))
     if pixels.shape[:2] != (h, w) or pixels.shape[2] not in (3, 4):
