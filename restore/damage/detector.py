@@ -1,0 +1,147 @@
+"""The damage detector: a small U-Net that marks scratches, cracks, dust and specks, pixel by pixel.
+
+It sees the photo at its own resolution (fully convolutional, in overlapping tiles when the photo
+is large) and gives one logit per pixel; above `threshold` is damage. Images go in as float
+[-1, 1] NCHW; the mask comes out bool (H, W), True = damaged, as every mask in restore.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+ARCH = "restore.damage-detector/1"
+
+
+@dataclass
+class DetectorConfig:
+    widths: tuple[int, ...] = (24, 32, 64, 96)  # channels at 1/2, 1/4, 1/8 and 1/16 of the photo's resolution
+    threshold: float = 0.5  # probability above which a pixel is damage
+    grow: int = 1  # pixels the detected damage is grown by before filling: its antialiased rim
+    min_area: int = 3  # connected specks smaller than this (in pixels) are dropped as grain
+    tile: int = 1024  # photos larger than tile x tile go through in tiles of this side
+    arch: str = ARCH
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> DetectorConfig:
+        data = dict(data)
+        if data.get("arch", ARCH) != ARCH:
+            raise ValueError(f"arch {data.get('arch')!r} is not a damage detector ({ARCH})")
+        names = {f.name for f in fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"unknown config keys: {sorted(unknown)}")
+        if "widths" in data:
+            data["widths"] = tuple(data["widths"])
+        return cls(**data)
+
+
+def _act(x: torch.Tensor) -> torch.Tensor:
+    return F.leaky_relu(x, 0.1)
+
+
+class DamageDetector(nn.Module):
+    """A U-Net that works from half resolution down, for speed on a CPU, yet marks single pixels.
+
+    Each 2x2 block of pixels is folded into channels (pixel unshuffle) on the way in, and the head
+    gives one logit for each of its four pixels (pixel shuffle) on the way out. The decoder adds its
+    skips rather than concatenating them, which halves its cost.
+    """
+
+    def __init__(self, cfg: DetectorConfig | None = None):
+        super().__init__()
+        self.cfg = cfg or DetectorConfig()
+        w = self.cfg.widths
+        self.stem = nn.ModuleList([nn.Conv2d(12, w[0], 3, padding=1), nn.Conv2d(w[0], w[0], 3, padding=1)])
+        self.down = nn.ModuleList(nn.Conv2d(a, b, 3, stride=2, padding=1) for a, b in zip(w[:-1], w[1:], strict=True))
+        self.enc = nn.ModuleList(
+            nn.ModuleList([nn.Conv2d(b, b, 3, padding=1), nn.Conv2d(b, b, 3, padding=1)]) for b in w[1:]
+        )
+        self.lateral = nn.ModuleList(nn.Conv2d(b, a, 1) for a, b in zip(w[:-1], w[1:], strict=True))
+        self.dec = nn.ModuleList(nn.Conv2d(a, a, 3, padding=1) for a in w[:-1])
+        self.head = nn.Conv2d(w[0], 4, 1)
+
+    @property
+    def multiple(self) -> int:
+        return 2 ** len(self.cfg.widths)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits (N, 1, H, W) of damage; H and W must be multiples of `multiple`."""
+        y = F.pixel_unshuffle(x, 2)
+        y = _act(self.stem[1](_act(self.stem[0](y))))
+        skips = [y]
+        for down, (a, b) in zip(self.down, self.enc, strict=True):
+            y = _act(down(y))
+            y = _act(y + b(_act(a(y))))
+            skips.append(y)
+        y = skips.pop()
+        for lateral, dec in zip(reversed(self.lateral), reversed(self.dec), strict=True):
+            skip = skips.pop()
+            y = F.interpolate(lateral(y), size=skip.shape[-2:], mode="bilinear", align_corners=False) + skip
+            y = _act(y + dec(y))
+        return F.pixel_shuffle(self.head(y), 2)
+
+
+def _padded(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, int, int]:
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph or pw:
+        x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+    return x, h, w
+
+
+def _starts(size: int, tile: int, overlap: int) -> list[int]:
+    if size <= tile:
+        return [0]
+    step = tile - overlap
+    starts = list(range(0, size - tile, step)) + [size - tile]
+    return sorted(set(starts))
+
+
+@torch.inference_mode()
+def probabilities(model: DamageDetector, rgb: np.ndarray, device="cpu") -> np.ndarray:
+    """Damage probability (H, W) float32 for a uint8 RGB photo, in overlapping tiles when large."""
+    tile = model.cfg.tile
+    overlap = 64  # the network sees about this far; tiles are blended over it so seams do not show
+    x = torch.from_numpy(np.array(rgb, dtype=np.uint8, copy=True)).to(device).permute(2, 0, 1)[None].float() / 127.5 - 1
+    h, w = rgb.shape[:2]
+    out = torch.zeros((h, w), device=device)
+    weight = torch.zeros((h, w), device=device)
+    for y0 in _starts(h, tile, overlap):
+        for x0 in _starts(w, tile, overlap):
+            crop = x[..., y0 : y0 + tile, x0 : x0 + tile]
+            padded, ch, cw = _padded(crop, model.multiple)
+            p = torch.sigmoid(model(padded))[0, 0, :ch, :cw]
+            # a tent weight: a tile's centre counts more than its rim, which saw less context
+            ry = torch.minimum(torch.arange(ch, device=device) + 1, torch.arange(ch, 0, -1, device=device)).float()
+            rx = torch.minimum(torch.arange(cw, device=device) + 1, torch.arange(cw, 0, -1, device=device)).float()
+            wt = torch.minimum(ry[:, None], rx[None, :]).clamp(max=overlap)
+            out[y0 : y0 + ch, x0 : x0 + cw] += p * wt
+            weight[y0 : y0 + ch, x0 : x0 + cw] += wt
+    return (out / weight).cpu().numpy()
+
+
+def to_mask(prob: np.ndarray, cfg: DetectorConfig) -> np.ndarray:
+    """Probabilities to the mask restore fills: thresholded, specks under `min_area` dropped, grown by `grow`."""
+    from scipy import ndimage
+
+    mask = prob > cfg.threshold
+    if cfg.min_area > 1 and mask.any():
+        labels, n = ndimage.label(mask, structure=np.ones((3, 3), bool))
+        sizes = np.bincount(labels.ravel(), minlength=n + 1)
+        mask = (sizes >= cfg.min_area)[labels] & mask
+    if cfg.grow > 0 and mask.any():
+        mask = ndimage.binary_dilation(mask, structure=np.ones((3, 3), bool), iterations=cfg.grow)
+    return mask
+
+
+def detect(model: DamageDetector, rgb: np.ndarray, device="cpu") -> np.ndarray:
+    """The damage mask (H, W) bool, True = damaged, of a uint8 RGB photo."""
+    return to_mask(probabilities(model, rgb, device), model.cfg)

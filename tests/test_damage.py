@@ -1,0 +1,117 @@
+"""Synthetic damage, the detector network and its tiling, and the tolerant detection scores."""
+
+import numpy as np
+import pytest
+import torch
+
+from restore.damage import synthetic
+from restore.damage.detector import DamageDetector, DetectorConfig, probabilities, to_mask
+from restore.eval.detection import counts
+
+
+def _photo(h=96, w=128, seed=0):
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = np.stack([yy * 255 / h, xx * 255 / w, np.full((h, w), 128.0)], -1)
+    return np.clip(base + rng.normal(0, 10, (h, w, 3)), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("kind", synthetic.KINDS)
+def test_each_kind_of_damage_is_drawn_and_masked(kind):
+    d = synthetic.apply(np.random.default_rng(1), _photo(), (kind,), hard_negatives=0)
+    assert d.mask.shape == (96, 128) and d.mask.dtype == bool
+    assert 0 < d.mask.mean() < 0.5
+    assert d.kinds[kind].any() and not (d.kinds[kind] & ~d.mask).any()
+    # Outside the damage (and its one-pixel rim, which JPEG and the scan's softening reach) the copies agree.
+    from scipy import ndimage
+
+    far = ~ndimage.binary_dilation(d.mask, iterations=3)
+    diff = np.abs(d.damaged.astype(int) - d.clean.astype(int)).max(axis=2)
+    assert np.percentile(diff[far], 99) <= 8
+    # Where the mask says damage, the pixels changed.
+    assert np.median(diff[d.mask]) > synthetic.VISIBLE / 2
+
+
+def test_no_damage_means_identical_copies_and_empty_mask():
+    d = synthetic.apply(np.random.default_rng(3), _photo(), (), hard_negatives=1)
+    assert not d.mask.any()
+    np.testing.assert_array_equal(d.clean, d.damaged)
+
+
+def test_same_seed_same_damage_other_seed_other_damage():
+    a = synthetic.apply(np.random.default_rng(5), _photo())
+    b = synthetic.apply(np.random.default_rng(5), _photo())
+    c = synthetic.apply(np.random.default_rng(6), _photo())
+    np.testing.assert_array_equal(a.damaged, b.damaged)
+    np.testing.assert_array_equal(a.mask, b.mask)
+    assert not np.array_equal(a.mask, c.mask)
+
+
+def test_unknown_kind_is_refused():
+    with pytest.raises(ValueError, match="unknown damage kind 'mould'"):
+        synthetic.apply(np.random.default_rng(0), _photo(), ("mould",))
+
+
+def test_stroke_alpha_has_the_width_asked_for():
+    pts = np.array([[20.0, 5.0], [20.0, 60.0]])
+    for width in (1.0, 3.0, 6.0):
+        alpha = synthetic._stroke_alpha((40, 64), pts, np.full(2, width))
+        column = alpha[:, 30]
+        assert abs(column.sum() - width) < 0.6, (width, column.sum())
+
+
+def test_tolerant_scores():
+    truth = np.zeros((40, 40), bool)
+    truth[20, 5:35] = True
+    shifted = np.roll(truth, 1, axis=0)
+    c = counts(shifted, truth, tol=2)
+    assert c.precision == 1 and c.recall == 1 and c.f1 == 1
+    c0 = counts(shifted, truth, tol=0)
+    assert c0.f1 == 0
+    far = np.roll(truth, 10, axis=0)
+    assert counts(far, truth).f1 == 0
+    none = counts(np.zeros_like(truth), truth)
+    assert none.recall == 0 and none.f1 == 0
+    both = counts(truth, truth) + counts(np.zeros_like(truth), truth)
+    assert both.recall == 0.5 and both.precision == 1
+
+
+def test_detector_gives_a_logit_per_pixel_at_any_size():
+    torch.manual_seed(0)
+    net = DamageDetector(DetectorConfig(widths=(4, 8, 8))).eval()
+    assert net.multiple == 8
+    x = torch.rand(1, 3, 32, 48) * 2 - 1
+    assert net(x).shape == (1, 1, 32, 48)
+    prob = probabilities(net, _photo(37, 53))
+    assert prob.shape == (37, 53) and prob.dtype == np.float32
+    assert (prob >= 0).all() and (prob <= 1).all()
+
+
+def test_tiles_agree_with_the_whole_photo():
+    torch.manual_seed(0)
+    net = DamageDetector(DetectorConfig(widths=(4, 8, 8))).eval()
+    photo = _photo(150, 170)
+    whole = probabilities(net, photo)
+    net.cfg.tile = 96
+    tiled = probabilities(net, photo)
+    # the network sees a few dozen pixels; the tiles overlap by 64 and are blended, so they differ a little at most
+    assert np.abs(whole - tiled).mean() < 0.01
+    assert np.abs(whole - tiled).max() < 0.1
+
+
+def test_every_parameter_receives_a_gradient():
+    net = DamageDetector(DetectorConfig(widths=(4, 8, 8)))
+    net(torch.rand(2, 3, 16, 16)).mean().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())
+
+
+def test_to_mask_drops_specks_and_grows():
+    prob = np.zeros((20, 20), np.float32)
+    prob[5, 5] = 0.9  # one pixel: grain
+    prob[10, 3:15] = 0.9  # a scratch
+    cfg = DetectorConfig(min_area=3, grow=1)
+    mask = to_mask(prob, cfg)
+    assert not mask[5, 5] and not mask[4:7, 4:7].any()
+    assert mask[9:12, 3:15].all() and mask.sum() == 3 * 14
+    cfg.grow = 0
+    assert to_mask(prob, cfg).sum() == 12
