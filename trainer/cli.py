@@ -336,6 +336,49 @@ def all_(**kw):
     ctx.close()
 
 
+def _damage_options(fn):
+    """A --flag for every scalar hyper-parameter of DamageTrainConfig."""
+    from .damage import DamageTrainConfig
+
+    for f in reversed(dataclasses.fields(DamageTrainConfig)):
+        typ = _TYPES.get(f.type, f.type)
+        if f.name == "kind" or typ not in (int, float, str):
+            continue
+        fn = click.option("--" + f.name.replace("_", "-"), f.name, type=typ, default=None, help=f"(default {f.default!r})")(fn)
+    return fn
+
+
+@main.command()
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+              help="folder with the datasets in their official layouts  [env: RESTORE_DATA_DIR; default ../shared/data]")
+@click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="where checkpoints, metrics and samples go  [default: runs/damage]")
+@click.option("--resume", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="continue the run in this folder from its last checkpoint (its config.json is used)")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda")
+@_damage_options
+def damage(data_dir, run_dir, resume, device, **kw):
+    """Train the damage detector on synthetic damage over the training photos (resumable).
+
+    With --init RUN_DIR it starts from another detector run's averaged weights (fine-tuning)."""
+    import torch
+
+    from restore.device import pick_device
+
+    from .damage import _setup_run, train
+
+    overrides = {k: v for k, v in kw.items() if v is not None}
+    try:
+        cfg, run_dir = _setup_run(run_dir, resume, overrides, _invocation({}))
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        dev = pick_device(device)
+        click.echo(f"run directory: {run_dir}  device: {dev}", err=True)
+        train(cfg, run_dir, dev, data_dir, log=lambda s: click.echo(s, err=True))
+    except (ValueError, FileNotFoundError) as e:
+        raise click.ClickException(str(e)) from None
+
+
 @main.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--name", required=True, help="name of the release, e.g. celeba")
@@ -355,10 +398,17 @@ def all_(**kw):
               help="whether `restore run` fills thin holes from windows at native resolution along them "
                    "(config.json's tile_thin)  [default: the run's]")
 def export(run_dir, name, out, data_dir, n, context, detail, mirror, tile_thin):
-    """Write the release pair (config.json + model.safetensors) and its model card."""
+    """Write the release pair (config.json + model.safetensors) and its model card (of an inpainting run or,
+    for a `restore-train damage` run, of the damage detector)."""
     from .export import export_run
 
     try:
+        cfg_path = run_dir / "config.json"
+        if cfg_path.exists() and json.loads(cfg_path.read_text()).get("kind") == "damage":
+            from .damage import export_detector
+
+            click.echo(str(export_detector(run_dir, name, out, data_dir, n)))
+            return
         folder = export_run(run_dir, name, out, data_dir, n, context=context, detail=detail, mirror=mirror,
                             tile_thin=tile_thin)
     except ValueError as e:
