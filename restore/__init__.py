@@ -1,7 +1,8 @@
 """restore: fill holes in photos with the attention-based inpainting models of Denoyer et al. (2019).
 
 Kept free of heavy imports so that `restore --help` starts instantly. `restore.inpaint(image, mask)`
-fills one image in memory (restore/api.py); restore.inpainting.pipeline.Restorer batches many.
+fills one image in memory and `restore.detect_damage(image)` finds the scratches,
+dust and cracks of an old print (restore/api.py); restore.inpainting.pipeline.Restorer batches many.
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -13,8 +14,8 @@ except PackageNotFoundError:  # running from a source tree that was not installe
 
 
 def __getattr__(name: str):
-    if name == "inpaint":  # imported on first use: `import restore` stays light
-        from .api import inpaint
+    if name in ("inpaint", "detect_damage"):  # imported on first use: `import restore` stays light
+        from . import api
 
-        return inpaint
+        return getattr(api, name)
     raise AttributeError(f"module 'restore' has no attribute {name!r}")

@@ -1,10 +1,14 @@
-"""`restore.inpaint`: the pipeline of `restore run` for one image already in memory.
+"""`restore.inpaint` and `restore.detect_damage`: what `restore run` does, for one image already in memory.
 
     from PIL import Image
     from restore import inpaint
 
     out = inpaint(Image.open("photo.jpg"), Image.open("mask.png"))  # white = hole
     out.save("restored.png")
+
+    from restore import detect_damage
+    scan = Image.open("old_print.jpg")
+    inpaint(scan, detect_damage(scan)).save("repaired.png")  # no mask: the detector finds the damage
 
 A PIL image comes back as a PIL image of the same mode, size and info (ICC profile, dpi,
 transparency), with only the hole's pixels changed; a numpy array comes back as an array of
@@ -87,6 +91,36 @@ def _mask(mask, size: tuple[int, int]) -> np.ndarray:
         raise MaskError(f"mask is {holes.shape[1]}x{holes.shape[0]} but the image is {size[1]}x{size[0]}; "
                         "give a mask of the image's size")
     return holes
+
+
+def detect_damage(image, model: str = hub.DEFAULT_DETECTOR, device: str = "auto"):
+    """The damage on `image` (scratches, cracks, creases, dust, specks, worn edges) as a bool (H, W)
+    numpy mask, True = damaged, grown by the detector's rim so that `inpaint(image, mask)` fills it whole.
+
+    image: as `inpaint` takes it (a PIL image, or a uint8 / uint16 array (H, W), (H, W, 3) or (H, W, 4));
+        the detector sees its colours at 8 bits, the alpha channel is not looked at.
+    model: damage (the released detector), a detector folder, or hf:OWNER/REPO[@REVISION], as `--damage-model`.
+    """
+    from .damage.detector import detect
+
+    _size(image)
+    if isinstance(image, Image.Image):
+        rgb = photo_rgb(image)
+    else:
+        arr = np.asarray(image)
+        view = (arr >> 8).astype(np.uint8) if arr.dtype == np.uint16 else arr
+        rgb = np.repeat(view[..., None], 3, axis=2) if arr.ndim == 2 else view[..., :3]
+    net, dev = _detector(model, device)
+    return detect(net, np.ascontiguousarray(rgb), dev)
+
+
+@lru_cache(maxsize=2)
+def _detector(model: str, device: str):
+    from .device import pick_device
+
+    dev = pick_device(device)
+    net, _ = hub.load(model, dev, kind="damage")
+    return net, dev
 
 
 @lru_cache(maxsize=4)

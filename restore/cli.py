@@ -34,12 +34,26 @@ def _errors(fn):
 
 
 def _model_options(fn, default: str | None = hub.DEFAULT_MODEL, note: str = ""):
-    names = ", ".join(hub.REGISTRY)
+    names = ", ".join(n for n, r in hub.REGISTRY.items() if r.kind == "inpaint")
     fn = click.option("--model", default=default, show_default=default is not None,
                       help=f"{names}, a model folder, or hf:OWNER/REPO[@REVISION]{note}")(fn)
     fn = click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cpu or cuda")(fn)
     fn = click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch")(fn)
     return fn
+
+
+def _detect_options(fn):
+    fn = click.option("--damage-model", default=hub.DEFAULT_DETECTOR, show_default=True,
+                      help="the damage detector for --detect-damage: a released name, a folder, or hf:OWNER/REPO[@REVISION]")(fn)
+    return click.option("--detect-damage", is_flag=True,
+                        help="find scratches, cracks, dust and specks (scans of old prints) and fill them; the mask "
+                             "found is saved beside each output as NAME_mask.png. With --masks, both are filled.")(fn)
+
+
+def _load_detector(spec: str, dev):
+    net, where = hub.load(spec, dev, kind="damage")
+    click.echo(f"damage detector {spec} ({where.source}: {where.folder}) on {dev}", err=True)
+    return net
 
 
 def _load_model(model: str, device: str, threads: int | None):
@@ -97,10 +111,11 @@ def main():
                    "from one window around all of it  [default: the model's own: off for celeba]")
 @click.option("--shard", default=None, metavar="I/N",
               help="process only shard I of N (0 <= I < N): several processes or machines share one folder")
+@_detect_options
 @_model_options
 @_errors
 def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwrite, recursive, strict_masks, batch_size,
-        context, detail, mirror, tile_thin, shard, model, device, threads):
+        context, detail, mirror, tile_thin, shard, model, device, threads, detect_damage, damage_model):
     """Restore the photos in INPUTS (files or folders) into the output folder."""
     from tqdm import tqdm
 
@@ -134,7 +149,7 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="--shard") from None
         photos = [(p, rel) for p, rel in photos if in_shard(rel, index, count)]
-    jobs, orphans = plan(photos, out_dir, masks, recursive, concat)
+    jobs, orphans = plan(photos, out_dir, masks, recursive, concat, detect=detect_damage)
     for m in orphans:
         click.echo(f"warning: {m}: mask has no photo with the same name", err=True)
     try:
@@ -142,8 +157,9 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
     except OSError as e:
         raise click.ClickException(f"{output}: cannot create the output folder ({e.strerror})") from None
     net, dev = _load_model(model, device, threads)
+    detector = _load_detector(damage_model, dev) if detect_damage else None
     runner = Runner(Restorer(net, dev, batch_size, context, detail, mirror, tile_thin), seed, overwrite, strict_masks, holes,
-                    photos_per_batch=batch_size, dilate=dilate, jpeg_quality=jpeg_quality)
+                    photos_per_batch=batch_size, dilate=dilate, jpeg_quality=jpeg_quality, detector=detector, device=dev)
     counts = {"restored": 0, "skipped": 0, "failed": 0}
     with tqdm(total=len(jobs), unit="photo", desc="restoring", file=sys.stderr, dynamic_ncols=True) as bar:
         for outcome in runner.run(jobs):
@@ -154,7 +170,8 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
                 bar.write(f"warning: {w}", file=sys.stderr)
             if outcome.status == "failed":
                 bar.write(f"error: {outcome.message}", file=sys.stderr)
-            elif outcome.status == "skipped" and outcome.job.mask_out is None and outcome.job.mask_file is None:
+            elif outcome.status == "skipped" and outcome.job.mask_file is None and (outcome.job.mask_out is None
+                                                                                  or outcome.job.paired):
                 bar.write(f"skipped: {outcome.message}", file=sys.stderr)  # no mask; existing outputs skip quietly
             bar.update(1)
     click.echo(f"{counts['restored']} restored, {counts['skipped']} skipped, {counts['failed']} failed")
@@ -169,9 +186,18 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
 @click.option("--holes", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("-r", "--recursive", is_flag=True)
 @click.option("--overwrite", is_flag=True)
+@click.option("--detect-damage", is_flag=True,
+              help="write the damage the detector finds (scratches, cracks, dust, specks) instead of drawing holes: "
+                   "review and touch them up, then `restore run PHOTOS --masks FOLDER`")
+@click.option("--damage-model", default=hub.DEFAULT_DETECTOR, show_default=True,
+              help="the damage detector: a released name, a folder, or hf:OWNER/REPO[@REVISION]")
+@click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cpu or cuda (for --detect-damage)")
 @_errors
-def masks(inputs, output, seed, holes, recursive, overwrite):
-    """Draw the paper's Gaussian-rectangle masks for photos (the same ones `run --seed` draws)."""
+def masks(inputs, output, seed, holes, recursive, overwrite, detect_damage, damage_model, device):
+    """Draw the paper's Gaussian-rectangle masks for photos (the same ones `run --seed` draws), or with
+    --detect-damage the damage found on them (the same masks `run --detect-damage` fills)."""
+    from tqdm import tqdm
+
     from .io.decode import open_photo
     from .io.files import find_photos
     from .io.masks import save_mask
@@ -180,16 +206,30 @@ def masks(inputs, output, seed, holes, recursive, overwrite):
     photos = find_photos(list(inputs), recursive, exclude=output.resolve())
     if not photos:
         raise click.UsageError(f"no photos found in {', '.join(map(str, inputs))}")
+    find = None
+    if detect_damage:
+        from .damage.detector import detect
+        from .device import pick_device
+        from .io.photos import photo_rgb
+
+        dev = pick_device(device)
+        detector = _load_detector(damage_model, dev)
+
+        def find(im):
+            return detect(detector, photo_rgb(im), dev)
+
     written = failed = skipped = 0
-    for photo, rel in photos:
+    for photo, rel in tqdm(photos, unit="photo", desc="finding damage" if find else "drawing", file=sys.stderr,
+                           disable=not find, dynamic_ncols=True):
         target = output / rel.with_name(f"{rel.stem}_mask.png")
         if target.exists() and not overwrite:
             skipped += 1
             continue
         try:
             im, _, _ = open_photo(photo)
+            mask = find(im) if find else draw_mask(seed, rel, im.height, im.width, holes)
             target.parent.mkdir(parents=True, exist_ok=True)
-            save_mask(draw_mask(seed, rel, im.height, im.width, holes), target)
+            save_mask(mask, target)
             written += 1
         except (ValueError, OSError) as e:
             click.echo(f"error: {e}", err=True)
@@ -210,7 +250,7 @@ def models_():
         weights = where.folder / "model.safetensors"
         size = f"{weights.stat().st_size / 1e6:.1f} MB" if weights.exists() else "missing"
         click.echo(f"{name}\t{where.source}\t{where.folder}\t{size}\tsha256 {rel.sha256['model.safetensors']}")
-        click.echo(f"\tfor: {rel.suits}")
+        click.echo(f"\t{hub.KINDS[rel.kind][0]} ({hub.KINDS[rel.kind][1]}), for: {rel.suits}")
         click.echo(f"\t{rel.description} (Hub: {rel.repo_id}@{rel.revision})")
 
 
@@ -249,12 +289,20 @@ def download(names):
               help="the paper's Gaussian rectangles, or free-form strokes of similar area")
 @click.option("--classical/--no-classical", default=True, show_default=True, help="biharmonic and OpenCV Telea rows")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--damage", is_flag=True,
+              help="the damage protocol instead: old prints made of the photos, with synthetic scratches, cracks, dust "
+                   "and specks; scores the detector (--damage-model) and the restorations it gives")
+@click.option("--damage-model", default=hub.DEFAULT_DETECTOR, show_default=True, help="with --damage: the detector")
+@click.option("--lpips-weights", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="LPIPS (AlexNet) weights for the perceptual scores  [env: RESTORE_LPIPS_WEIGHTS; default "
+                   "../shared/weights/alexnet_lpips.safetensors]")
 @click.option("-o", "--output", type=PATH, default=None, help="results folder  [default: bench/DATASET]")
 @functools.partial(_model_options, default=None, note=f"  [default: the dataset's own model, else {hub.DEFAULT_MODEL}]")
 @_errors
 def bench(dataset, photos, size, masks_per_photo, context, detail, mirror, tile_thin, masks_dir, data_dir, split, n, seed, mask_kind,
-          classical, batch_size, output, model, device, threads):
-    """Score the model against classical inpainting: the paper's Table 1 at 64x64, or photos at their own size."""
+          classical, batch_size, damage, damage_model, lpips_weights, output, model, device, threads):
+    """Score the model against classical inpainting: the paper's Table 1 at 64x64, or photos at their own size;
+    with --damage, the damage detector on old prints."""
     import time
 
     import numpy as np
@@ -269,6 +317,9 @@ def bench(dataset, photos, size, masks_per_photo, context, detail, mirror, tile_
     if dataset is not None and dataset not in DATASETS:
         raise click.BadParameter(f"{dataset!r} is not one of {', '.join(DATASETS)} (use --photos DIR for a folder)",
                                  param_hint="--dataset")
+    if damage:
+        return _bench_damage(dataset, photos, data_dir, split, n, seed, damage_model, lpips_weights, classical, output,
+                             model, device, threads)
     if size == "native":
         if masks_dir is not None:
             raise click.UsageError("--size native draws its own holes of three kinds; --masks is for --size 64")
@@ -335,6 +386,57 @@ def _default_bench_model(dataset: str | None) -> str:
     """A dataset's own model where one is released, else the default of restore run."""
     name = DATASET_MODEL.get(dataset, dataset)
     return name if name in hub.REGISTRY else hub.DEFAULT_MODEL
+
+
+def _bench_damage(dataset, photos, data_dir, split, n, seed, damage_model, lpips_weights, classical, output, model,
+                  device, threads):
+    """restore bench --damage: see restore/eval/damage.py."""
+    import time
+
+    from tqdm import tqdm
+
+    from .damage.detector import detect
+    from .eval import damage
+    from .eval.classical import have_opencv, telea_one
+    from .eval.lpips import LpipsError
+    from .eval.lpips import load as load_lpips
+    from .inpainting.pipeline import Restorer
+
+    t0 = time.perf_counter()
+    if photos is not None:
+        from .io.decode import open_photo
+        from .io.files import find_photos
+        from .io.photos import photo_rgb
+
+        files = [p for p, _ in find_photos([photos])][:n]
+        if not files:
+            raise click.UsageError(f"no photos found in {photos}")
+        loaded, label = [(f.name, photo_rgb(open_photo(f)[0])) for f in files], photos.name
+    else:
+        dataset = dataset or "natural"
+        loaded, label = damage.val_photos(dataset, data_dir, n, split), dataset
+    model = model or _default_bench_model(dataset if photos is None else None)
+    net, dev = _load_model(model, device, threads)
+    detector = _load_detector(damage_model, dev)
+    restorer = Restorer(net, dev)
+    try:
+        lp = load_lpips(lpips_weights)
+    except LpipsError as e:
+        lp = None
+        click.echo(f"note: LPIPS left out: {e}", err=True)
+    classical_fill = telea_one if classical and have_opencv() else None
+    bar = tqdm(total=len(loaded) * len(damage.VARIANTS), desc="old prints", unit="print", file=sys.stderr, leave=False)
+    result = damage.run(loaded, lambda rgb: detect(detector, rgb, dev), restorer.restore, lp, seed, classical_fill,
+                        progress=lambda: bar.update(1))
+    bar.close()
+    md = damage.table(result)
+    out_dir = output or Path("bench") / f"damage-{label}"
+    meta = {"dataset": label, "split": split if photos is None else None, "photos": len(loaded), "seed": seed,
+            "model": model, "damage_model": damage_model, "device": str(dev),
+            "seconds": round(time.perf_counter() - t0, 1), "command": " ".join(["restore", *sys.argv[1:]])}
+    damage.write(out_dir, result, meta, md)
+    click.echo(md)
+    click.echo(f"{len(loaded)} photos, {meta['seconds']:.0f} s; results in {out_dir}", err=True)
 
 
 def _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, context, detail, mirror, tile_thin,

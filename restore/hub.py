@@ -1,12 +1,12 @@
 """Released weights: the registry, where each model loads from, sha256 checks, save and load.
 
-A model is a folder holding ``config.json`` (an ``InpainterConfig``) and
-``model.safetensors``. ``--model`` accepts:
+A model is a folder holding ``config.json`` (an ``InpainterConfig``, or a ``DetectorConfig``
+for a damage detector) and ``model.safetensors``. ``--model`` accepts:
 
 - a local folder (or its model.safetensors file);
 - ``hf:OWNER/REPO[@REVISION]``: downloaded from the Hugging Face Hub with
   ``hf_hub_download`` (HF_HOME / HF_HUB_CACHE / HF_HUB_OFFLINE are honoured);
-- a registered name (``photo``, ``celeba``, ``cars``): taken from the local Hub cache when
+- a registered name (``photo``, ``celeba``, ``cars``, and the detector ``damage``): taken from the local Hub cache when
   ``restore download`` has put it there, otherwise from the copy bundled in this
   package. Both are checked against the sha256 recorded in the registry.
 """
@@ -34,6 +34,7 @@ class Release:
     sha256: dict  # file name -> sha256 of its bytes
     description: str
     suits: str = ""  # what photos to use it on, for `restore models`
+    kind: str = "inpaint"  # inpaint (fills holes, --model) or damage (finds them, --damage-model)
 
 
 # Only weights produced by a recorded `restore-train` run are listed here; each model card
@@ -75,9 +76,24 @@ REGISTRY: dict[str, Release] = {
         "runs/cars-v4 fine-tuned by runs/cars-ft-psnr, then grown and fine-tuned by runs/cars-grow",
         suits="photos of cars (for other photos, use photo)",
     ),
+    "damage": Release(
+        name="damage",
+        repo_id="restore-inpainting/restore-damage",
+        revision="v1",
+        sha256={
+            "config.json": "cbf10f167aa3ca50b2540e6b3cca3a9dcee4d0e6eae5568b9a2eeff44809e66d",
+            "model.safetensors": "b6e93e98c697e78fe7b3320a0a3766f7c6d3490d01416512732c1c95bb46c92d",
+        },
+        description="damage detector (scratches, cracks, creases, dust, specks, worn edges) trained on synthetic "
+        "damage over old-print versions of natural/, CelebA and Cars; 0.41M parameters; runs/damage-v1 -> v2 -> v3",
+        suits="scans of old prints without masks: restore run --detect-damage",
+        kind="damage",
+    ),
 }
 
 DEFAULT_MODEL = "photo"
+DEFAULT_DETECTOR = "damage"
+KINDS = {"inpaint": ("an inpainting model", "--model"), "damage": ("a damage detector", "--damage-model")}
 
 
 def sha256_file(path: Path) -> str:
@@ -190,12 +206,32 @@ def save_pretrained(model, folder: Path, half: bool = True) -> dict:
     return {name: sha256_file(folder / name) for name in FILES}
 
 
+def _network(cfg_path: Path):
+    """The untrained network a config.json describes: an Inpainter or a DamageDetector, by its arch."""
+    from .damage.detector import ARCH as DETECTOR_ARCH
+    from .damage.detector import DamageDetector, DetectorConfig
+    from .inpainting.networks import Inpainter, InpainterConfig
+
+    try:
+        data = json.loads(cfg_path.read_text())
+        if isinstance(data, dict) and data.get("arch") == DETECTOR_ARCH:
+            return DamageDetector(DetectorConfig.from_dict(data))
+        return Inpainter(InpainterConfig.from_dict(data))
+    except (ValueError, TypeError, AttributeError) as e:
+        raise ModelError(f"{cfg_path}: not a restore model config ({e})") from None
+
+
+def kind_of(model) -> str:
+    """'damage' for a damage detector, 'inpaint' for an inpainting model."""
+    from .damage.detector import DamageDetector
+
+    return "damage" if isinstance(model, DamageDetector) else "inpaint"
+
+
 def load_pretrained(folder: Path, expected: dict | None = None, device="cpu"):
-    """Rebuild an Inpainter from its config and load its weights strictly, in eval mode."""
+    """Rebuild a network from its config.json and load its weights strictly, in eval mode."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
-
-    from .inpainting.networks import Inpainter, InpainterConfig
 
     folder = Path(folder)
     if expected:
@@ -204,15 +240,11 @@ def load_pretrained(folder: Path, expected: dict | None = None, device="cpu"):
     for p in (cfg_path, weights_path):
         if not p.exists():
             raise ModelError(f"{p}: missing; a model folder holds config.json and model.safetensors")
-    try:
-        cfg = InpainterConfig.from_dict(json.loads(cfg_path.read_text()))
-    except (ValueError, TypeError) as e:
-        raise ModelError(f"{cfg_path}: not a restore model config ({e})") from None
+    model = _network(cfg_path)
     try:
         state = load_file(str(weights_path))
     except (SafetensorError, OSError) as e:
         raise ModelError(f"{weights_path}: unreadable safetensors file ({e}); re-export or re-download it") from None
-    model = Inpainter(cfg)
     try:
         model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
     except RuntimeError as e:
@@ -221,7 +253,13 @@ def load_pretrained(folder: Path, expected: dict | None = None, device="cpu"):
     return model.eval().to(device)
 
 
-def load(spec: str = DEFAULT_MODEL, device="cpu"):
-    """Resolve, verify and load a --model value; returns (model, Resolved)."""
+def load(spec: str = DEFAULT_MODEL, device="cpu", kind: str = "inpaint"):
+    """Resolve, verify and load a --model (or, with kind='damage', a --damage-model) value; returns
+    (model, Resolved). A model of the other kind is refused with a message that says which option takes it."""
     where = resolve(spec)
-    return load_pretrained(where.folder, where.expected, device), where
+    model = load_pretrained(where.folder, where.expected, device)
+    found = kind_of(model)
+    if found != kind:
+        what, option = KINDS[found]
+        raise ModelError(f"{KINDS[kind][1]} {spec}: this is {what}; give it to {option}")
+    return model, where

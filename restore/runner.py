@@ -35,9 +35,10 @@ class Job:
     rel: Path  # relative path of the photo below its input root, kept below the output folder
     out: Path
     mask_file: Path | None = None  # paired mask, when --masks is given
-    mask_out: Path | None = None  # where a drawn mask is saved, when masks are drawn
+    mask_out: Path | None = None  # where a drawn (or detected) mask is saved, when masks are drawn (or detected)
     compare_out: Path | None = None  # where the --concat comparison is saved
     shared_mask: bool = False  # mask_file is one mask for every photo (--masks FILE): scaled to fit
+    paired: bool = False  # masks were given (--masks): a photo without one is skipped, or detected only
     clash: Path | None = None  # an earlier photo of this run that writes to the same output
 
 
@@ -51,11 +52,12 @@ class Outcome:
 
 
 def plan(photos: list[tuple[Path, Path]], out_dir: Path, masks: Path | None, recursive: bool = False,
-         concat: bool = False) -> tuple[list[Job], list[Path]]:
+         concat: bool = False, detect: bool = False) -> tuple[list[Job], list[Path]]:
     """Jobs for each photo, and the mask files that no photo claimed.
 
     `masks` is a folder of masks paired by name (a mask may serve several photos of one stem,
-    a.jpg and a.png), a single mask file for every photo, or None to draw holes.
+    a.jpg and a.png), a single mask file for every photo, or None to draw holes (or, with `detect`,
+    to find the damage). With `detect` the mask that was filled is saved beside each output.
     """
     index = index_masks(masks, recursive) if masks is not None and masks.is_dir() else None
     used: set[str] = set()
@@ -64,8 +66,11 @@ def plan(photos: list[tuple[Path, Path]], out_dir: Path, masks: Path | None, rec
     for photo, rel in photos:
         out = out_dir / rel
         job = Job(photo, rel, out, compare_out=out.with_name(f"{rel.stem}_compare.png") if concat else None)
-        if masks is None:
+        if masks is None or detect:
             job.mask_out = out.with_name(f"{rel.stem}_mask.png")
+        job.paired = masks is not None
+        if masks is None:
+            pass
         elif index is None:
             job.mask_file, job.shared_mask = masks, True
         else:
@@ -129,13 +134,14 @@ class Runner:
 
     def __init__(self, restorer: Restorer | None, seed: int = 0, overwrite: bool = False, strict_masks: bool = False,
                  holes: int = 1, photos_per_batch: int = 64, io_threads: int = 2, max_pixels: int = 48_000_000,
-                 dilate: int = 0, jpeg_quality: int | None = None):
+                 dilate: int = 0, jpeg_quality: int | None = None, detector=None, device="cpu"):
         self.restorer = restorer
         self.seed, self.overwrite, self.strict_masks, self.holes = seed, overwrite, strict_masks, holes
         self.photos_per_batch = max(1, photos_per_batch)
         self.io_threads = max(1, io_threads)
         self.max_pixels = max_pixels
         self.dilate, self.jpeg_quality = dilate, jpeg_quality
+        self.detector, self.device = detector, device  # a DamageDetector: --detect-damage
         self._shared_masks: dict[Path, tuple[np.ndarray, str]] = {}  # --masks FILE, decoded once
         self._said: set = set()  # notes given once per run
         self._lock = threading.Lock()
@@ -192,7 +198,17 @@ class Runner:
                 item.orientation = src.getexif().get(0x0112, 1)
                 item.deep = upright(pixels16, item.orientation)
             h, w = rgb.shape[:2]
-            if job.mask_out is not None:
+            if self.detector is not None:  # the damage found, and the holes of the photo's mask when it has one
+                from .damage.detector import detect
+
+                if job.mask_file is None and job.paired and self.strict_masks:
+                    item.outcome = Outcome(job, "failed", f"{job.photo}: no mask with the same name in the masks folder")
+                    return item
+                mask = detect(self.detector, rgb, self.device)
+                if job.mask_file is not None:
+                    given, info = self._mask(job, w, h)
+                    mask |= given
+            elif job.mask_out is not None:
                 mask = draw_mask(self.seed, job.rel, h, w, self.holes)
             elif job.mask_file is None:
                 status = "failed" if self.strict_masks else "skipped"

@@ -140,7 +140,7 @@ def test_models_and_download_commands(monkeypatch, tmp_path, model_dir):
     first = res.stdout.splitlines()[0].split("\t")
     assert first[:3] == ["toy", "bundled", str(tmp_path / "toy")]
     assert first[4] == f"sha256 {digests['model.safetensors']}"
-    assert res.stdout.splitlines()[1] == "\tfor: photos of toys"
+    assert res.stdout.splitlines()[1] == "\tan inpainting model (--model), for: photos of toys"
     res = CliRunner().invoke(main, ["download", "toy"])
     assert res.exit_code == 1
     assert "not in the local Hub cache and the Hub cannot be reached" in res.output

@@ -1,0 +1,171 @@
+"""--detect-damage through restore run, restore masks and restore.detect_damage; the detector's release
+path (save, load, kinds kept apart); and a tiny `restore-train damage` run exported and used."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+import restore
+from restore import hub
+from restore.cli import main
+from restore.damage.detector import DamageDetector, DetectorConfig, probabilities
+
+from .conftest import write_mask, write_photo
+
+
+def _detector(bias: float, seed: int = 0) -> DamageDetector:
+    """A detector whose answer is known: every pixel damaged (bias > 0) or none (bias < 0)."""
+    torch.manual_seed(seed)
+    net = DamageDetector(DetectorConfig(widths=(4, 8, 8)))
+    with torch.no_grad():
+        for p in net.parameters():
+            p.zero_()
+        net.head.bias.fill_(bias)
+    return net.eval()
+
+
+@pytest.fixture(scope="module")
+def detectors(tmp_path_factory):
+    root = tmp_path_factory.mktemp("detectors")
+    hub.save_pretrained(_detector(-10.0), root / "none")
+    hub.save_pretrained(_detector(10.0), root / "all")
+    torch.manual_seed(1)
+    hub.save_pretrained(DamageDetector(DetectorConfig(widths=(4, 8, 8))).eval(), root / "random")
+    return root
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_a_photo_with_no_damage_comes_out_byte_for_byte(tmp_path, model_dir, detectors):
+    photos = tmp_path / "photos"
+    write_photo(photos / "a.png", 40, 48)
+    Image.fromarray(np.asarray(Image.open(photos / "a.png"))).save(photos / "b.jpg", quality=90)
+    res = run("run", photos, "-o", tmp_path / "out", "--model", model_dir, "--detect-damage", "--damage-model",
+              detectors / "none")
+    assert res.exit_code == 0, res.output
+    assert "2 restored, 0 skipped, 0 failed" in res.output
+    for name in ("a.png", "b.jpg"):
+        assert (tmp_path / "out" / name).read_bytes() == (photos / name).read_bytes()
+        mask = np.asarray(Image.open(tmp_path / "out" / f"{Path(name).stem}_mask.png"))
+        assert mask.shape == (40, 48) and not mask.any()
+
+
+def test_detected_damage_is_filled_and_saved(tmp_path, model_dir, detectors):
+    photos = tmp_path / "photos"
+    write_photo(photos / "a.png", 40, 48)
+    res = run("run", photos, "-o", tmp_path / "out", "--model", model_dir, "--detect-damage", "--damage-model",
+              detectors / "all", "--concat")
+    assert res.exit_code == 0, res.output
+    mask = np.asarray(Image.open(tmp_path / "out" / "a_mask.png"))
+    assert mask.all()
+    assert (tmp_path / "out" / "a_compare.png").exists()
+    before, after = np.asarray(Image.open(photos / "a.png")), np.asarray(Image.open(tmp_path / "out" / "a.png"))
+    assert (before != after).any()
+
+
+def test_given_and_detected_holes_are_both_filled(tmp_path, model_dir, detectors):
+    photos, masks = tmp_path / "photos", tmp_path / "masks"
+    write_photo(photos / "a.png", 40, 48)
+    write_photo(photos / "b.png", 40, 48, seed=1)  # no mask of its own: the detector's alone
+    write_mask(masks / "a.png", 40, 48, box=(10, 10, 20, 22))
+    res = run("run", photos, "--masks", masks, "-o", tmp_path / "out", "--model", model_dir, "--detect-damage",
+              "--damage-model", detectors / "none", "--dilate", "1")
+    assert res.exit_code == 0, res.output
+    assert "2 restored" in res.output
+    saved = np.asarray(Image.open(tmp_path / "out" / "a_mask.png")) > 127
+    expected = np.zeros((40, 48), bool)
+    expected[9:21, 9:23] = True  # the drawn box, grown by --dilate 1 (a round brush: not into the corners)
+    expected[[9, 9, 20, 20], [9, 22, 9, 22]] = False
+    np.testing.assert_array_equal(saved, expected)
+    before, after = np.asarray(Image.open(photos / "a.png")), np.asarray(Image.open(tmp_path / "out" / "a.png"))
+    np.testing.assert_array_equal(before[~expected], after[~expected])
+    assert (before[expected] != after[expected]).any()
+    assert (tmp_path / "out" / "b.png").read_bytes() == (photos / "b.png").read_bytes()
+
+
+def test_masks_command_writes_what_run_fills(tmp_path, model_dir, detectors):
+    photos = tmp_path / "photos"
+    write_photo(photos / "a.png", 37, 45)
+    res = run("masks", photos, "-o", tmp_path / "masks", "--detect-damage", "--damage-model", detectors / "random")
+    assert res.exit_code == 0, res.output
+    assert "1 masks written" in res.output
+    written = np.asarray(Image.open(tmp_path / "masks" / "a_mask.png")) > 127
+    res = run("run", photos, "-o", tmp_path / "out", "--model", model_dir, "--detect-damage", "--damage-model",
+              detectors / "random")
+    assert res.exit_code == 0, res.output
+    np.testing.assert_array_equal(written, np.asarray(Image.open(tmp_path / "out" / "a_mask.png")) > 127)
+    direct = restore.detect_damage(np.asarray(Image.open(photos / "a.png")), model=str(detectors / "random"))
+    np.testing.assert_array_equal(written, direct)
+
+
+def test_detect_damage_from_python(detectors):
+    rgb = np.zeros((33, 40, 3), np.uint8)
+    mask = restore.detect_damage(rgb, model=str(detectors / "all"))
+    assert mask.dtype == bool and mask.shape == (33, 40) and mask.all()
+    assert not restore.detect_damage(Image.fromarray(rgb).convert("L"), model=str(detectors / "none")).any()
+    assert not restore.detect_damage(rgb.astype(np.uint16) * 257, model=str(detectors / "none")).any()
+    with pytest.raises(ValueError, match="give uint8 or uint16"):
+        restore.detect_damage(np.zeros((4, 4, 2), np.uint8), model=str(detectors / "none"))
+
+
+def test_models_of_the_other_kind_are_refused(tmp_path, model_dir, detectors):
+    photos = tmp_path / "photos"
+    write_photo(photos / "a.png", 32, 32)
+    res = run("run", photos, "-o", tmp_path / "out", "--model", model_dir, "--detect-damage", "--damage-model", model_dir)
+    assert res.exit_code == 1
+    assert f"--damage-model {model_dir}: this is an inpainting model; give it to --model" in res.output
+    res = run("run", photos, "-o", tmp_path / "out", "--model", detectors / "none")
+    assert res.exit_code == 1
+    assert "this is a damage detector; give it to --damage-model" in res.output
+
+
+def test_save_load_gives_the_same_probabilities(tmp_path):
+    torch.manual_seed(3)
+    net = DamageDetector(DetectorConfig(widths=(4, 8, 8))).eval()
+    digests = hub.save_pretrained(net, tmp_path, half=False)
+    loaded = hub.load_pretrained(tmp_path, digests)
+    rgb = np.random.default_rng(0).integers(0, 256, (30, 41, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(probabilities(net, rgb), probabilities(loaded, rgb))
+    assert loaded.cfg == net.cfg
+
+
+def test_the_released_detector_is_listed_and_verified():
+    assert hub.REGISTRY[hub.DEFAULT_DETECTOR].kind == "damage"
+    net, where = hub.load(hub.DEFAULT_DETECTOR, kind="damage")
+    assert isinstance(net, DamageDetector) and where.source in ("bundled", "hub-cache")
+    assert (where.folder / "model.safetensors").stat().st_size < 5e6
+    res = run("models")
+    assert res.exit_code == 0 and "damage\t" in res.output and "a damage detector (--damage-model)" in res.output
+
+
+def test_train_export_and_use_a_tiny_detector(tmp_path, model_dir):
+    from trainer.cli import main as train_main
+
+    for i in range(12):
+        write_photo(tmp_path / "data" / "natural" / f"p{i:02d}.png", 70, 90, seed=i)
+    run_dir = tmp_path / "run"
+    args = ["damage", "--data-dir", tmp_path / "data", "--run-dir", run_dir, "--epochs", "1", "--steps-per-epoch", "2",
+            "--batch-size", "2", "--crop", "32", "--monitor-crops", "4", "--threads", "1"]
+    res = CliRunner().invoke(train_main, [str(a) for a in args])
+    assert res.exit_code == 0, res.output
+    assert (run_dir / "damage" / "last.pt").exists() and (run_dir / "damage" / "metrics.csv").exists()
+    assert "restore-train damage --data-dir" in (run_dir / "command.txt").read_text()
+    res = CliRunner().invoke(train_main, ["damage", "--resume", str(run_dir), "--epochs", "2"])
+    assert res.exit_code == 1 and "drop the flags that change it: ['epochs']" in res.output
+    res = CliRunner().invoke(train_main, ["export", str(run_dir), "--name", "tiny", "--data-dir", str(tmp_path / "data"),
+                                          "--n", "1"])
+    assert res.exit_code == 0, res.output
+    folder = run_dir / "export" / "tiny"
+    card = (folder / "README.md").read_text()
+    assert "damage detector" in card and "CPU-hours" in card and "| lines |" in card
+    photos = tmp_path / "photos"
+    write_photo(photos / "a.png", 40, 48)
+    res = run("run", photos, "-o", tmp_path / "out", "--model", model_dir, "--detect-damage", "--damage-model", folder)
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "out" / "a_mask.png").exists()
