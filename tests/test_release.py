@@ -47,3 +47,29 @@ def test_release_is_trained(name):
         err_model.append(np.abs(out[mask].astype(float) - rgb[mask]).mean())
         err_gray.append(np.abs(128.0 - rgb[mask]).mean())
     assert np.mean(err_model) < 0.6 * np.mean(err_gray), (err_model, err_gray)
+
+
+def test_bundled_detector_verifies_loads_and_is_trained(monkeypatch, tmp_path):
+    """The released damage detector finds synthetic scratches and dust on the example photos (which no training
+    run has seen) and flags almost nothing on their clean prints; random weights would do neither."""
+    from restore.damage import synthetic
+    from restore.damage.detector import detect
+    from restore.eval.detection import Counts, counts
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    where = hub.resolve("damage")
+    assert where.source == "bundled" and (where.folder / "model.safetensors").stat().st_size <= 5e6
+    card = (where.folder / "README.md").read_text()
+    for file, digest in hub.REGISTRY["damage"].sha256.items():
+        assert f"| {file} | `{digest}` |" in card
+    net, _ = hub.load("damage", kind="damage")
+    total, alarms = Counts(), []
+    for i, photo in enumerate(sorted((EXAMPLES / "photos").iterdir())[:3]):
+        rgb = photo_rgb(Image.open(photo))
+        d = synthetic.apply(np.random.default_rng([7, i]), rgb, ("scratch", "dust"), hard_negatives=0)
+        total = total + counts(detect(net, d.damaged), d.mask)
+        clean = synthetic.apply(np.random.default_rng([8, i]), rgb, (), hard_negatives=0)
+        alarms.append(detect(net, clean.damaged).mean())
+    assert total.f1 > 0.7, (total.precision, total.recall)
+    assert np.mean(alarms) < 0.01, alarms
