@@ -1,6 +1,7 @@
 """Speed of restore against classical inpainting, on the same files, in one run.
 
-    python benchmarks/speed.py [--model photo] [--small 1000] [--large 20] [--blobs 10] [--faces 300] [--huge 0] [--rounds 3]
+    python benchmarks/speed.py [--model photo] [--small 1000] [--large 20] [--blobs 10] [--prints 10] [--faces 300]
+                               [--huge 0] [--rounds 3]
 
 Writes benchmarks/RESULTS.md. Photos are crops of the public-domain pictures that
 scikit-image ships, with the paper's masks; everything is timed disk to disk
@@ -107,6 +108,21 @@ def make_faces(folder: Path, n: int, seed: int = 4) -> None:
         Image.fromarray(blob_hole(rng, 218, 178).astype(np.uint8) * 255).save(folder / "masks" / f"{i:04d}.png")
 
 
+def make_prints(folder: Path, n: int, seed: int = 5) -> None:
+    """n 1024x768 old prints (the sources aged, with synthetic scratches, cracks and dust), their true damage as masks."""
+    from restore.damage import synthetic
+
+    rng = np.random.default_rng(seed)
+    srcs = sources()
+    (folder / "photos").mkdir(parents=True)
+    (folder / "masks").mkdir()
+    for i in range(n):
+        rgb = np.asarray(Image.fromarray(srcs[i % len(srcs)]).resize((1024, 768), Image.Resampling.BICUBIC))
+        d = synthetic.apply(rng, rgb)
+        Image.fromarray(d.damaged).save(folder / "photos" / f"{i:03d}.jpg", quality=92)
+        Image.fromarray(d.mask.astype(np.uint8) * 255).save(folder / "masks" / f"{i:03d}.png")
+
+
 def classical(folder: Path, out: Path, method: str) -> float:
     """Disk to disk with a classical method, one process like restore; returns seconds."""
     from restore.io.masks import read_mask
@@ -208,13 +224,15 @@ class Compared:
         return text
 
 
-def compare(folder: Path, work: Path, n: int, model: str, rounds: int) -> Compared:
-    """Alternate `restore run` and biharmonic on `folder` for `rounds` rounds."""
+def compare(folder: Path, work: Path, n: int, model: str, rounds: int, detect: bool = False) -> Compared:
+    """Alternate `restore run` and biharmonic on `folder` for `rounds` rounds. With `detect`, restore finds
+    the damage itself (--detect-damage) while biharmonic is given the true masks."""
     restore_s, biharmonic_s, peak = [], [], 0
+    masks = ["--detect-damage"] if detect else ["--masks", str(folder / "masks")]
     for _ in range(rounds):
         for out in (work / f"o_{folder.name}", work / f"b_{folder.name}"):
             shutil.rmtree(out, ignore_errors=True)
-        dt, mb = restore_cli(["run", str(folder / "photos"), "--masks", str(folder / "masks"),
+        dt, mb = restore_cli(["run", str(folder / "photos"), *masks,
                               "-o", str(work / f"o_{folder.name}"), "--model", model])
         restore_s.append(dt)
         peak = max(peak, mb)
@@ -241,6 +259,9 @@ def main() -> None:
     ap.add_argument("--blobs", type=int, default=10, help="1024x768 photos with one large object-shaped hole")
     ap.add_argument("--faces", type=int, default=300,
                     help="photos at CelebA's 178x218 with one blob hole, restored with --model celeba")
+    ap.add_argument("--prints", type=int, default=10,
+                    help="1024x768 old prints with synthetic damage: restore run --detect-damage against biharmonic "
+                         "given the true masks")
     ap.add_argument("--huge", type=int, default=0, help="photos in the peak-RSS folder (10000 for the issue's check)")
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds of each restore / biharmonic comparison")
     ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
@@ -281,6 +302,16 @@ def main() -> None:
             rows.append((f"restore run, {args.blobs} x 1024x768, one blob hole of 6-15 % each (process start included)",
                          f"{c.restore_rate:.2f} img/s", c.ratio()))
             rows.append(("scikit-image biharmonic, same files", f"{c.biharmonic_rate:.2f} img/s", "1.00x"))
+
+        if args.prints:
+            prints = work / "prints"
+            make_prints(prints, args.prints)
+            c = compare(prints, work, args.prints, args.model, args.rounds, detect=True)
+            rows.append((f"restore run --detect-damage, {args.prints} x 1024x768 old prints with synthetic scratches, "
+                         "cracks and dust: finding and filling them (process start included)",
+                         f"{c.restore_rate:.2f} img/s", c.ratio()))
+            rows.append(("scikit-image biharmonic, same files, given the true damage masks", f"{c.biharmonic_rate:.2f} img/s",
+                         "1.00x"))
 
         if args.faces:
             faces = work / "faces"
