@@ -23,6 +23,9 @@ from restore.damage import synthetic
 from restore.damage.detector import DamageDetector, DetectorConfig
 from restore.eval.detection import Counts, counts
 
+from .data import load_photos, to_tensor
+from .export import _commands, files_table
+
 SOURCES = ("natural", "celeba", "cars")
 
 
@@ -90,14 +93,6 @@ def photo_lists(cfg: DamageTrainConfig, data_dir: Path | None) -> dict[str, dict
     return out
 
 
-def load_photos(files: list[str]) -> list[np.ndarray]:
-    """RGB uint8 arrays, upright, at their own size."""
-    from restore.io.decode import open_photo
-    from restore.io.photos import photo_rgb
-
-    return [photo_rgb(open_photo(Path(f))[0]) for f in files]
-
-
 def crop_of(photo: np.ndarray, rng: np.random.Generator, side: int, source: str) -> np.ndarray:
     """A side x side crop of the photo, scaled first: large photos down (to 30-100 %), small ones up."""
     from PIL import Image
@@ -124,10 +119,6 @@ def sample(photos: dict[str, list[np.ndarray]], cfg: DamageTrainConfig, rng: np.
     kinds = () if rng.random() < cfg.clean_fraction else None
     d = synthetic.apply(rng, crop, kinds, hard_negatives=cfg.hard_negatives)
     return d.damaged, d.mask
-
-
-def to_tensor(images: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 127.5 - 1
 
 
 class DamageStage:
@@ -290,11 +281,6 @@ def _setup_run(run_dir: Path | None, resume: Path | None, overrides: dict, invoc
     return cfg, run_dir
 
 
-def _commands(run_dir: Path) -> str:
-    path = run_dir / "command.txt"
-    return path.read_text().rstrip() if path.exists() else f"# {run_dir}: no command.txt"
-
-
 def _lineage(run_dir: Path, cfg: DamageTrainConfig) -> tuple[str, float, list[str]]:
     """(the commands of the run and of every run it started from, their training seconds x threads, run dirs)."""
     commands, cpu_seconds, runs = [], 0.0, []
@@ -387,9 +373,7 @@ restore-train export {run_dir} --name {name}
 
 ## Files
 
-| file | sha256 |
-|---|---|
-""" + "".join(f"| {k} | `{v}` |\n" for k, v in digests.items())
+""" + files_table(digests)
     from restore.io.atomic import atomic_write_bytes
 
     atomic_write_bytes(out / "README.md", card.encode())

@@ -80,6 +80,11 @@ def _commands(run_dir: Path) -> str:
     return path.read_text().strip() if path.exists() else "(not recorded)"
 
 
+def files_table(digests: dict) -> str:
+    """The card's table of the release's files and their sha256."""
+    return "| file | sha256 |\n|---|---|\n" + "".join(f"| {k} | `{v}` |\n" for k, v in digests.items())
+
+
 def score_release(folder: Path, dataset: str, data_dir: Path | None, n: int | None) -> str:
     """Markdown table of the release on the dataset's held-out split (paper masks, seed 0)."""
     from restore.eval import paper
@@ -203,8 +208,6 @@ restore-train export {run_dir} --name {name}{flags}
 
 ## Files
 
-| file | sha256 |
-|---|---|
-""" + "".join(f"| {k} | `{v}` |\n" for k, v in digests.items())
+""" + files_table(digests)
     atomic_write_bytes(out / "README.md", card.encode())
     return out

@@ -22,6 +22,7 @@ from scipy import ndimage
 from restore.damage import synthetic
 
 from .detection import Counts, counts
+from .metrics import psnr
 
 VARIANTS = {"lines": synthetic.LINES, "spots": synthetic.SPOTS, "mixed": None, "clean": ()}
 TOPHAT_SIZE, TOPHAT_THRESHOLD = 7, 28  # the classical baseline: white and black top-hat on brightness
@@ -32,11 +33,6 @@ def tophat_mask(rgb: np.ndarray, size: int = TOPHAT_SIZE, threshold: float = TOP
     luma = rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
     mask = (ndimage.white_tophat(luma, size=size) > threshold) | (ndimage.black_tophat(luma, size=size) > threshold)
     return ndimage.binary_dilation(mask, structure=np.ones((3, 3), bool))
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else float(10 * np.log10(255**2 / mse))
 
 
 def prints(photos: list[tuple[str, np.ndarray]], seed: int = 0) -> list[dict]:
