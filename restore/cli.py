@@ -287,7 +287,10 @@ def download(names):
 @click.option("--seed", type=int, default=0, show_default=True, help="seed of the drawn holes")
 @click.option("--mask-kind", type=click.Choice(["paper", "strokes"]), default="paper", show_default=True,
               help="the paper's Gaussian rectangles, or free-form strokes of similar area")
-@click.option("--classical/--no-classical", default=True, show_default=True, help="biharmonic and OpenCV Telea rows")
+@click.option("--classical/--no-classical", default=True, show_default=True, help="rows of classical inpainting")
+@click.option("--methods", "methods", default=None, metavar="NAMES",
+              help="the classical rows, comma-separated, of biharmonic, telea, shiftmap, fsr  [default: all four with "
+                   "--size native; at 64x64 all but shiftmap, which xphoto cannot fill reproducibly that small]")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--damage", is_flag=True,
               help="the damage protocol instead: old prints made of the photos, with synthetic scratches, cracks, dust "
@@ -300,7 +303,7 @@ def download(names):
 @functools.partial(_model_options, default=None, note=f"  [default: the dataset's own model, else {hub.DEFAULT_MODEL}]")
 @_errors
 def bench(dataset, photos, size, masks_per_photo, context, detail, mirror, tile_thin, masks_dir, data_dir, split, n, seed, mask_kind,
-          classical, batch_size, damage, damage_model, lpips_weights, output, model, device, threads):
+          classical, methods, batch_size, damage, damage_model, lpips_weights, output, model, device, threads):
     """Score the model against classical inpainting: the paper's Table 1 at 64x64, or photos at their own size;
     with --damage, the damage detector on old prints."""
     import time
@@ -317,14 +320,23 @@ def bench(dataset, photos, size, masks_per_photo, context, detail, mirror, tile_
     if dataset is not None and dataset not in DATASETS:
         raise click.BadParameter(f"{dataset!r} is not one of {', '.join(DATASETS)} (use --photos DIR for a folder)",
                                  param_hint="--dataset")
+    from .eval.classical import chosen
+
+    try:
+        picked = chosen(methods) if methods is not None else None
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--methods") from None
+    if not classical:
+        picked = ()
+    lp, lp_note = _lpips_or_note(lpips_weights)
     if damage:
-        return _bench_damage(dataset, photos, data_dir, split, n, seed, damage_model, lpips_weights, classical, output,
+        return _bench_damage(dataset, photos, data_dir, split, n, seed, damage_model, lp, lp_note, classical, output,
                              model, device, threads)
     if size == "native":
         if masks_dir is not None:
             raise click.UsageError("--size native draws its own holes of three kinds; --masks is for --size 64")
         return _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, context, detail, mirror,
-                             tile_thin, classical,
+                             tile_thin, picked if picked is not None else True, lp, lp_note,
                              batch_size, output, model, device, threads)
     t0 = time.perf_counter()
     if dataset is not None:
@@ -363,9 +375,11 @@ def bench(dataset, photos, size, masks_per_photo, context, detail, mirror, tile_
     def bar(desc, total):
         return tqdm(total=total, desc=desc, unit="img", file=sys.stderr, leave=False)
 
-    rows, notes = paper.run_rows(images, masks, restorer, classical, bar)
+    picked = picked if picked is not None else ("biharmonic", "telea", "fsr")
+    rows, notes = paper.run_rows(images, masks, restorer, picked, bar, lpips_model=lp, lpips_note=lp_note)
     per_image, summary = paper.score_rows(images, masks, rows, lambda rows: tqdm(rows, desc="scoring", unit="row",
-                                                                                 file=sys.stderr, leave=False))
+                                                                                 file=sys.stderr, leave=False),
+                                          lpips_model=lp)
     md = paper.table(summary, paper.PAPER.get(dataset) if mask_kind == "paper" and dataset else None)
     out_dir = output or Path("bench") / f"{label}{'' if mask_kind == 'paper' else '-' + mask_kind}"
     meta = {"dataset": label, "split": split if dataset else None, "images": len(images), "seed": seed,
@@ -388,7 +402,19 @@ def _default_bench_model(dataset: str | None) -> str:
     return name if name in hub.REGISTRY else hub.DEFAULT_MODEL
 
 
-def _bench_damage(dataset, photos, data_dir, split, n, seed, damage_model, lpips_weights, classical, output, model,
+def _lpips_or_note(weights: Path | None):
+    """(the loaded LPIPS network, None), or (None, why not) when its weights cannot be had: the bench then runs
+    without LPIPS and says so."""
+    from .eval.lpips import LpipsError
+    from .eval.lpips import load as load_lpips
+
+    try:
+        return load_lpips(weights), None
+    except LpipsError as e:
+        return None, str(e)
+
+
+def _bench_damage(dataset, photos, data_dir, split, n, seed, damage_model, lp, lp_note, classical, output, model,
                   device, threads):
     """restore bench --damage: see restore/eval/damage.py."""
     import time
@@ -398,8 +424,6 @@ def _bench_damage(dataset, photos, data_dir, split, n, seed, damage_model, lpips
     from .damage.detector import detect
     from .eval import damage
     from .eval.classical import have_opencv, telea_one
-    from .eval.lpips import LpipsError
-    from .eval.lpips import load as load_lpips
     from .inpainting.pipeline import Restorer
 
     t0 = time.perf_counter()
@@ -419,11 +443,8 @@ def _bench_damage(dataset, photos, data_dir, split, n, seed, damage_model, lpips
     net, dev = _load_model(model, device, threads)
     detector = _load_detector(damage_model, dev)
     restorer = Restorer(net, dev)
-    try:
-        lp = load_lpips(lpips_weights)
-    except LpipsError as e:
-        lp = None
-        click.echo(f"note: LPIPS left out: {e}", err=True)
+    if lp is None:
+        click.echo(f"note: LPIPS left out: {lp_note}", err=True)
     classical_fill = telea_one if classical and have_opencv() else None
     bar = tqdm(total=len(loaded) * len(damage.VARIANTS), desc="old prints", unit="print", file=sys.stderr, leave=False)
     result = damage.run(loaded, lambda rgb: detect(detector, rgb, dev), restorer.restore, lp, seed, classical_fill,
@@ -440,7 +461,7 @@ def _bench_damage(dataset, photos, data_dir, split, n, seed, damage_model, lpips
 
 
 def _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, context, detail, mirror, tile_thin,
-                  classical, batch_size, output, model, device, threads):
+                  classical, lp, lp_note, batch_size, output, model, device, threads):
     """restore bench --size native: see restore/eval/native_size.py."""
     import time
 
@@ -477,7 +498,8 @@ def _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, co
                                       file=sys.stderr, leave=False)
         bars[kind, method].update(k)
 
-    result = native_size.run(loaded, restorer, classical, seed, masks_per_photo, progress=progress)
+    result = native_size.run(loaded, restorer, classical, seed, masks_per_photo, progress=progress, lpips_model=lp,
+                             lpips_note=lp_note)
     for b in bars.values():
         b.close()
     md = native_size.table(result["rows"])

@@ -11,6 +11,7 @@ from restore.eval import paper as B
 from restore.eval.metrics import psnr, ssim
 
 from .conftest import smooth_photo
+from .test_lpips import _random_model
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +45,8 @@ def test_bench_writes_every_row_and_file(celeba_layout, tmp_path, model_dir):
     rows = summary["rows"]
     expected = {"gray fill (paper baseline)", "ApproxNet", "full model", "full model, raw (no paste-back)",
                 "scikit-image biharmonic"}
+    if C.have_xphoto():
+        expected |= {"OpenCV shiftmap (xphoto)", "OpenCV FSR fast (xphoto)"}
     assert expected <= set(rows)
     assert summary["meta"]["images"] == 5  # the val split only
     assert "| gray fill (paper baseline) |" in res.stdout
@@ -115,11 +118,131 @@ def test_methods_get_the_images_with_their_holes_wiped(monkeypatch):
         seen.append((rgb.copy(), mask))
         return rgb
 
-    monkeypatch.setattr(C, "biharmonic_one", classical)
+    for name in ("biharmonic_one", "shiftmap_one", "fsr_one"):
+        monkeypatch.setattr(C, name, classical)
     monkeypatch.setattr(B, "have_opencv", lambda: False)
+    monkeypatch.setattr(B, "have_xphoto", lambda: True)
     images = np.full((3, 64, 64, 3), 200, np.uint8)
     masks = np.zeros((3, 64, 64), bool)
     masks[:, 10:30, 20:40] = True
     B.run_rows(images, masks, classical=True)
-    assert len(seen) == 3 and all(not rgb[m].any() and rgb[~m].min() == 200 for rgb, m in seen)
+    assert len(seen) == 3 * 3 and all(not rgb[m].any() and rgb[~m].min() == 200 for rgb, m in seen)
     assert images[masks].min() == 200  # the caller's images are left as they were
+
+
+def _tiny_set(n=3):
+    images = np.stack([smooth_photo(64, 64, i) for i in range(n)])
+    return images, B.paper_masks_for(n, 0)
+
+
+def test_lpips_columns_with_a_model(tmp_path):
+    from restore.eval import lpips
+
+    net = _random_model()
+    images, masks = _tiny_set()
+    rows, notes = B.run_rows(images, masks, None, classical=("biharmonic",), lpips_model=net)
+    assert not any("LPIPS" in n for n in notes)
+    per_image, summary = B.score_rows(images, masks, rows, lpips_model=net)
+    gray, bih = rows[0], rows[1]
+    for i in range(len(images)):
+        assert per_image[gray.name]["lpips"][i] == lpips.distance(images[i], gray.outputs[i], net) > 0
+        assert per_image[gray.name]["lpips_hole"][i] == lpips.hole_crop_distance(images[i], gray.outputs[i], masks[i], net) > 0
+    for name in (gray.name, bih.name):
+        s = summary[name]
+        assert s["lpips"] == pytest.approx(per_image[name]["lpips"].mean()) and s["lpips_hole_se"] >= 0
+        assert s["lpips_hole"] == pytest.approx(per_image[name]["lpips_hole"].mean())
+    # The crop is all hole and close context: the gray fill is farther there than over the whole image.
+    assert summary[gray.name]["lpips_hole"] > summary[gray.name]["lpips"]
+    md = B.table(summary)
+    head = md.splitlines()[0]
+    assert head.startswith("| method | SSIM (paper's) | SSIM (Gaussian) | hole LPIPS | LPIPS | PSNR dB |")
+    s = summary[gray.name]
+    assert (f"| {gray.name} | {s['ssim']:.4f} ± {s['ssim_se']:.4f} | {s['ssim_gauss']:.4f} | "
+            f"{s['lpips_hole']:.4f} ± {s['lpips_hole_se']:.4f} | {s['lpips']:.4f} | {s['psnr']:.2f} |") in md
+    B.write(tmp_path, [f"{i}.png" for i in range(len(images))], images, masks, rows, per_image, summary, {}, md)
+    lines = (tmp_path / "results.csv").read_text().splitlines()
+    assert lines[0] == "image,method,ssim,ssim_gauss,psnr,psnr_hole,mae_hole,lpips,lpips_hole"
+    assert lines[1].split(",")[-2:] == [f"{per_image[gray.name][k][0]:.6f}" for k in ("lpips", "lpips_hole")]
+    assert json.loads((tmp_path / "summary.json").read_text())["rows"][bih.name]["lpips_hole"] == summary[bih.name]["lpips_hole"]
+
+
+def test_lpips_left_out_without_a_model(tmp_path):
+    images, masks = _tiny_set(2)
+    rows, notes = B.run_rows(images, masks, None, classical=False, lpips_note="no weights file here")
+    assert notes == ["LPIPS left out: no weights file here"]
+    assert B.run_rows(images, masks, None, classical=False)[1] == ["LPIPS left out: no LPIPS model given"]
+    per_image, summary = B.score_rows(images, masks, rows)
+    assert not any(k.startswith("lpips") for s in summary.values() for k in s)  # absent, not zero
+    md = B.table(summary)
+    assert "LPIPS" not in md and md.splitlines()[0].startswith("| method | SSIM (paper's) | SSIM (Gaussian) | PSNR dB |")
+    B.write(tmp_path, ["a.png", "b.png"], images, masks, rows, per_image, summary, {}, md)
+    assert (tmp_path / "results.csv").read_text().splitlines()[0] == "image,method,ssim,ssim_gauss,psnr,psnr_hole,mae_hole"
+
+
+@pytest.mark.skipif(not C.have_xphoto(), reason="cv2.xphoto missing")
+def test_xphoto_rows_keep_known_pixels():
+    images, masks = _tiny_set(2)
+    rows, notes = B.run_rows(images, masks, None, classical=("shiftmap", "fsr"), lpips_model=object())
+    assert [r.name for r in rows] == ["gray fill (paper baseline)", "OpenCV shiftmap (xphoto)", "OpenCV FSR fast (xphoto)"]
+    assert notes == []
+    for r in rows[1:]:
+        assert r.seconds > 0 and r.outputs.shape == images.shape
+        assert np.array_equal(r.outputs[~masks], images[~masks])
+        assert (r.outputs[masks] > 0).any(-1).mean() > 0.9  # filled: the wiped hole was black
+    # FSR is deterministic; shiftmap's fill varies with the heap at 64x64 (see classical.shiftmap_one).
+    assert np.abs(rows[2].outputs[masks].astype(float) - images[masks]).mean() < 20
+
+
+def test_xphoto_rows_left_out_with_a_note(monkeypatch):
+    monkeypatch.setattr(B, "have_xphoto", lambda: False)
+    images, masks = _tiny_set(2)
+    rows, notes = B.run_rows(images, masks, None, classical=("biharmonic", "shiftmap", "fsr"), lpips_model=object())
+    assert [r.name for r in rows] == ["gray fill (paper baseline)", "scikit-image biharmonic"]
+    assert notes == [C.XPHOTO_MISSING]
+    with pytest.raises(ValueError, match="unknown classical method 'lama'"):
+        B.run_rows(images, masks, None, classical=("lama",))
+
+
+def _photo_dir(tmp_path, n=2, w=120, h=90):
+    photos = tmp_path / "p"
+    photos.mkdir()
+    for i in range(n):
+        Image.fromarray(smooth_photo(w, h, i)).save(photos / f"{i}.png")
+    return photos
+
+
+def test_cli_methods_choose_the_rows_and_lpips_is_scored(tmp_path, model_dir, monkeypatch):
+    """`restore bench --methods biharmonic` gives that classical row alone, and LPIPS columns come with the
+    LPIPS network (here a random one, as the real weights need not be on a test machine)."""
+    import restore.cli as cli
+
+    monkeypatch.setattr(cli, "_lpips_or_note", lambda weights: (_random_model(), None))
+    photos, out = _photo_dir(tmp_path), tmp_path / "b"
+    res = CliRunner().invoke(main, ["bench", "--photos", str(photos), "--model", str(model_dir),
+                                    "--methods", "biharmonic", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    rows = json.loads((out / "summary.json").read_text())["rows"]
+    assert "scikit-image biharmonic" in rows and not any("Telea" in r or "xphoto" in r for r in rows)
+    assert all(np.isfinite(r["lpips_hole"]) for r in rows.values())
+    assert "LPIPS" in (out / "summary.md").read_text()
+
+
+def test_cli_native_without_lpips_says_so(tmp_path, model_dir, monkeypatch):
+    import restore.cli as cli
+
+    monkeypatch.setattr(cli, "_lpips_or_note", lambda weights: (None, "weights file not found: x.safetensors"))
+    photos, out = _photo_dir(tmp_path), tmp_path / "b"
+    res = CliRunner().invoke(main, ["bench", "--photos", str(photos), "--model", str(model_dir), "--size", "native",
+                                    "--methods", "biharmonic", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "note: LPIPS left out: weights file not found: x.safetensors" in res.stderr
+    rows = json.loads((out / "summary.json").read_text())["rows"]
+    assert set(rows["rect"]) == {"full model", "scikit-image biharmonic"}
+    assert "lpips_hole" not in rows["rect"]["full model"]
+
+
+def test_cli_unknown_method_is_a_one_line_error(tmp_path, model_dir):
+    photos = _photo_dir(tmp_path)
+    res = CliRunner().invoke(main, ["bench", "--photos", str(photos), "--model", str(model_dir), "--methods", "telea,lama"])
+    assert res.exit_code == 2
+    assert "unknown classical method 'lama'" in res.output and "biharmonic, telea, shiftmap, fsr" in res.output

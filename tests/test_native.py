@@ -14,6 +14,7 @@ from restore.eval.metrics import sharpness
 from restore.inpainting.holes import blob_hole, rect_hole, stroke_hole
 
 from .conftest import smooth_photo
+from .test_lpips import _random_model
 
 
 @pytest.mark.parametrize("h, w", [(218, 178), (768, 1024), (96, 128)])
@@ -54,7 +55,9 @@ def test_sharpness_is_one_for_the_truth_and_low_for_a_blur():
     assert np.isnan(sharpness(truth, truth, thin))
 
 
-def test_bench_native_on_photos_writes_every_kind_and_method(tmp_path, model_dir):
+def test_bench_native_on_photos_writes_every_kind_and_method(tmp_path, model_dir, monkeypatch):
+    # shiftmap and FSR take seconds a photo even this small: their rows are tested on run() below.
+    monkeypatch.setattr(native, "have_xphoto", lambda: False)
     photos = tmp_path / "p"
     photos.mkdir()
     for i, (h, w) in enumerate([(90, 120), (130, 100), (64, 64)]):
@@ -80,6 +83,7 @@ def test_bench_native_on_photos_writes_every_kind_and_method(tmp_path, model_dir
         fig = Image.open(out / f"compare_{kind}.png")
         assert fig.width == (2 + methods) * (160 * 120 // 90 + 6)  # masked, the methods, original
     assert "| blob | full model |" in res.stdout
+    assert f"note: {native.XPHOTO_MISSING}" in res.stderr
 
 
 def test_natural_split_holds_every_tenth_photo(tmp_path):
@@ -105,12 +109,89 @@ def test_every_method_gets_the_photo_with_its_hole_wiped(monkeypatch):
         seen.append((rgb, mask))
         return rgb
 
-    monkeypatch.setattr(native, "biharmonic_one", classical)
-    monkeypatch.setattr(native, "telea_one", classical)
+    for name in ("biharmonic_one", "telea_one", "shiftmap_one", "fsr_one"):
+        monkeypatch.setattr(native, name, classical)
     monkeypatch.setattr(native, "have_opencv", lambda: True)
+    monkeypatch.setattr(native, "have_xphoto", lambda: True)
     photos = [("a.png", smooth_photo(96, 128, 1)), ("b.png", smooth_photo(120, 90, 2))]
     native.run(photos, Recorder(), classical=True)
-    assert len(seen) > 3 * 2 * 3
+    assert len(seen) == 1 + 3 * 2 * 5  # warm-up + kinds x photos x (model + 4 classical)
     for rgb, mask in seen:
         if mask.any():  # the warm-up and every scored case
             assert not rgb[mask].any()
+
+
+def _photos():
+    return [("a.png", smooth_photo(48, 64, 1)), ("b.png", smooth_photo(56, 40, 2))]
+
+
+def test_lpips_columns_first_with_a_model(tmp_path):
+    from restore.eval import lpips
+
+    net = _random_model()
+    result = native.run(_photos(), None, classical=("biharmonic",), kinds=("rect", "blob"), lpips_model=net)
+    assert result["metrics"] == ("lpips_hole", "lpips", "ssim", "psnr_hole", "mae_hole", "sharpness")
+    assert not any("LPIPS" in n for n in result["notes"])
+    for kind, cases in result["cases"].items():
+        outs = result["outputs"][kind][native.BIHARMONIC_ROW]
+        lines = [r for r in result["per_image"] if r["kind"] == kind]
+        want = [lpips.hole_crop_distance(c.rgb, o, c.mask, net) for c, o in zip(cases, outs, strict=True)]
+        assert [r["lpips_hole"] for r in lines] == pytest.approx(want, abs=1e-6) and min(want) > 0
+        assert [r["lpips"] for r in lines] == pytest.approx(
+            [lpips.distance(c.rgb, o, net) for c, o in zip(cases, outs, strict=True)], abs=1e-6)
+        s = result["rows"][kind][native.BIHARMONIC_ROW]
+        assert s["lpips_hole"] == pytest.approx(np.mean(want), abs=1e-6) and "lpips_se" in s
+    md = native.table(result["rows"])
+    assert md.splitlines()[0] == ("| holes | method | hole LPIPS | LPIPS | SSIM | hole PSNR dB | hole MAE | "
+                                  "hole sharpness | img/s |")
+    s = result["rows"]["rect"][native.BIHARMONIC_ROW]
+    assert (f"| rect | {native.BIHARMONIC_ROW} | {s['lpips_hole']:.4f} ± {s['lpips_hole_se']:.4f} | {s['lpips']:.4f} | "
+            f"{s['ssim']:.4f} ±") in md
+    native.write(tmp_path, result, {}, md, figure_photos=1)
+    lines = (tmp_path / "results.csv").read_text().splitlines()
+    assert lines[0] == "image,kind,method,hole_fraction,lpips_hole,lpips,ssim,psnr_hole,mae_hole,sharpness"
+    assert len(lines) == 1 + 2 * 2
+    assert float(lines[1].split(",")[4]) == result["per_image"][0]["lpips_hole"]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["rows"]["blob"][native.BIHARMONIC_ROW]["lpips"] == result["rows"]["blob"][native.BIHARMONIC_ROW]["lpips"]
+
+
+def test_lpips_left_out_without_a_model(tmp_path):
+    result = native.run(_photos(), None, classical=("biharmonic",), kinds=("rect",), lpips_note="weights not found")
+    assert result["notes"] == ["LPIPS left out: weights not found"]
+    assert result["metrics"] == native.METRICS
+    assert not any(k.startswith("lpips") for r in result["per_image"] for k in r)
+    assert not any(k.startswith("lpips") for k in result["rows"]["rect"][native.BIHARMONIC_ROW])
+    md = native.table(result["rows"])
+    assert "LPIPS" not in md and md.splitlines()[0].startswith("| holes | method | SSIM |")
+    native.write(tmp_path, result, {}, md, figure_photos=1)
+    assert (tmp_path / "results.csv").read_text().splitlines()[0] == "image,kind,method,hole_fraction,ssim,psnr_hole,mae_hole,sharpness"
+
+
+@pytest.mark.skipif(not native.have_xphoto(), reason="cv2.xphoto missing")
+def test_xphoto_rows_keep_known_pixels():
+    result = native.run(_photos(), None, classical=("shiftmap", "fsr"), kinds=("blob",))
+    assert list(result["rows"]["blob"]) == ["OpenCV shiftmap (xphoto)", "OpenCV FSR fast (xphoto)"]
+    assert native.XPHOTO_MISSING not in result["notes"]
+    for row, outs in result["outputs"]["blob"].items():
+        for c, o in zip(result["cases"]["blob"], outs, strict=True):
+            assert np.array_equal(o[~c.mask], c.rgb[~c.mask]), row
+            assert (o[c.mask] > 0).any(-1).mean() > 0.9, row  # filled: the wiped hole was black
+            if row == native.FSR_ROW:  # deterministic; shiftmap's fill varies on small photos
+                assert np.abs(o[c.mask].astype(float) - c.rgb[c.mask]).mean() < 15, row
+        assert result["rows"]["blob"][row]["images_per_second"] > 0
+
+
+def test_classical_rows_chosen_and_xphoto_note(monkeypatch):
+    monkeypatch.setattr(native, "have_xphoto", lambda: False)
+    fills, notes = native.methods(None, True)
+    assert list(fills) == [native.BIHARMONIC_ROW, native.TELEA_ROW] and notes == [native.XPHOTO_MISSING]
+    assert native.methods(None, False) == ({}, [])
+    fills, notes = native.methods(None, ("telea",))
+    assert list(fills) == [native.TELEA_ROW] and notes == []
+    monkeypatch.setattr(native, "have_xphoto", lambda: True)
+    assert list(native.methods(None, True)[0]) == [native.BIHARMONIC_ROW, native.TELEA_ROW, native.SHIFTMAP_ROW,
+                                                   native.FSR_ROW]
+    assert list(native.methods(None, "fsr")[0]) == [native.FSR_ROW]
+    with pytest.raises(ValueError, match="unknown classical method"):
+        native.run(_photos(), None, classical=("telea", "inpaint"))

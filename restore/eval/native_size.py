@@ -12,9 +12,12 @@ Every method gets the photo with its hole wiped (black), as a damaged photo woul
 method can read the truth under the hole; the scores compare its output with the original.
 
 Scores over the whole photo (SSIM, 7x7 window as the paper) and over the hole (PSNR, MAE,
-sharpness). Sharpness is the mean gradient magnitude (grayscale, differences to the left and
-upper neighbours) over the hole pixels whose left and upper neighbours are holes too, in the
-result divided by the same in the original: 1.0 is as detailed as the truth, a blur is near 0.
+sharpness); with a loaded LPIPS model (`lpips_model=`, see eval/lpips.py) LPIPS too, over the
+whole photo (`lpips`) and over the hole crop (`lpips_hole`: the hole's box grown by half its size
+a side, at least 32 px), else those columns are left out and the notes say why. Sharpness is the
+mean gradient magnitude (grayscale, differences to the left and upper neighbours) over the hole
+pixels whose left and upper neighbours are holes too, in the result divided by the same in the
+original: 1.0 is as detailed as the truth, a blur is near 0.
 """
 
 from __future__ import annotations
@@ -29,16 +32,30 @@ from PIL import Image, ImageDraw
 
 from ..inpainting.holes import blob_hole, rect_hole, stroke_hole
 from ..io.atomic import atomic_save
-from .classical import OPENCV_MISSING, biharmonic_one, have_opencv, telea_one, wipe
+from .classical import (
+    OPENCV_MISSING,
+    ROW_NAMES,
+    XPHOTO_MISSING,
+    biharmonic_one,
+    chosen,
+    fsr_one,
+    have_opencv,
+    have_xphoto,
+    shiftmap_one,
+    telea_one,
+    wipe,
+)
 from .figures import GAP, close_up_box, show_holes
 from .metrics import hole_mae, psnr, sharpness, ssim
-from .report import summarize, write_summary
+from .report import lpips_notes, summarize, write_summary
 
 KINDS = ("rect", "blob", "stroke")
 METRICS = ("ssim", "psnr_hole", "mae_hole", "sharpness")
 MODEL_ROW = "full model"
-BIHARMONIC_ROW = "scikit-image biharmonic"
-TELEA_ROW = "OpenCV Telea"
+BIHARMONIC_ROW = ROW_NAMES["biharmonic"]
+TELEA_ROW = ROW_NAMES["telea"]
+SHIFTMAP_ROW = ROW_NAMES["shiftmap"]
+FSR_ROW = ROW_NAMES["fsr"]
 
 
 # --- holes -----------------------------------------------------------------------------------
@@ -54,9 +71,16 @@ def hole_for(kind: str, seed: int, index: int, h: int, w: int) -> np.ndarray:
 
 # --- metrics ---------------------------------------------------------------------------------
 
-def score(original: np.ndarray, result: np.ndarray, mask: np.ndarray) -> dict[str, float]:
-    return {"ssim": ssim(original, result), "psnr_hole": psnr(original, result, mask),
-            "mae_hole": hole_mae(original, result, mask), "sharpness": sharpness(original, result, mask)}
+def score(original: np.ndarray, result: np.ndarray, mask: np.ndarray, lpips_model=None) -> dict[str, float]:
+    """METRICS of one result; LPIPS_METRICS too when `lpips_model` (a loaded lpips.Lpips) is given."""
+    out = {"ssim": ssim(original, result), "psnr_hole": psnr(original, result, mask),
+           "mae_hole": hole_mae(original, result, mask), "sharpness": sharpness(original, result, mask)}
+    if lpips_model is not None:
+        from .lpips import distance, hole_crop_distance
+
+        out |= {"lpips": distance(original, result, lpips_model),
+                "lpips_hole": hole_crop_distance(original, result, mask, lpips_model)}
+    return out
 
 
 # --- methods ---------------------------------------------------------------------------------
@@ -69,30 +93,41 @@ class Case:
     mask: np.ndarray
 
 
-def methods(restorer, classical: bool) -> tuple[dict[str, Callable[[list[Case]], list[np.ndarray]]], list[str]]:
-    """Row name -> a function filling a list of cases; and notes on rows left out."""
+def methods(restorer, classical=True) -> tuple[dict[str, Callable[[list[Case]], list[np.ndarray]]], list[str]]:
+    """Row name -> a function filling a list of cases; and notes on rows left out.
+    `classical`: True (every classical method), False, or some of classical.CLASSICAL's names."""
     rows: dict[str, Callable[[list[Case]], list[np.ndarray]]] = {}
     notes = []
     if restorer is not None:
         rows[MODEL_ROW] = lambda cases: restorer.restore_many([(wipe(c.rgb, c.mask), c.mask) for c in cases])
-    if classical:
-        rows[BIHARMONIC_ROW] = lambda cases: [biharmonic_one(wipe(c.rgb, c.mask), c.mask) for c in cases]
-        if have_opencv():
-            rows[TELEA_ROW] = lambda cases: [telea_one(wipe(c.rgb, c.mask), c.mask) for c in cases]
-        else:
+    # Looked up at call time, not import, so that each fill can be replaced (as the tests do).
+    fills = {"biharmonic": biharmonic_one, "telea": telea_one, "shiftmap": shiftmap_one, "fsr": fsr_one}
+    for key in chosen(classical):
+        if key == "telea" and not have_opencv():
             notes.append(OPENCV_MISSING)
+        elif key in ("shiftmap", "fsr") and not have_xphoto():
+            if XPHOTO_MISSING not in notes:
+                notes.append(XPHOTO_MISSING)
+        else:
+            rows[ROW_NAMES[key]] = lambda cases, fill=fills[key]: [fill(wipe(c.rgb, c.mask), c.mask) for c in cases]
     return rows, notes
 
 
-def run(photos: list[tuple[str, np.ndarray]], restorer, classical: bool = True, seed: int = 0,
-        masks_per_photo: int = 1, kinds: tuple[str, ...] = KINDS, progress=None, chunk: int = 16) -> dict:
+def run(photos: list[tuple[str, np.ndarray]], restorer, classical=True, seed: int = 0,
+        masks_per_photo: int = 1, kinds: tuple[str, ...] = KINDS, progress=None, chunk: int = 16, *,
+        lpips_model=None, lpips_note: str | None = None) -> dict:
     """Score every method on every photo and hole kind.
 
+    `classical`: True (every classical method), False, or some of classical.CLASSICAL's names (shiftmap
+    and FSR take 35 and 11 s a hole on a 1024x768 photo, one CPU thread). `lpips_model`: a loaded lpips.Lpips, or None to
+    leave LPIPS out with the note "LPIPS left out: `lpips_note`".
     Returns {"rows": {kind: {method: summary}}, "per_image": [...], "cases": {kind: [Case]},
-    "outputs": {kind: {method: [uint8 arrays]}}, "notes": [...]}. Photos are filled in chunks of
-    `chunk` so that the model batches windows across photos, as `restore run` does.
+    "outputs": {kind: {method: [uint8 arrays]}}, "metrics": (the metrics scored), "notes": [...]}.
+    Photos are filled in chunks of `chunk` so that the model batches windows across photos, as `restore run` does.
     """
     fills, notes = methods(restorer, classical)
+    notes += lpips_notes(lpips_model, lpips_note)
+    metrics = (("lpips_hole", "lpips") if lpips_model is not None else ()) + METRICS
     if restorer is not None:  # one-time allocations are not part of the speed
         rgb0 = photos[0][1]
         m0 = hole_for("rect", seed, 0, *rgb0.shape[:2])
@@ -115,34 +150,42 @@ def run(photos: list[tuple[str, np.ndarray]], restorer, classical: bool = True, 
                 if progress:
                     progress(kind, method, len(cases[i : i + chunk]))
             seconds = time.perf_counter() - t
-            values: dict[str, list[float]] = {k: [] for k in METRICS}
+            values: dict[str, list[float]] = {k: [] for k in metrics}
             for c, o in zip(cases, outs, strict=True):
-                s = score(c.rgb, o, c.mask)
-                for k in METRICS:
+                s = score(c.rgb, o, c.mask, lpips_model)
+                for k in metrics:
                     values[k].append(s[k])
                 per_image.append({"image": c.name, "kind": kind, "method": method, "hole_fraction": float(c.mask.mean()),
-                                  **{k: round(v, 6) for k, v in s.items()}})
+                                  **{k: round(s[k], 6) for k in metrics}})
             rows[kind][method] = summarize(values) | {"images_per_second": len(cases) / max(seconds, 1e-9)}
             outputs[kind][method] = outs
-    return {"rows": rows, "per_image": per_image, "cases": cases_by_kind, "outputs": outputs, "notes": notes}
+    return {"rows": rows, "per_image": per_image, "cases": cases_by_kind, "outputs": outputs, "metrics": metrics,
+            "notes": notes}
 
 
 # --- reporting -------------------------------------------------------------------------------
 
 def table(rows: dict[str, dict[str, dict]]) -> str:
-    head = "| holes | method | SSIM | hole PSNR dB | hole MAE | hole sharpness | img/s |"
+    """Markdown table, one line per kind of hole and method; LPIPS (lower is better) first where the rows have it."""
+    lp = any("lpips" in s for by_method in rows.values() for s in by_method.values())
+    head = ("| holes | method |" + (" hole LPIPS | LPIPS |" if lp else "")
+            + " SSIM | hole PSNR dB | hole MAE | hole sharpness | img/s |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for kind, by_method in rows.items():
         for method, s in by_method.items():
-            lines.append(f"| {kind} | {method} | {s['ssim']:.4f} ± {s['ssim_se']:.4f} | {s['psnr_hole']:.2f} | "
+            line = f"| {kind} | {method} |"
+            if lp:
+                line += f" {s['lpips_hole']:.4f} ± {s['lpips_hole_se']:.4f} | {s['lpips']:.4f} |" if "lpips" in s else " - | - |"
+            lines.append(line + f" {s['ssim']:.4f} ± {s['ssim_se']:.4f} | {s['psnr_hole']:.2f} | "
                          f"{s['mae_hole']:.2f} | {s['sharpness']:.2f} | {s['images_per_second']:.2f} |")
     return "\n".join(lines)
 
 
 def write(out_dir: Path, result: dict, meta: dict, md: str, figure_photos: int = 6) -> None:
     """summary.md, summary.json, results.csv (one line per photo, hole and method) and a figure per kind of hole."""
-    write_summary(out_dir, md, meta, result["rows"], ["image", "kind", "method", "hole_fraction", *METRICS],
-                  ([r["image"], r["kind"], r["method"], f"{r['hole_fraction']:.4f}", *(r[k] for k in METRICS)]
+    metrics = result.get("metrics", METRICS)
+    write_summary(out_dir, md, meta, result["rows"], ["image", "kind", "method", "hole_fraction", *metrics],
+                  ([r["image"], r["kind"], r["method"], f"{r['hole_fraction']:.4f}", *(r[k] for k in metrics)]
                    for r in result["per_image"]))
     for kind, cases in result["cases"].items():
         figure(cases[:figure_photos], result["outputs"][kind], out_dir / f"compare_{kind}.png")

@@ -4,6 +4,10 @@ Protocol: 64x64 images (shorter side to 64, centre crop), one of the paper's
 Gaussian rectangles per image drawn from `seed`, SSIM from skimage with its
 default 7x7 window on uint8 images (data_range 255). Every row is scored on the
 same images and masks.
+
+With a loaded LPIPS model (`lpips_model=`, see eval/lpips.py) every row also gets LPIPS over the
+whole image (`lpips`) and over the hole crop (`lpips_hole`: the hole's box grown by half its size a
+side, at least 32 px); without one those columns are left out, not zero, and the notes say why.
 """
 
 from __future__ import annotations
@@ -15,9 +19,22 @@ from pathlib import Path
 
 import numpy as np
 
-from .classical import OPENCV_MISSING, biharmonic, gray_fill, have_opencv, telea, wipe
+from .classical import (
+    OPENCV_MISSING,
+    ROW_NAMES,
+    XPHOTO_MISSING,
+    biharmonic,
+    chosen,
+    fsr,
+    gray_fill,
+    have_opencv,
+    have_xphoto,
+    shiftmap,
+    telea,
+    wipe,
+)
 from .metrics import hole_mae, psnr, ssim
-from .report import summarize, write_summary
+from .report import LPIPS_METRICS, lpips_notes, summarize, write_summary
 
 METRICS = ("ssim", "ssim_gauss", "psnr", "psnr_hole", "mae_hole")
 PAPER = {  # Table 1 of the paper
@@ -33,24 +50,35 @@ class Row:
     seconds: float
 
 
-def score(images: np.ndarray, masks: np.ndarray, outputs: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-image metrics of one row."""
-    res = {k: np.empty(len(images)) for k in METRICS}
+def score(images: np.ndarray, masks: np.ndarray, outputs: np.ndarray, lpips_model=None) -> dict[str, np.ndarray]:
+    """Per-image metrics of one row; LPIPS_METRICS too when `lpips_model` (a loaded lpips.Lpips) is given."""
+    keys = METRICS + (LPIPS_METRICS if lpips_model is not None else ())
+    res = {k: np.empty(len(images)) for k in keys}
+    if lpips_model is not None:
+        from .lpips import distance, hole_crop_distance
     for i, (a, b, m) in enumerate(zip(images, outputs, masks, strict=True)):
         res["ssim"][i] = ssim(a, b)
         res["ssim_gauss"][i] = ssim(a, b, gaussian=True)
         res["psnr"][i] = psnr(a, b)
         res["psnr_hole"][i] = psnr(a, b, m)
         res["mae_hole"][i] = hole_mae(a, b, m)
+        if lpips_model is not None:
+            res["lpips"][i] = distance(a, b, lpips_model)
+            res["lpips_hole"][i] = hole_crop_distance(a, b, m, lpips_model)
     return res
 
 
-def run_rows(images: np.ndarray, masks: np.ndarray, restorer=None, classical: bool = True,
-             bar: Callable[[str, int], object] | None = None) -> tuple[list[Row], list[str]]:
-    """Compute every row's outputs; returns (rows, notes about rows that were left out).
+def run_rows(images: np.ndarray, masks: np.ndarray, restorer=None, classical=True,
+             bar: Callable[[str, int], object] | None = None, *, lpips_model=None,
+             lpips_note: str | None = None) -> tuple[list[Row], list[str]]:
+    """Compute every row's outputs; returns (rows, notes about rows and scores that were left out).
 
-    Every method gets the images with their holes wiped, so none can read the truth there."""
+    `classical`: True (every classical method), False, or some of classical.CLASSICAL's names.
+    `lpips_model` is only looked at for the notes here (score_rows computes LPIPS): when None, the
+    notes say "LPIPS left out: `lpips_note`". Every method gets the images with their holes wiped,
+    so none can read the truth there."""
     rows, notes = [], []
+    methods = chosen(classical)
     images = wipe(images, masks)
 
     def timed(name, fn):
@@ -67,41 +95,48 @@ def run_rows(images: np.ndarray, masks: np.ndarray, restorer=None, classical: bo
         rows.append(Row("ApproxNet", coarse, dt))
         rows.append(Row("full model", refined, dt))
         timed("full model, raw (no paste-back)", lambda: restorer.infer(images, masks, paste=False))
-    if classical:
-        progress = bar("biharmonic", len(images)) if bar else None
-        timed("scikit-image biharmonic", lambda: biharmonic(images, masks, progress.update if progress else None))
+    fills = {"biharmonic": biharmonic, "telea": telea, "shiftmap": shiftmap, "fsr": fsr}
+    for key in methods:
+        if key == "telea" and not have_opencv():
+            notes.append(OPENCV_MISSING)
+            continue
+        if key in ("shiftmap", "fsr") and not have_xphoto():
+            if XPHOTO_MISSING not in notes:
+                notes.append(XPHOTO_MISSING)
+            continue
+        progress = bar(key, len(images)) if bar else None
+        timed(ROW_NAMES[key], lambda fill=fills[key], step=progress.update if progress else None: fill(images, masks, step))
         if progress:
             progress.close()
-        if have_opencv():
-            progress = bar("telea", len(images)) if bar else None
-            timed("OpenCV Telea", lambda: telea(images, masks, progress.update if progress else None))
-            if progress:
-                progress.close()
-        else:
-            notes.append(OPENCV_MISSING)
-    return rows, notes
+    return rows, notes + lpips_notes(lpips_model, lpips_note)
 
 
 def score_rows(images: np.ndarray, masks: np.ndarray, rows: list[Row],
-               track: Callable[[Iterable], Iterable] | None = None) -> tuple[dict[str, dict], dict[str, dict]]:
+               track: Callable[[Iterable], Iterable] | None = None, *,
+               lpips_model=None) -> tuple[dict[str, dict], dict[str, dict]]:
     """(per-image metrics, summary) of every row: what `restore bench` and `restore-train export` report.
-    `track` wraps the rows, e.g. in a progress bar."""
+    `track` wraps the rows, e.g. in a progress bar; `lpips_model` (a loaded lpips.Lpips) adds LPIPS_METRICS."""
     per_image, summary = {}, {}
     for r in track(rows) if track else rows:
-        per_image[r.name] = score(images, masks, r.outputs)
+        per_image[r.name] = score(images, masks, r.outputs, lpips_model)
         summary[r.name] = summarize(per_image[r.name]) | {"images_per_second": len(images) / max(r.seconds, 1e-9)}
     return per_image, summary
 
 
 def table(summary: dict[str, dict], paper: dict[str, float] | None = None) -> str:
-    """Markdown table of the summary, with the paper's SSIM where it has one."""
-    head = "| method | SSIM (paper's) | SSIM (Gaussian) | PSNR dB | hole PSNR dB | hole MAE | img/s |"
+    """Markdown table of the summary, with the paper's SSIM where it has one, and LPIPS (lower is better)
+    where the rows have it."""
+    lp = any("lpips" in s for s in summary.values())
+    head = ("| method | SSIM (paper's) | SSIM (Gaussian) |" + (" hole LPIPS | LPIPS |" if lp else "")
+            + " PSNR dB | hole PSNR dB | hole MAE | img/s |")
     if paper:
         head += " paper SSIM |"
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for name, s in summary.items():
-        line = (f"| {name} | {s['ssim']:.4f} ± {s['ssim_se']:.4f} | {s['ssim_gauss']:.4f} | {s['psnr']:.2f} | "
-                f"{s['psnr_hole']:.2f} | {s['mae_hole']:.2f} | {s['images_per_second']:.0f} |")
+        line = f"| {name} | {s['ssim']:.4f} ± {s['ssim_se']:.4f} | {s['ssim_gauss']:.4f} |"
+        if lp:
+            line += f" {s['lpips_hole']:.4f} ± {s['lpips_hole_se']:.4f} | {s['lpips']:.4f} |" if "lpips" in s else " - | - |"
+        line += f" {s['psnr']:.2f} | {s['psnr_hole']:.2f} | {s['mae_hole']:.2f} | {s['images_per_second']:.0f} |"
         if paper:
             line += f" {paper[name]:.4f} |" if name in paper else " - |"
         lines.append(line)
@@ -111,8 +146,9 @@ def table(summary: dict[str, dict], paper: dict[str, float] | None = None) -> st
 def write(out_dir: Path, names: list[str], images: np.ndarray, masks: np.ndarray, rows: list[Row],
           per_image: dict[str, dict], summary: dict, meta: dict, md: str) -> None:
     """summary.md, summary.json, results.csv (one line per image and row), the SSIM histograms and the step grid."""
-    write_summary(out_dir, md, meta, summary, ["image", "method", *METRICS],
-                  ([n, r.name, *(f"{per_image[r.name][k][i]:.6f}" for k in METRICS)] for r in rows for i, n in enumerate(names)))
+    keys = [*METRICS, *(k for k in LPIPS_METRICS if all(k in v for v in per_image.values()))]
+    write_summary(out_dir, md, meta, summary, ["image", "method", *keys],
+                  ([n, r.name, *(f"{per_image[r.name][k][i]:.6f}" for k in keys)] for r in rows for i, n in enumerate(names)))
     histograms(per_image, out_dir / "ssim_histograms.png")
     steps = [r for r in rows if r.name in ("ApproxNet", "full model")]
     if steps:

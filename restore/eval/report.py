@@ -14,6 +14,13 @@ import numpy as np
 from ..io.atomic import atomic_write_bytes
 
 MEDIAN = ("sharpness",)  # a ratio with a long tail: its median says more than its mean
+# LPIPS (eval/lpips.py) over the whole photo and over the hole crop; only with a loaded LPIPS model.
+LPIPS_METRICS = ("lpips", "lpips_hole")
+
+
+def lpips_notes(lpips_model, reason: str | None = None) -> list[str]:
+    """The note of a bench run without LPIPS ("LPIPS left out: reason"), or none when a model was given."""
+    return [] if lpips_model is not None else [f"LPIPS left out: {reason or 'no LPIPS model given'}"]
 
 
 def summarize(values: dict[str, Sequence[float]]) -> dict[str, float]:
