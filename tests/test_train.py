@@ -325,3 +325,37 @@ def test_metrics_csv_keeps_a_key_that_first_appears_in_a_later_epoch(tmp_path):
     header = (tmp_path / "gan" / "metrics.csv").read_text().splitlines()[0].split(",")
     assert header.index("train_gradnorm_adv") == header.index("train_l1") + 1  # beside the other train_ keys
     assert _last_metrics(tmp_path, "gan")["val_ssim"] == "0.7"  # what the model card shows
+
+
+def test_perceptual_weight_adds_lpips_of_the_pasted_fill(data, tmp_path, monkeypatch):
+    """--perceptual-weight W adds W x LPIPS(pasted-back fill, truth) to the reconstruction term, and the
+    monitor reports val_lpips; a random LPIPS network stands in for the real weights."""
+    import dataclasses
+
+    import restore.eval.lpips as lpips_module
+    from trainer.config import TrainConfig
+    from trainer.data import Splits
+    from trainer.stages import GanStage
+
+    from .test_lpips import _random_model
+
+    run_dir = tmp_path / "run"
+    assert train("approx", "--dataset", data / "imgs", "--config", data / "tiny.json", "--run-dir", run_dir).exit_code == 0
+    net = _random_model()
+    asked = []
+    monkeypatch.setattr(lpips_module, "load", lambda path=None, device="cpu": asked.append(path) or net)
+    c = TrainConfig.load(run_dir / "config.json")
+    approx = checkpoint.load(run_dir / "approx")["stage"]["model"]
+    splits = Splits.load(run_dir / "split.json")
+    plain = GanStage(c, splits, torch.device("cpu"), None, approx)
+    seeing = GanStage(dataclasses.replace(c, perceptual_weight=2.0, perceptual_file="w.safetensors"), splits,
+                      torch.device("cpu"), None, approx)
+    assert plain.perceptual is None and seeing.perceptual is net and asked == ["w.safetensors"]
+    x, m = plain.batches.batch(0, 0)
+    with torch.no_grad():
+        coarse, refined = plain.gen(x, m)
+        pasted = refined * m + x * (1 - m)
+        extra = seeing.reconstruction(coarse, refined, x, m) - plain.reconstruction(coarse, refined, x, m)
+        torch.testing.assert_close(extra, 2.0 * net(pasted, x).mean())
+    assert extra > 0
+    assert "val_lpips" in seeing.evaluate(0) and "val_lpips" not in plain.evaluate(0)

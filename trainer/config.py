@@ -42,6 +42,10 @@ class TrainConfig:
     border_px: int = 3
     ssim_weight: float = 0.5  # weight of (1 - SSIM) inside the reconstruction term
     psnr_weight: float = 0.0  # weight of the per-image log of hole MSE (what mean hole PSNR measures)
+    # weight of LPIPS-AlexNet (restore/eval/lpips.py) between the pasted-back fill and the truth: a term
+    # that sees texture, where L1 and SSIM reward a blur; 0 leaves it out
+    perceptual_weight: float = 0.0
+    perceptual_file: str = ""  # the LPIPS weights; "" = restore.eval.lpips's lookup (RESTORE_LPIPS_WEIGHTS, ../shared/weights)
     ema: float = 0.999  # decay of the released generator's weight average; 0 disables
     log_every: int = 50
 

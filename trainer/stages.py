@@ -154,6 +154,11 @@ class GanStage:
         self.opt_g = torch.optim.Adam(groups, betas=(0.9, 0.99))
         self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=cfg.d_lr, betas=(0.5, 0.99))
         self.g_model, self.d_model = _ddp(self.gen, ctx), _ddp(self.disc, ctx)
+        self.perceptual = None
+        if cfg.perceptual_weight:
+            from restore.eval.lpips import load as load_lpips
+
+            self.perceptual = load_lpips(cfg.perceptual_file or None, device)  # frozen, eval mode
         self.epochs = cfg.gan_epochs
         self.steps_per_epoch = cfg.gan_steps_per_epoch or len(self.batches)
         self.total_steps = self.epochs * self.steps_per_epoch
@@ -172,6 +177,10 @@ class GanStage:
             rec = rec + cfg.ssim_weight * (1 - losses.ssim(refined, x, m))
         if cfg.psnr_weight:
             rec = rec + cfg.psnr_weight * losses.hole_log_mse(refined, x, m)
+        if self.perceptual is not None:
+            # On the pasted-back result, as users see it: only the hole differs from the truth.
+            pasted = refined * m + x * (1 - m)
+            rec = rec + cfg.perceptual_weight * self.perceptual(pasted.contiguous(), x.contiguous()).mean()
         return rec
 
     def step(self, epoch: int, index: int, global_step: int) -> dict:
@@ -230,7 +239,12 @@ class GanStage:
             coarse.append(c)
             refined.append(r)
         coarse, refined = torch.cat(coarse), torch.cat(refined)
-        return {
+        extra = {}
+        if self.perceptual is not None:
+            pasted = refined * m + x * (1 - m)
+            extra["val_lpips"] = float(torch.cat([self.perceptual(pasted[s].contiguous(), x[s].contiguous())
+                                                  for s in _chunks(len(x), 128)]).mean())
+        return extra | {
             "val_l1": losses.hole_l1(refined, x, m).item(),
             "val_ssim_approx": mean_ssim(coarse, x),
             "val_ssim": mean_ssim(refined, x),
