@@ -8,7 +8,8 @@
 
     from restore import detect_damage
     scan = Image.open("old_print.jpg")
-    inpaint(scan, detect_damage(scan)).save("repaired.png")  # no mask: the detector finds the damage
+    # no mask: the detector finds the damage; thin damage is interpolated, as restore run --detect-damage does
+    inpaint(scan, detect_damage(scan), smooth_thin=9).save("repaired.png")
 
 A PIL image comes back as a PIL image of the same mode, size and info (ICC profile, dpi,
 transparency), with only the hole's pixels changed; a numpy array comes back as an array of
@@ -32,7 +33,8 @@ from .io.photos import PhotoError, merge_into, photo_rgb
 
 
 def inpaint(image, mask, model: str = hub.DEFAULT_MODEL, device: str = "auto", *, context: float | None = None,
-            detail: bool | None = None, mirror: bool | None = None, tile_thin: bool | None = None):
+            detail: bool | None = None, mirror: bool | None = None, tile_thin: bool | None = None,
+            smooth_thin: float = 0.0):
     """Fill the holes of `image` that `mask` marks.
 
     image: a PIL image of any mode `restore run` reads, or a uint8 or uint16 numpy array, (H, W)
@@ -45,9 +47,11 @@ def inpaint(image, mask, model: str = hub.DEFAULT_MODEL, device: str = "auto", *
     model: photo, celeba, cars, a model folder, or hf:OWNER/REPO[@REVISION], as `--model`.
     device: auto (CUDA when present), cpu or cuda.
     context, detail, mirror, tile_thin: as the options of `restore run`; None takes the model's own.
+    smooth_thin: as `restore run --smooth-thin`: holes at most this many pixels thick are interpolated
+        from their border, not filled by the networks (0 = none; `restore run --detect-damage` uses 9).
     """
     holes = _mask(mask, _size(image))
-    restorer = _restorer(model, device, context, detail, mirror, tile_thin)
+    restorer = _restorer(model, device, context, detail, mirror, tile_thin, float(smooth_thin))
     if isinstance(image, Image.Image):
         return merge_into(image, restorer.restore(photo_rgb(image), holes), holes)
     arr = np.asarray(image)
@@ -124,9 +128,9 @@ def _detector(model: str, device: str):
 
 
 @lru_cache(maxsize=4)
-def _restorer(model: str, device: str, context, detail, mirror, tile_thin) -> Restorer:
+def _restorer(model: str, device: str, context, detail, mirror, tile_thin, smooth_thin: float = 0.0) -> Restorer:
     from .device import pick_device
 
     dev = pick_device(device)
     net, _ = hub.load(model, dev)
-    return Restorer(net, dev, context=context, detail=detail, mirror=mirror, tile_thin=tile_thin)
+    return Restorer(net, dev, context=context, detail=detail, mirror=mirror, tile_thin=tile_thin, smooth_thin=smooth_thin)

@@ -196,11 +196,12 @@ def score_release(folder: Path, data_dir: Path | None = None, n: int | None = No
     from restore import hub
     from restore.damage.detector import detect
     from restore.inpainting.pipeline import Restorer
+    from restore.inpainting.thin import DAMAGE_THIN_PX
 
     from .lpips import LpipsError, load
 
     detector = hub.load_pretrained(folder)
-    restorer = Restorer(hub.load(hub.DEFAULT_MODEL)[0], "cpu")
+    restorer = Restorer(hub.load(hub.DEFAULT_MODEL)[0], "cpu", smooth_thin=DAMAGE_THIN_PX)  # as restore run --detect-damage
     try:
         lp = load()
     except LpipsError:

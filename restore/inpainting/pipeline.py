@@ -65,11 +65,14 @@ class Restorer:
     """Runs an Inpainter over uint8 photos with bool masks, batching windows across photos."""
 
     def __init__(self, model, device="cpu", batch_size: int = 64, context: float | None = None,
-                 detail: bool | None = None, mirror: bool | None = None, tile_thin: bool | None = None):
+                 detail: bool | None = None, mirror: bool | None = None, tile_thin: bool | None = None,
+                 smooth_thin: float = 0.0):
         """`context`, `detail`, `mirror` and `tile_thin` default to the model's own (its config's); `detail`
         adds the full-resolution detail of the known part into holes filled from downscaled windows
         (detail.py); `mirror` fills each downscaled window also mirrored and averages the two fills;
-        `tile_thin` fills thin holes from windows at native resolution along them (`_tiles`)."""
+        `tile_thin` fills thin holes from windows at native resolution along them (`_tiles`); holes at
+        most `smooth_thin` px thick are interpolated from their border instead of filled by the
+        networks (thin.py; 0 = none)."""
         import torch
 
         self.torch = torch
@@ -83,6 +86,7 @@ class Restorer:
         self.detail = detail if detail is not None else model.cfg.detail
         self.mirror = mirror if mirror is not None else model.cfg.mirror
         self.tile_thin = tile_thin if tile_thin is not None else model.cfg.tile_thin
+        self.smooth_thin = float(smooth_thin)
 
     def infer(self, images: np.ndarray, masks: np.ndarray, with_coarse: bool = False, paste: bool = True):
         """64x64 batches: uint8 (N,64,64,3) + bool (N,64,64) -> uint8 refined (and coarse) outputs.
@@ -112,6 +116,21 @@ class Restorer:
 
     def restore_many(self, items: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
         """[(rgb uint8 HxWx3, mask bool HxW)] -> restored rgb arrays; pixels outside masks untouched."""
+        if self.smooth_thin > 0:
+            from .thin import fill_smooth, thin_part
+
+            # Thin holes first, from the known pixels only; the networks then see them filled.
+            parts = [thin_part(mask, self.smooth_thin) for _, mask in items]
+            done = [fill_smooth(rgb, thin, ~mask) if thin.any() else rgb for (rgb, mask), thin in zip(items, parts, strict=True)]
+            rest = self._restore_networks([(d, mask & ~thin) for d, (_, mask), thin in zip(done, items, parts, strict=True)])
+            for out, (rgb, mask), thin in zip(rest, items, parts, strict=True):
+                curve = tone_curve(rgb, mask) if thin.any() else None
+                if curve is not None:  # the tones of a monochrome photo, for the interpolated holes too
+                    out[thin] = np.clip(np.rint(curve[luma(out[thin])]), 0, 255).astype(np.uint8)
+            return rest
+        return self._restore_networks(items)
+
+    def _restore_networks(self, items: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
         windows = [w for i, (rgb, mask) in enumerate(items) for w in make_windows(i, rgb, mask, self.context, self.tile_thin)]
         outs = [rgb.copy() for rgb, _ in items]
         if not windows:
