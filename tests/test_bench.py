@@ -45,9 +45,9 @@ def test_bench_writes_every_row_and_file(celeba_layout, tmp_path, model_dir):
     rows = summary["rows"]
     expected = {"gray fill (paper baseline)", "ApproxNet", "full model", "full model, raw (no paste-back)",
                 "scikit-image biharmonic"}
-    if C.have_xphoto():
-        expected |= {"OpenCV shiftmap (xphoto)", "OpenCV FSR fast (xphoto)"}
-    assert expected <= set(rows)
+    if C.have_xphoto():  # at 64x64 shiftmap is left out unless --methods asks for it (not reproducible there)
+        expected |= {"OpenCV FSR fast (xphoto)"}
+    assert expected <= set(rows) and "OpenCV shiftmap (xphoto)" not in rows
     assert summary["meta"]["images"] == 5  # the val split only
     assert "| gray fill (paper baseline) |" in res.stdout
     assert len((out / "results.csv").read_text().strip().splitlines()) == 1 + 5 * len(rows)
