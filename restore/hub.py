@@ -55,9 +55,10 @@ REGISTRY: dict[str, Release] = {
     "celeba": Release(
         name="celeba",
         repo_id="restore-inpainting/restore-celeba",
-        revision="v3.2",  # v2.1 fine-tuned with object-shaped holes and a 32x32 block; v3.1: "mirror" on; v3.2: "tile_thin" off
+        revision="v3.3",  # v2.1 fine-tuned with object-shaped holes and a 32x32 block; v3.1: "mirror" on; v3.2: "tile_thin" off;
+        # v3.3: "detail" on
         sha256={
-            "config.json": "97f9b820b04b2b2f97fa41785616c4656bd202e32bc45320cb339a5d8b1d8418",
+            "config.json": "fb542653885100556a1dd10e0b2abb8d679a9fbdc5269356d13ce62638074f33",
             "model.safetensors": "8483531d5c4b5fc239f2190cc1a82478b94759e897c6d019890fc5e8798dc21c",
         },
         description="faces (CelebA, 64x64), 2.4M parameters, a 32x32 block; runs/celeba-v2 "
