@@ -43,9 +43,9 @@ REGISTRY: dict[str, Release] = {
     "photo": Release(
         name="photo",
         repo_id="restore-inpainting/restore-photo",
-        revision="v1",
+        revision="v1.1",  # v1.1: "detail" on (config only)
         sha256={
-            "config.json": "cfb085b6669abc9517435be1ea31833b564c89f7edceab41ee2cdef2d8287e82",
+            "config.json": "eed03fd3aa99a93ecbf8f6744d6dca293e697d2867a24e4027c1e31cc4a57590",
             "model.safetensors": "8e4804f6089638858512f52b44a117da049757f8bcc3ec75ff56dfc52918edfe",
         },
         description="ordinary photos (natural/: cities, interiors, landscapes; windows of the photos at their "
