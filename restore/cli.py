@@ -287,6 +287,8 @@ def download(names):
 @click.option("--mirror/--no-mirror", default=None, help="with --size native: as restore run --mirror/--no-mirror")
 @click.option("--tile-thin/--no-tile-thin", default=None,
               help="with --size native: as restore run --tile-thin/--no-tile-thin")
+@click.option("--smooth-thin", type=click.FloatRange(min=0), default=None, metavar="PX",
+              help="as restore run --smooth-thin  [default: 9 with --damage, as restore run --detect-damage; else 0]")
 @click.option("--masks", "masks_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="masks for --photos, paired by name; drawn with --seed when absent")
 @click.option("--data-dir", type=PATH, default=None,
@@ -311,7 +313,7 @@ def download(names):
 @click.option("-o", "--output", type=PATH, default=None, help="results folder  [default: bench/DATASET]")
 @functools.partial(_model_options, default=None, note=f"  [default: the dataset's own model, else {hub.DEFAULT_MODEL}]")
 @_errors
-def bench(dataset, photos, size, masks_per_photo, context, detail, mirror, tile_thin, masks_dir, data_dir, split, n, seed, mask_kind,
+def bench(dataset, photos, size, masks_per_photo, context, detail, mirror, tile_thin, smooth_thin, masks_dir, data_dir, split, n, seed, mask_kind,
           classical, methods, batch_size, damage, damage_model, lpips_weights, output, model, device, threads):
     """Score the model against classical inpainting: the paper's Table 1 at 64x64, or photos at their own size;
     with --damage, the damage detector on old prints."""
@@ -340,12 +342,12 @@ def bench(dataset, photos, size, masks_per_photo, context, detail, mirror, tile_
     lp, lp_note = _lpips_or_note(lpips_weights)
     if damage:
         return _bench_damage(dataset, photos, data_dir, split, n, seed, damage_model, lp, lp_note, classical, output,
-                             model, device, threads)
+                             model, device, threads, smooth_thin)
     if size == "native":
         if masks_dir is not None:
             raise click.UsageError("--size native draws its own holes of three kinds; --masks is for --size 64")
         return _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, context, detail, mirror,
-                             tile_thin, picked if picked is not None else True, lp, lp_note,
+                             tile_thin, smooth_thin or 0.0, picked if picked is not None else True, lp, lp_note,
                              batch_size, output, model, device, threads)
     t0 = time.perf_counter()
     if dataset is not None:
@@ -424,7 +426,7 @@ def _lpips_or_note(weights: Path | None):
 
 
 def _bench_damage(dataset, photos, data_dir, split, n, seed, damage_model, lp, lp_note, classical, output, model,
-                  device, threads):
+                  device, threads, smooth_thin=None):
     """restore bench --damage: see restore/eval/damage.py."""
     import time
 
@@ -452,7 +454,8 @@ def _bench_damage(dataset, photos, data_dir, split, n, seed, damage_model, lp, l
     model = model or _default_bench_model(dataset if photos is None else None)
     net, dev = _load_model(model, device, threads)
     detector = _load_detector(damage_model, dev)
-    restorer = Restorer(net, dev, smooth_thin=DAMAGE_THIN_PX)  # as restore run --detect-damage fills
+    # As restore run --detect-damage fills, unless --smooth-thin says otherwise.
+    restorer = Restorer(net, dev, smooth_thin=DAMAGE_THIN_PX if smooth_thin is None else smooth_thin)
     if lp is None:
         click.echo(f"note: LPIPS left out: {lp_note}", err=True)
     classical_fill = telea_one if classical and have_opencv() else None
@@ -463,7 +466,7 @@ def _bench_damage(dataset, photos, data_dir, split, n, seed, damage_model, lp, l
     md = damage.table(result)
     out_dir = output or Path("bench") / f"damage-{label}"
     meta = {"dataset": label, "split": split if photos is None else None, "photos": len(loaded), "seed": seed,
-            "model": model, "damage_model": damage_model, "device": str(dev),
+            "model": model, "damage_model": damage_model, "smooth_thin": restorer.smooth_thin, "device": str(dev),
             "seconds": round(time.perf_counter() - t0, 1), "command": " ".join(["restore", *sys.argv[1:]])}
     damage.write(out_dir, result, meta, md)
     click.echo(md)
@@ -471,7 +474,7 @@ def _bench_damage(dataset, photos, data_dir, split, n, seed, damage_model, lp, l
 
 
 def _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, context, detail, mirror, tile_thin,
-                  classical, lp, lp_note, batch_size, output, model, device, threads):
+                  smooth_thin, classical, lp, lp_note, batch_size, output, model, device, threads):
     """restore bench --size native: see restore/eval/native_size.py."""
     import time
 
@@ -495,7 +498,7 @@ def _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, co
                                                                      file=sys.stderr, leave=False)]
     model = model or _default_bench_model(dataset)
     net, dev = _load_model(model, device, threads)
-    restorer = Restorer(net, dev, batch_size, context, detail, mirror, tile_thin)
+    restorer = Restorer(net, dev, batch_size, context, detail, mirror, tile_thin, smooth_thin)
     total = len(loaded) * masks_per_photo * len(native_size.KINDS)
     bars: dict = {}
 
@@ -518,7 +521,8 @@ def _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, co
     meta = {"dataset": label, "split": split if dataset else None, "size": "native", "photos": len(loaded),
             "masks_per_photo": masks_per_photo, "photo_sizes": f"{sizes[0][1]}x{sizes[0][0]} to {sizes[-1][1]}x{sizes[-1][0]}",
             "seed": seed, "model": model, "context": restorer.context, "detail": restorer.detail,
-            "mirror": restorer.mirror, "tile_thin": restorer.tile_thin, "device": str(dev),
+            "mirror": restorer.mirror, "tile_thin": restorer.tile_thin, "smooth_thin": restorer.smooth_thin,
+            "device": str(dev),
             "seconds": round(time.perf_counter() - t0, 1), "command": " ".join(["restore", *sys.argv[1:]])}
     native_size.write(out_dir, result, meta, md)
     click.echo(md)

@@ -160,7 +160,10 @@ def export_run(run_dir: Path, name: str, out: Path | None = None, data_dir: Path
         stages = f"- stage 1: {cfg1.approx_epochs} epochs, batch {cfg1.approx_batch_size}, Adam lr {cfg1.approx_lr}\n"
         stage2 = "stage 2"
     psnr = f" + {cfg.psnr_weight} mean log hole MSE" if cfg.psnr_weight else ""
+    if cfg.perceptual_weight:
+        psnr += f"\n  + {cfg.perceptual_weight:g} LPIPS-AlexNet between the pasted-back fill and the truth"
     gan_last = _last_metrics(run_dir, "gan")
+    lpips_last = f", LPIPS {gan_last['val_lpips']}" if "val_lpips" in gan_last else ""
     params = sum(p.numel() for p in model.parameters())
     n32 = cfg.model.refiner.blocks32
     blocks32 = f" (here with {_blocks32(n32)} in its decoder)" if n32 else ""
@@ -196,7 +199,7 @@ ApproxNet (dense, dropout 0.3{seam}) followed by the self-attention encoder-deco
   {cfg.border_weight} + 0.5 ApproxNet L1 + {cfg.ssim_weight} (1 - SSIM){psnr}), cosine lr {cfg.lr} -> {cfg.lr_min},
   weights averaged (EMA {cfg.ema})
 - {time_line}
-  ({platform.machine()}, torch threads as configured); last monitor SSIM {gan_last.get('val_ssim', '?')}
+  ({platform.machine()}, torch threads as configured); last monitor SSIM {gan_last.get('val_ssim', '?')}{lpips_last}
 
 Commands (from the run's command.txt):
 
