@@ -67,20 +67,36 @@ def test_stroke_table_matches_the_recorded_bench():
         assert table[label] == want, label
 
 
-@pytest.mark.parametrize("heading, bench, model", [("natural `val`", "natural-native", "photo"),
-                                                    ("CelebA `val`", "celeba-native", "celeba")])
-def test_native_size_tables_match_the_recorded_bench(heading, bench, model):
-    s = summary(bench)
-    assert s["meta"]["size"] == "native" and s["meta"]["model"] == model and s["meta"]["detail"] is False
-    assert f"| {heading}, {s['meta']['photos']} photos" in README
+CLASSICAL_ROWS = {"scikit-image biharmonic": "scikit-image biharmonic", "OpenCV Telea": "OpenCV Telea",
+                  "OpenCV shiftmap": "OpenCV shiftmap (xphoto)", "OpenCV FSR fast": "OpenCV FSR fast (xphoto)"}
+
+
+def lpips_fmt(x: float) -> str:
+    return fmt(x, 4 if x < 0.01 else 3)
+
+
+@pytest.mark.parametrize("heading, model, bench, before, classical", [
+    ("natural `val`", "photo", "natural-native", "natural-native-classical", "natural-native-classical"),
+    ("CelebA `val`", "celeba", "celeba-native", "celeba-native-no-detail", "celeba-native"),
+])
+def test_native_size_tables_match_the_recorded_bench(heading, model, bench, before, classical):
+    """Each row of README's native-size tables (hole-crop LPIPS / hole PSNR / sharpness) is that of a recorded
+    run: the model with its defaults (detail on), the model without detail, and the four classical methods."""
+    now, old, ref = summary(bench), summary(before), summary(classical)
+    assert now["meta"]["model"] == old["meta"]["model"] == model
+    assert now["meta"]["detail"] is True and old["meta"]["detail"] is False
+    assert now["meta"]["photos"] == old["meta"]["photos"] == ref["meta"]["photos"]
+    assert now["meta"]["seed"] == old["meta"]["seed"] == ref["meta"]["seed"]
+    assert f"| {heading}, {now['meta']['photos']} photos" in README
     table = table_after(f"{heading}, ")
-    rows = {model: "full model", "scikit-image biharmonic": "scikit-image biharmonic", "OpenCV Telea": "OpenCV Telea"}
+    rows = {model: (now, "full model"), f"{model} --no-detail": (old, "full model")}
+    rows |= {label: (ref, row) for label, row in CLASSICAL_ROWS.items()}
     assert set(table) == set(rows)
-    for label, row in rows.items():
+    for label, (s, row) in rows.items():
         want = []
         for kind in ("rect", "blob", "stroke"):
             r = s["rows"][kind][row]
-            want.append(f"{fmt(r['ssim'], 4)} / {fmt(r['psnr_hole'], 2)} / {fmt(r['sharpness'], 2)}")
+            want.append(f"{lpips_fmt(r['lpips_hole'])} / {fmt(r['psnr_hole'], 2)} / {fmt(r['sharpness'], 2)}")
         assert [c.replace("*", "") for c in table[label]] == want, label
 
 
