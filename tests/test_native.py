@@ -183,7 +183,12 @@ def test_xphoto_rows_keep_known_pixels():
 
 
 def test_classical_rows_chosen_and_xphoto_note(monkeypatch):
+    """Rows by name only (nothing is filled), so OpenCV need not be installed: its presence is patched."""
+    monkeypatch.setattr(native, "have_opencv", lambda: False)
     monkeypatch.setattr(native, "have_xphoto", lambda: False)
+    fills, notes = native.methods(None, True)
+    assert list(fills) == [native.BIHARMONIC_ROW] and notes == [native.OPENCV_MISSING, native.XPHOTO_MISSING]
+    monkeypatch.setattr(native, "have_opencv", lambda: True)
     fills, notes = native.methods(None, True)
     assert list(fills) == [native.BIHARMONIC_ROW, native.TELEA_ROW] and notes == [native.XPHOTO_MISSING]
     assert native.methods(None, False) == ({}, [])
