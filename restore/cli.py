@@ -553,6 +553,10 @@ def explain(photo, mask_file, at, output, model, device, threads):
         raise click.BadParameter(f"{x},{y} is outside the {im.width}x{im.height} photo", param_hint="--at")
     mask = read_mask(mask_file, im.size)
     net, _ = _load_model(model, device, threads)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise click.ClickException(f"{output.parent}: cannot create the output folder ({e.strerror})") from None
     attention_figure(net, im, mask, (x, y), output)
     click.echo(str(output))
 

@@ -172,6 +172,10 @@ def test_explain_draws_attention_figure(tmp_path, model_dir):
               "-o", tmp_path / "att.png", "--model", model_dir)
     assert res.exit_code == 0, res.output
     assert Image.open(tmp_path / "att.png").size == (3 * 256 + 8, 256 + 18)
+    res = run("explain", tmp_path / "a.png", "--mask", tmp_path / "m.png", "--at", "40,30",
+              "-o", tmp_path / "new" / "folder" / "att.png", "--model", model_dir)
+    assert res.exit_code == 0, res.output  # a folder that does not exist yet is made
+    assert (tmp_path / "new" / "folder" / "att.png").exists()
     res = CliRunner().invoke(main, ["explain", str(tmp_path / "a.png"), "--mask", str(tmp_path / "m.png"),
                                     "--at", "500,3", "--model", str(model_dir)])
     assert res.exit_code == 2 and "outside the 100x80 photo" in res.output
