@@ -120,8 +120,8 @@ def test_methods_get_the_images_with_their_holes_wiped(monkeypatch):
 
     for name in ("biharmonic_one", "shiftmap_one", "fsr_one"):
         monkeypatch.setattr(C, name, classical)
-    monkeypatch.setattr(B, "have_opencv", lambda: False)
-    monkeypatch.setattr(B, "have_xphoto", lambda: True)
+    monkeypatch.setattr(C, "have_opencv", lambda: False)
+    monkeypatch.setattr(C, "have_xphoto", lambda: True)
     images = np.full((3, 64, 64, 3), 200, np.uint8)
     masks = np.zeros((3, 64, 64), bool)
     masks[:, 10:30, 20:40] = True
@@ -194,7 +194,7 @@ def test_xphoto_rows_keep_known_pixels():
 
 
 def test_xphoto_rows_left_out_with_a_note(monkeypatch):
-    monkeypatch.setattr(B, "have_xphoto", lambda: False)
+    monkeypatch.setattr(C, "have_xphoto", lambda: False)
     images, masks = _tiny_set(2)
     rows, notes = B.run_rows(images, masks, None, classical=("biharmonic", "shiftmap", "fsr"), lpips_model=object())
     assert [r.name for r in rows] == ["gray fill (paper baseline)", "scikit-image biharmonic"]

@@ -8,6 +8,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from restore.cli import main
+from restore.eval import classical as C
 from restore.eval import native_size as native
 from restore.eval.datasets import dataset_splits
 from restore.eval.metrics import sharpness
@@ -57,7 +58,7 @@ def test_sharpness_is_one_for_the_truth_and_low_for_a_blur():
 
 def test_bench_native_on_photos_writes_every_kind_and_method(tmp_path, model_dir, monkeypatch):
     # shiftmap and FSR take seconds a photo even this small: their rows are tested on run() below.
-    monkeypatch.setattr(native, "have_xphoto", lambda: False)
+    monkeypatch.setattr(C, "have_xphoto", lambda: False)
     photos = tmp_path / "p"
     photos.mkdir()
     for i, (h, w) in enumerate([(90, 120), (130, 100), (64, 64)]):
@@ -83,7 +84,7 @@ def test_bench_native_on_photos_writes_every_kind_and_method(tmp_path, model_dir
         fig = Image.open(out / f"compare_{kind}.png")
         assert fig.width == (2 + methods) * (160 * 120 // 90 + 6)  # masked, the methods, original
     assert "| blob | full model |" in res.stdout
-    assert f"note: {native.XPHOTO_MISSING}" in res.stderr
+    assert f"note: {C.XPHOTO_MISSING}" in res.stderr
 
 
 def test_natural_split_holds_every_tenth_photo(tmp_path):
@@ -111,8 +112,8 @@ def test_every_method_gets_the_photo_with_its_hole_wiped(monkeypatch):
 
     for name in ("biharmonic_one", "telea_one", "shiftmap_one", "fsr_one"):
         monkeypatch.setattr(native, name, classical)
-    monkeypatch.setattr(native, "have_opencv", lambda: True)
-    monkeypatch.setattr(native, "have_xphoto", lambda: True)
+    monkeypatch.setattr(C, "have_opencv", lambda: True)
+    monkeypatch.setattr(C, "have_xphoto", lambda: True)
     photos = [("a.png", smooth_photo(96, 128, 1)), ("b.png", smooth_photo(120, 90, 2))]
     native.run(photos, Recorder(), classical=True)
     assert len(seen) == 1 + 3 * 2 * 5  # warm-up + kinds x photos x (model + 4 classical)
@@ -168,11 +169,11 @@ def test_lpips_left_out_without_a_model(tmp_path):
     assert (tmp_path / "results.csv").read_text().splitlines()[0] == "image,kind,method,hole_fraction,ssim,psnr_hole,mae_hole,sharpness"
 
 
-@pytest.mark.skipif(not native.have_xphoto(), reason="cv2.xphoto missing")
+@pytest.mark.skipif(not C.have_xphoto(), reason="cv2.xphoto missing")
 def test_xphoto_rows_keep_known_pixels():
     result = native.run(_photos(), None, classical=("shiftmap", "fsr"), kinds=("blob",))
     assert list(result["rows"]["blob"]) == ["OpenCV shiftmap (xphoto)", "OpenCV FSR fast (xphoto)"]
-    assert native.XPHOTO_MISSING not in result["notes"]
+    assert C.XPHOTO_MISSING not in result["notes"]
     for row, outs in result["outputs"]["blob"].items():
         for c, o in zip(result["cases"]["blob"], outs, strict=True):
             assert np.array_equal(o[~c.mask], c.rgb[~c.mask]), row
@@ -184,17 +185,17 @@ def test_xphoto_rows_keep_known_pixels():
 
 def test_classical_rows_chosen_and_xphoto_note(monkeypatch):
     """Rows by name only (nothing is filled), so OpenCV need not be installed: its presence is patched."""
-    monkeypatch.setattr(native, "have_opencv", lambda: False)
-    monkeypatch.setattr(native, "have_xphoto", lambda: False)
+    monkeypatch.setattr(C, "have_opencv", lambda: False)
+    monkeypatch.setattr(C, "have_xphoto", lambda: False)
     fills, notes = native.methods(None, True)
-    assert list(fills) == [native.BIHARMONIC_ROW] and notes == [native.OPENCV_MISSING, native.XPHOTO_MISSING]
-    monkeypatch.setattr(native, "have_opencv", lambda: True)
+    assert list(fills) == [native.BIHARMONIC_ROW] and notes == [C.OPENCV_MISSING, C.XPHOTO_MISSING]
+    monkeypatch.setattr(C, "have_opencv", lambda: True)
     fills, notes = native.methods(None, True)
-    assert list(fills) == [native.BIHARMONIC_ROW, native.TELEA_ROW] and notes == [native.XPHOTO_MISSING]
+    assert list(fills) == [native.BIHARMONIC_ROW, native.TELEA_ROW] and notes == [C.XPHOTO_MISSING]
     assert native.methods(None, False) == ({}, [])
     fills, notes = native.methods(None, ("telea",))
     assert list(fills) == [native.TELEA_ROW] and notes == []
-    monkeypatch.setattr(native, "have_xphoto", lambda: True)
+    monkeypatch.setattr(C, "have_xphoto", lambda: True)
     assert list(native.methods(None, True)[0]) == [native.BIHARMONIC_ROW, native.TELEA_ROW, native.SHIFTMAP_ROW,
                                                    native.FSR_ROW]
     assert list(native.methods(None, "fsr")[0]) == [native.FSR_ROW]

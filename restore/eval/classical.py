@@ -31,6 +31,21 @@ def chosen(classical: bool | str | Iterable[str]) -> tuple[str, ...]:
     return tuple(n for n in CLASSICAL if n in names)
 
 
+def available(classical: bool | str | Iterable[str]) -> tuple[tuple[str, ...], list[str]]:
+    """The chosen methods (see `chosen`) that can run here, and a note for each kind left out for a
+    missing OpenCV module: what both bench protocols make their rows and notes from."""
+    keys, notes = [], []
+    for key in chosen(classical):
+        if key == "telea" and not have_opencv():
+            notes.append(OPENCV_MISSING)
+        elif key in ("shiftmap", "fsr") and not have_xphoto():
+            if XPHOTO_MISSING not in notes:
+                notes.append(XPHOTO_MISSING)
+        else:
+            keys.append(key)
+    return tuple(keys), notes
+
+
 def gray_fill(images: np.ndarray, masks: np.ndarray) -> np.ndarray:
     """The paper's baseline: holes painted mid-gray (128)."""
     out = images.copy()

@@ -32,19 +32,7 @@ from PIL import Image, ImageDraw
 
 from ..inpainting.holes import blob_hole, rect_hole, stroke_hole
 from ..io.atomic import atomic_save
-from .classical import (
-    OPENCV_MISSING,
-    ROW_NAMES,
-    XPHOTO_MISSING,
-    biharmonic_one,
-    chosen,
-    fsr_one,
-    have_opencv,
-    have_xphoto,
-    shiftmap_one,
-    telea_one,
-    wipe,
-)
+from .classical import ROW_NAMES, available, biharmonic_one, fsr_one, shiftmap_one, telea_one, wipe
 from .figures import GAP, close_up_box, show_holes
 from .metrics import hole_mae, psnr, sharpness, ssim
 from .report import lpips_notes, summarize, write_summary
@@ -97,19 +85,13 @@ def methods(restorer, classical=True) -> tuple[dict[str, Callable[[list[Case]], 
     """Row name -> a function filling a list of cases; and notes on rows left out.
     `classical`: True (every classical method), False, or some of classical.CLASSICAL's names."""
     rows: dict[str, Callable[[list[Case]], list[np.ndarray]]] = {}
-    notes = []
     if restorer is not None:
         rows[MODEL_ROW] = lambda cases: restorer.restore_many([(wipe(c.rgb, c.mask), c.mask) for c in cases])
     # Looked up at call time, not import, so that each fill can be replaced (as the tests do).
     fills = {"biharmonic": biharmonic_one, "telea": telea_one, "shiftmap": shiftmap_one, "fsr": fsr_one}
-    for key in chosen(classical):
-        if key == "telea" and not have_opencv():
-            notes.append(OPENCV_MISSING)
-        elif key in ("shiftmap", "fsr") and not have_xphoto():
-            if XPHOTO_MISSING not in notes:
-                notes.append(XPHOTO_MISSING)
-        else:
-            rows[ROW_NAMES[key]] = lambda cases, fill=fills[key]: [fill(wipe(c.rgb, c.mask), c.mask) for c in cases]
+    keys, notes = available(classical)
+    for key in keys:
+        rows[ROW_NAMES[key]] = lambda cases, fill=fills[key]: [fill(wipe(c.rgb, c.mask), c.mask) for c in cases]
     return rows, notes
 
 

@@ -19,20 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .classical import (
-    OPENCV_MISSING,
-    ROW_NAMES,
-    XPHOTO_MISSING,
-    biharmonic,
-    chosen,
-    fsr,
-    gray_fill,
-    have_opencv,
-    have_xphoto,
-    shiftmap,
-    telea,
-    wipe,
-)
+from .classical import ROW_NAMES, available, biharmonic, fsr, gray_fill, shiftmap, telea, wipe
 from .metrics import hole_mae, psnr, ssim
 from .report import LPIPS_METRICS, lpips_notes, summarize, write_summary
 
@@ -77,8 +64,8 @@ def run_rows(images: np.ndarray, masks: np.ndarray, restorer=None, classical=Tru
     `lpips_model` is only looked at for the notes here (score_rows computes LPIPS): when None, the
     notes say "LPIPS left out: `lpips_note`". Every method gets the images with their holes wiped,
     so none can read the truth there."""
-    rows, notes = [], []
-    methods = chosen(classical)
+    rows = []
+    methods, notes = available(classical)
     images = wipe(images, masks)
 
     def timed(name, fn):
@@ -97,13 +84,6 @@ def run_rows(images: np.ndarray, masks: np.ndarray, restorer=None, classical=Tru
         timed("full model, raw (no paste-back)", lambda: restorer.infer(images, masks, paste=False))
     fills = {"biharmonic": biharmonic, "telea": telea, "shiftmap": shiftmap, "fsr": fsr}
     for key in methods:
-        if key == "telea" and not have_opencv():
-            notes.append(OPENCV_MISSING)
-            continue
-        if key in ("shiftmap", "fsr") and not have_xphoto():
-            if XPHOTO_MISSING not in notes:
-                notes.append(XPHOTO_MISSING)
-            continue
         progress = bar(key, len(images)) if bar else None
         timed(ROW_NAMES[key], lambda fill=fills[key], step=progress.update if progress else None: fill(images, masks, step))
         if progress:
