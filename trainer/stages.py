@@ -178,9 +178,8 @@ class GanStage:
         if cfg.psnr_weight:
             rec = rec + cfg.psnr_weight * losses.hole_log_mse(refined, x, m)
         if self.perceptual is not None:
-            # On the pasted-back result, as users see it: only the hole differs from the truth.
-            pasted = refined * m + x * (1 - m)
-            rec = rec + cfg.perceptual_weight * self.perceptual(pasted.contiguous(), x.contiguous()).mean()
+            # `refined` is already pasted back (the generator keeps every known pixel), as users see it.
+            rec = rec + cfg.perceptual_weight * self.perceptual(refined.contiguous(), x.contiguous()).mean()
         return rec
 
     def step(self, epoch: int, index: int, global_step: int) -> dict:
@@ -240,9 +239,8 @@ class GanStage:
             refined.append(r)
         coarse, refined = torch.cat(coarse), torch.cat(refined)
         extra = {}
-        if self.perceptual is not None:
-            pasted = refined * m + x * (1 - m)
-            extra["val_lpips"] = float(torch.cat([self.perceptual(pasted[s].contiguous(), x[s].contiguous())
+        if self.perceptual is not None:  # the EMA generator's output is pasted back, as in training
+            extra["val_lpips"] = float(torch.cat([self.perceptual(refined[s].contiguous(), x[s].contiguous())
                                                   for s in _chunks(len(x), 128)]).mean())
         return extra | {
             "val_l1": losses.hole_l1(refined, x, m).item(),
