@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image
 
 from restore.eval.metrics import sharpness
-from restore.inpainting.detail import aggregate
+from restore.inpainting.detail import aggregate, attention
 from restore.inpainting.pipeline import Restorer
 
 from .conftest import tiny_model
@@ -54,3 +54,17 @@ def test_detail_defaults_to_the_models_own_setting():
     model.cfg = dataclasses.replace(model.cfg, detail=True)  # as a config.json with "detail": true
     assert Restorer(model, "cpu").detail is True
     assert Restorer(model, "cpu", detail=False).detail is False  # --no-detail
+
+
+def test_attention_weights_hold_no_subnormal_floats():
+    # A peaked softmax underflows into subnormals, which x86 multiplies many times slower.
+    rng = np.random.default_rng(0)
+    fill64 = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    known = np.ones(256, bool)
+    known[100:140] = False
+    w = attention(fill64, known, scale=300.0)
+    assert w.shape == (256, 216) and w.dtype == np.float32
+    assert np.allclose(w.sum(axis=1), 1, atol=1e-5)
+    assert not ((w > 0) & (w < np.finfo(np.float32).tiny)).any()
+    assert (w == 0).mean() > 0.5  # the dropped weights are many: the case that was slow
+

@@ -28,6 +28,7 @@ GRID = 16  # cells of 4x4 pixels of the 64x64 fill
 # the sharpness is within .6-1.4 of the truth's. The refiner's own self-attention, sharpened,
 # did worse at every sharpness in an earlier trial.
 SCALE = 100.0
+NEGLIGIBLE = 1e-12  # a weight under this share of a cell's largest is dropped
 
 
 def similarity(fill64: np.ndarray, scale: float = SCALE) -> np.ndarray:
@@ -40,6 +41,17 @@ def similarity(fill64: np.ndarray, scale: float = SCALE) -> np.ndarray:
     feats -= feats.mean(axis=1, keepdims=True)  # texture, not brightness
     feats /= np.linalg.norm(feats, axis=1, keepdims=True) + 1e-6
     return scale * (feats @ feats.T)
+
+
+def attention(fill64: np.ndarray, known: np.ndarray, scale: float = SCALE) -> np.ndarray:
+    """(256, K) float32: for every cell, a softmax over the K cells where `known` (256 bools) is True."""
+    logits = similarity(fill64, scale)[:, known]
+    weights = np.exp(logits - logits.max(axis=1, keepdims=True))
+    # Weights this far below a cell's largest add nothing. Left in, many are subnormal floats, which
+    # x86 multiplies 60x slower: the product in aggregate took 100 ms for a 400x400 window, not 1.6.
+    weights[weights < NEGLIGIBLE] = 0
+    weights /= weights.sum(axis=1, keepdims=True)
+    return weights
 
 
 def aggregate(window: np.ndarray, hole: np.ndarray, fill64: np.ndarray, scale: float = SCALE) -> np.ndarray | None:
@@ -63,9 +75,6 @@ def aggregate(window: np.ndarray, hole: np.ndarray, fill64: np.ndarray, scale: f
     known = ~hole_g.ravel()
     if not known.any():
         return None
-    logits = similarity(fill64, scale)[:, known]
-    weights = np.exp(logits - logits.max(axis=1, keepdims=True))  # softmax over the known cells
-    weights /= weights.sum(axis=1, keepdims=True)
-    borrowed = (weights @ cells[known]).reshape(GRID, GRID, ch, cw, 3).transpose(0, 2, 1, 3, 4)
+    borrowed = (attention(fill64, known, scale) @ cells[known]).reshape(GRID, GRID, ch, cw, 3).transpose(0, 2, 1, 3, 4)
     detail = resize_float(borrowed.reshape(GRID * ch, GRID * cw, 3), (w, h))
     return up + detail
