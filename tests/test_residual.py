@@ -68,3 +68,13 @@ def test_attention_weights_hold_no_subnormal_floats():
     assert not ((w > 0) & (w < np.finfo(np.float32).tiny)).any()
     assert (w == 0).mean() > 0.5  # the dropped weights are many: the case that was slow
 
+
+def test_windows_scaled_down_only_a_little_get_detail_too():
+    photo = striped(160)
+    mask = np.zeros((160, 160), bool)
+    mask[64:88, 64:88] = True  # 24 px: a window of 72 px, brought down to 64 by 1.1x
+    model = tiny_model()
+    soft = Restorer(model, "cpu").restore(photo, mask)
+    sharp = Restorer(model, "cpu", detail=True).restore(photo, mask)
+    assert np.array_equal(sharp[~mask], photo[~mask])
+    assert not np.array_equal(sharp, soft)
