@@ -78,3 +78,17 @@ def test_windows_scaled_down_only_a_little_get_detail_too():
     sharp = Restorer(model, "cpu", detail=True).restore(photo, mask)
     assert np.array_equal(sharp[~mask], photo[~mask])
     assert not np.array_equal(sharp, soft)
+
+
+def test_small_holes_at_native_resolution_get_the_finer_band_but_64x64_photos_do_not():
+    photo = striped(256)
+    mask = np.zeros((256, 256), bool)
+    mask[120:136, 120:136] = True  # 16 px: a 64x64 window at native resolution
+    model = tiny_model()
+    soft = Restorer(model, "cpu").restore(photo, mask)
+    sharp = Restorer(model, "cpu", detail=True).restore(photo, mask)
+    assert np.array_equal(sharp[~mask], photo[~mask])
+    assert sharpness(photo, sharp, mask) > sharpness(photo, soft, mask) + 0.2
+    small, hole = striped(64), np.zeros((64, 64), bool)
+    hole[24:40, 24:40] = True
+    assert np.array_equal(Restorer(model, "cpu", detail=True).restore(small, hole), Restorer(model, "cpu").restore(small, hole))

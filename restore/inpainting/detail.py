@@ -54,19 +54,26 @@ def attention(fill64: np.ndarray, known: np.ndarray, scale: float = SCALE) -> np
     return weights
 
 
-def aggregate(window: np.ndarray, hole: np.ndarray, fill64: np.ndarray, scale: float = SCALE) -> np.ndarray | None:
+def aggregate(window: np.ndarray, hole: np.ndarray, fill64: np.ndarray, scale: float = SCALE,
+              band: int | None = None) -> np.ndarray | None:
     """The window's hole filled at full resolution with detail, float (H, W, 3); None when no cell is known.
 
     `window` is the full-resolution crop (its hole pixels are never read), `hole` every hole pixel
-    in it, `fill64` the model's 64x64 result for it.
+    in it, `fill64` the model's 64x64 result for it. With `band`, the fill is kept only up to
+    band x band and everything finer borrowed (for a window at native resolution, where the 64x64
+    fill is all there is yet softer than the photo).
     """
     h, w = hole.shape
-    up = resize_float(fill64.astype(np.float32), (w, h))
+    band = band or fill64.shape[0]
+    kept = fill64.astype(np.float32)
+    if band != fill64.shape[0]:
+        kept = resize_float(kept, (band, band))
+    up = resize_float(kept, (w, h))
     # The composite: known pixels as they are, the hole from the scaled-up fill; its low-pass is
     # what the model saw, so its residual holds exactly the detail lost on the way down.
     comp = np.where(hole[..., None], up, window.astype(np.float32))
     small = np.asarray(Image.fromarray(np.clip(comp, 0, 255).astype(np.uint8)).resize(
-        fill64.shape[1::-1], Image.Resampling.BICUBIC, reducing_gap=None)).astype(np.float32)
+        (band, band), Image.Resampling.BICUBIC, reducing_gap=None)).astype(np.float32)
     residual = comp - resize_float(small, (w, h))
     ch, cw = -(-h // GRID), -(-w // GRID)  # cell size, rounded up: the grid covers the window
     res_g = resize_float(residual, (cw * GRID, ch * GRID))
