@@ -28,6 +28,20 @@ def test_thin_part_keeps_the_holes_up_to_the_thickness():
     assert not thin_part(line | square, 0).any()
 
 
+def test_thin_part_is_exactly_the_thickness_from_the_whole_photos_distance_transform():
+    from scipy import ndimage
+
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        mask = ndimage.binary_opening(rng.random((60, 80)) < rng.uniform(0.3, 0.8), iterations=int(rng.integers(0, 3)))
+        labels, n = ndimage.label(mask, structure=np.ones((3, 3), bool))
+        depth = ndimage.distance_transform_edt(mask)
+        thickness = 2 * np.asarray(ndimage.maximum(depth, labels, np.arange(1, n + 1)))
+        for max_px in (2, 4.5, 7, 9, 12):
+            want = np.concatenate([[False], thickness <= max_px])[labels]
+            np.testing.assert_array_equal(thin_part(mask, max_px), want)
+
+
 def test_thin_holes_are_interpolated_and_wide_ones_still_go_to_the_networks():
     rgb = smooth_photo(96, 128)
     line, square = _holes()

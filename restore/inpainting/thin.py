@@ -31,10 +31,24 @@ def thin_part(mask: np.ndarray, max_px: float) -> np.ndarray:
     if max_px <= 0 or not mask.any():
         return np.zeros_like(mask, dtype=bool)
     labels, n = ndimage.label(mask, structure=np.ones((3, 3), bool))
-    depth = ndimage.distance_transform_edt(mask)
-    thickness = 2 * np.asarray(ndimage.maximum(depth, labels, np.arange(1, n + 1)))
-    keep = np.zeros(n + 1, bool)
-    keep[1:] = thickness <= max_px
+    r = max_px / 2  # a hole is thin when no pixel of it lies farther than r from the known pixels
+    # The chessboard distance is at least the Euclidean one over sqrt(2), and takes a few ms where the
+    # Euclidean transform of a whole photo takes 0.1 s: only the holes with a pixel deeper than
+    # r / sqrt(2) by it can be thick, and only those get the exact distance, in their own box grown by
+    # r + 1, which holds the nearest known pixel of every pixel that is at most that deep.
+    deep = ndimage.distance_transform_cdt(mask, metric="chessboard") > r / np.sqrt(2)
+    keep = np.ones(n + 1, bool)
+    keep[0] = False
+    if deep.any():
+        h, w = mask.shape
+        pad = int(np.ceil(r)) + 1
+        boxes = ndimage.find_objects(labels)
+        for i in np.unique(labels[deep]):
+            sy, sx = boxes[i - 1]
+            y0, x0 = max(sy.start - pad, 0), max(sx.start - pad, 0)
+            crop = mask[y0 : min(sy.stop + pad, h), x0 : min(sx.stop + pad, w)]
+            own = labels[y0 : y0 + crop.shape[0], x0 : x0 + crop.shape[1]] == i
+            keep[i] = ndimage.distance_transform_edt(crop)[own].max() <= r
     return keep[labels]
 
 
