@@ -99,9 +99,9 @@ def main():
 @click.option("--context", type=click.FloatRange(min=1.0), default=None,
               help="window side around each hole, in hole sizes  [default: the model's own: 2 for photo, 6 for celeba, 3 for cars]")
 @click.option("--detail/--no-detail", default=None,
-              help="add the detail of the photo's known part into holes filled from a downscaled window "
-                   "(contextual residual aggregation): texture in large holes, perceptually closer, slightly "
-                   "further in PSNR  [default: the model's own: on for photo and celeba]")
+              help="add the detail of the photo's known part into the model's fill (contextual residual "
+                   "aggregation): texture in holes, perceptually closer, slightly further in PSNR  "
+                   "[default: the model's own: on for photo and celeba]")
 @click.option("--mirror/--no-mirror", default=None,
               help="fill each window scaled down from the photo twice, as it is and mirrored, and average the "
                    "two fills  "
