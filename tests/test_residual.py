@@ -92,3 +92,22 @@ def test_small_holes_at_native_resolution_get_the_finer_band_but_64x64_photos_do
     small, hole = striped(64), np.zeros((64, 64), bool)
     hole[24:40, 24:40] = True
     assert np.array_equal(Restorer(model, "cpu", detail=True).restore(small, hole), Restorer(model, "cpu").restore(small, hole))
+
+
+def test_borrowed_detail_fades_in_from_the_holes_border(monkeypatch):
+    from restore.inpainting import detail
+    from restore.inpainting.windows import resize_float
+
+    window = striped()
+    hole = np.zeros((256, 256), bool)
+    hole[96:160, 96:160] = True
+    fill64 = np.asarray(Image.fromarray(window).resize((64, 64), Image.Resampling.BICUBIC))
+    up = resize_float(fill64.astype(np.float32), (256, 256))
+    faded = aggregate(window, hole, fill64)
+    monkeypatch.setattr(detail, "FADE", 0.0)
+    full = aggregate(window, hole, fill64)
+    # cells of 16 px: the detail reaches full strength 4 px in; the hole's outer pixels get a quarter
+    np.testing.assert_allclose(faded[96, 100:156] - up[96, 100:156], 0.25 * (full[96, 100:156] - up[96, 100:156]), atol=1e-3)
+    np.testing.assert_allclose(faded[97, 100:156] - up[97, 100:156], 0.5 * (full[97, 100:156] - up[97, 100:156]), atol=1e-3)
+    np.testing.assert_allclose(faded[100:156, 100:156], full[100:156, 100:156], atol=1e-3)
+    assert np.abs(full[96] - up[96])[100:156].max() > 10  # there is detail to fade
