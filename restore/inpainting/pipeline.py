@@ -83,9 +83,9 @@ class Restorer:
         """`context`, `detail`, `mirror` and `tile_thin` default to the model's own (its config's); `detail`
         adds the full-resolution detail of the known part into the model's fills, beyond what a
         downscaled window kept or, at native resolution, beyond NATIVE_BAND (detail.py); `mirror`
-        fills each downscaled window also mirrored and averages the two fills; `tile_thin` fills thin holes from windows at native resolution along them (`_tiles`); holes at
-        most `smooth_thin` px thick are interpolated from their border instead of filled by the
-        networks (thin.py; 0 = none)."""
+        fills each downscaled window also mirrored and averages the two fills; `tile_thin` fills thin
+        holes from windows at native resolution along them (`_tiles`); holes at most `smooth_thin` px
+        thick are interpolated from their border instead of filled by the networks (thin.py; 0 = none)."""
         import torch
 
         self.torch = torch
