@@ -110,4 +110,6 @@ def test_borrowed_detail_fades_in_from_the_holes_border(monkeypatch):
     np.testing.assert_allclose(faded[96, 100:156] - up[96, 100:156], 0.25 * (full[96, 100:156] - up[96, 100:156]), atol=1e-3)
     np.testing.assert_allclose(faded[97, 100:156] - up[97, 100:156], 0.5 * (full[97, 100:156] - up[97, 100:156]), atol=1e-3)
     np.testing.assert_allclose(faded[100:156, 100:156], full[100:156, 100:156], atol=1e-3)
+    # the known pixels keep the plain fill: the border join measures the fill against the photo itself
+    np.testing.assert_allclose(faded[~hole], up[~hole], atol=1e-3)
     assert np.abs(full[96] - up[96])[100:156].max() > 10  # there is detail to fade
