@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from .holes import hole_box
 from .windows import resize_float
 
 GRID = 16  # cells of 4x4 pixels of the 64x64 fill
@@ -105,15 +106,12 @@ def fade_in(hole: np.ndarray, width: float) -> np.ndarray:
     from scipy import ndimage
 
     out = np.zeros(hole.shape + (1,), np.float32)
-    rows, cols = np.nonzero(hole.any(axis=1))[0], np.nonzero(hole.any(axis=0))[0]
-    if not len(rows):
+    if not hole.any():
         return out
     if width <= 1:  # every hole pixel is at least 1 px from a known one
         out[hole] = 1
         return out
     # Only the hole's box grown by `width` is measured: no hole pixel lies outside it.
-    pad = int(np.ceil(width)) + 1
-    y0, y1 = max(rows[0] - pad, 0), min(rows[-1] + 1 + pad, hole.shape[0])
-    x0, x1 = max(cols[0] - pad, 0), min(cols[-1] + 1 + pad, hole.shape[1])
-    out[y0:y1, x0:x1, 0] = np.minimum(ndimage.distance_transform_edt(hole[y0:y1, x0:x1]) / width, 1)
+    box = hole_box(hole, int(np.ceil(width)) + 1)
+    out[box + (0,)] = np.minimum(ndimage.distance_transform_edt(hole[box]) / width, 1)
     return out
