@@ -35,7 +35,8 @@ def main() -> None:
     ap.add_argument("--height", type=int, default=160)
     args = ap.parse_args()
 
-    restorers = {name: Restorer(hub.load(name)[0]) for name in dict.fromkeys([args.model, args.face_model])}
+    nets = {name: hub.load(name)[0] for name in dict.fromkeys([args.model, args.face_model])}
+    restorers = {name: Restorer(net, texture=hub.load_texture(net)) for name, net in nets.items()}
     masks = index_masks(HERE / "masks")
     rows = []
     for photo in sorted((HERE / "photos").iterdir()):

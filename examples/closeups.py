@@ -56,7 +56,8 @@ def main() -> None:
     except LpipsError as e:
         lp = None
         print(f"note: no LPIPS figures: {e}")
-    restorers = {name: Restorer(hub.load(name)[0]) for name in dict.fromkeys([args.model, args.face_model])}
+    nets = {name: hub.load(name)[0] for name in dict.fromkeys([args.model, args.face_model])}
+    restorers = {name: Restorer(net, texture=hub.load_texture(net)) for name, net in nets.items()}
     rows = []
     for index, name in enumerate(PICTURES):
         rgb = picture(name)

@@ -34,7 +34,7 @@ from .io.photos import PhotoError, merge_into, photo_rgb
 
 def inpaint(image, mask, model: str = hub.DEFAULT_MODEL, device: str = "auto", *, context: float | None = None,
             detail: bool | None = None, mirror: bool | None = None, tile_thin: bool | None = None,
-            smooth_thin: float = 0.0):
+            smooth_thin: float = 0.0, texture: str | None = None):
     """Fill the holes of `image` that `mask` marks.
 
     image: a PIL image of any mode `restore run` reads, or a uint8 or uint16 numpy array, (H, W)
@@ -49,9 +49,11 @@ def inpaint(image, mask, model: str = hub.DEFAULT_MODEL, device: str = "auto", *
     context, detail, mirror, tile_thin: as the options of `restore run`; None takes the model's own.
     smooth_thin: as `restore run --smooth-thin`: holes at most this many pixels thick are interpolated
         from their border, not filled by the networks (0 = none; `restore run --detect-damage` uses 9).
+    texture: as `restore run --texture`: a released texture stage or a folder, "" for none; None takes the
+        model's own.
     """
     holes = _mask(mask, _size(image))
-    restorer = _restorer(model, device, context, detail, mirror, tile_thin, float(smooth_thin))
+    restorer = _restorer(model, device, context, detail, mirror, tile_thin, float(smooth_thin), texture)
     if isinstance(image, Image.Image):
         return merge_into(image, restorer.restore(photo_rgb(image), holes), holes)
     arr = np.asarray(image)
@@ -128,9 +130,11 @@ def _detector(model: str, device: str):
 
 
 @lru_cache(maxsize=4)
-def _restorer(model: str, device: str, context, detail, mirror, tile_thin, smooth_thin: float = 0.0) -> Restorer:
+def _restorer(model: str, device: str, context, detail, mirror, tile_thin, smooth_thin: float = 0.0,
+              texture: str | None = None) -> Restorer:
     from .device import pick_device
 
     dev = pick_device(device)
     net, _ = hub.load(model, dev)
-    return Restorer(net, dev, context=context, detail=detail, mirror=mirror, tile_thin=tile_thin, smooth_thin=smooth_thin)
+    return Restorer(net, dev, context=context, detail=detail, mirror=mirror, tile_thin=tile_thin, smooth_thin=smooth_thin,
+                    texture=hub.load_texture(net, texture, dev))

@@ -56,6 +56,13 @@ def _load_detector(spec: str, dev):
     return net
 
 
+def _texture(spec: str | None) -> str | None:
+    """--texture as the pipeline takes it: None (the model's own), "" (none) or a name or folder."""
+    if spec is None:
+        return None
+    return "" if spec.strip().lower() in ("none", "off", "") else spec
+
+
 def _load_model(model: str, device: str, threads: int | None):
     import torch
 
@@ -113,13 +120,16 @@ def main():
               help="interpolate holes at most PX pixels thick from their border instead of filling them with the "
                    "networks: as good on scratches and dust, and many times faster  "
                    "[default: 9 with --detect-damage, else 0 = off]")
+@click.option("--texture", default=None, metavar="NAME|DIR|none",
+              help="the texture stage run over the fills at the photo's own resolution: a released stage, a "
+                   "folder, or none  [default: the model's own, config.json's \"texture\"]")
 @click.option("--shard", default=None, metavar="I/N",
               help="process only shard I of N (0 <= I < N): several processes or machines share one folder")
 @_detect_options
 @_model_options
 @_errors
 def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwrite, recursive, strict_masks, batch_size,
-        context, detail, mirror, tile_thin, smooth_thin, shard, model, device, threads, detect_damage, damage_model):
+        context, detail, mirror, tile_thin, smooth_thin, texture, shard, model, device, threads, detect_damage, damage_model):
     """Restore the photos in INPUTS (files or folders) into the output folder."""
     from tqdm import tqdm
 
@@ -166,7 +176,8 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
         from .inpainting.thin import DAMAGE_THIN_PX
 
         smooth_thin = DAMAGE_THIN_PX if detect_damage else 0.0
-    restorer = Restorer(net, dev, batch_size, context, detail, mirror, tile_thin, smooth_thin)
+    restorer = Restorer(net, dev, batch_size, context, detail, mirror, tile_thin, smooth_thin,
+                        hub.load_texture(net, _texture(texture), dev))
     runner = Runner(restorer, seed, overwrite, strict_masks, holes,
                     photos_per_batch=batch_size, dilate=dilate, jpeg_quality=jpeg_quality, detector=detector, device=dev)
     counts = {"restored": 0, "skipped": 0, "failed": 0}
@@ -289,6 +300,8 @@ def download(names):
               help="with --size native: as restore run --tile-thin/--no-tile-thin")
 @click.option("--smooth-thin", type=click.FloatRange(min=0), default=None, metavar="PX",
               help="as restore run --smooth-thin  [default: 9 with --damage, as restore run --detect-damage; else 0]")
+@click.option("--texture", default=None, metavar="NAME|DIR|none",
+              help="with --size native: as restore run --texture  [default: the model's own]")
 @click.option("--masks", "masks_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="masks for --photos, paired by name; drawn with --seed when absent")
 @click.option("--data-dir", type=PATH, default=None,
@@ -313,7 +326,7 @@ def download(names):
 @click.option("-o", "--output", type=PATH, default=None, help="results folder  [default: bench/DATASET]")
 @functools.partial(_model_options, default=None, note=f"  [default: the dataset's own model, else {hub.DEFAULT_MODEL}]")
 @_errors
-def bench(dataset, photos, size, masks_per_photo, context, detail, mirror, tile_thin, smooth_thin, masks_dir, data_dir, split,
+def bench(dataset, photos, size, masks_per_photo, context, detail, mirror, tile_thin, smooth_thin, texture, masks_dir, data_dir, split,
           n, seed, mask_kind, classical, methods, batch_size, damage, damage_model, lpips_weights, output, model, device, threads):
     """Score the model against classical inpainting: the paper's Table 1 at 64x64, or photos at their own size;
     with --damage, the damage detector on old prints."""
@@ -348,7 +361,7 @@ def bench(dataset, photos, size, masks_per_photo, context, detail, mirror, tile_
             raise click.UsageError("--size native draws its own holes of three kinds; --masks is for --size 64")
         return _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, context, detail, mirror,
                              tile_thin, smooth_thin or 0.0, picked if picked is not None else True, lp, lp_note,
-                             batch_size, output, model, device, threads)
+                             batch_size, output, model, device, threads, texture)
     t0 = time.perf_counter()
     if dataset is not None:
         files = dataset_splits(dataset, data_dir)[split][:n]
@@ -455,7 +468,8 @@ def _bench_damage(dataset, photos, data_dir, split, n, seed, damage_model, lp, l
     net, dev = _load_model(model, device, threads)
     detector = _load_detector(damage_model, dev)
     # As restore run --detect-damage fills, unless --smooth-thin says otherwise.
-    restorer = Restorer(net, dev, smooth_thin=DAMAGE_THIN_PX if smooth_thin is None else smooth_thin)
+    restorer = Restorer(net, dev, smooth_thin=DAMAGE_THIN_PX if smooth_thin is None else smooth_thin,
+                        texture=hub.load_texture(net, None, dev))
     if lp is None:
         click.echo(f"note: LPIPS left out: {lp_note}", err=True)
     classical_fill = telea_one if classical and have_opencv() else None
@@ -474,7 +488,7 @@ def _bench_damage(dataset, photos, data_dir, split, n, seed, damage_model, lp, l
 
 
 def _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, context, detail, mirror, tile_thin,
-                  smooth_thin, classical, lp, lp_note, batch_size, output, model, device, threads):
+                  smooth_thin, classical, lp, lp_note, batch_size, output, model, device, threads, texture=None):
     """restore bench --size native: see restore/eval/native_size.py."""
     import time
 
@@ -498,7 +512,8 @@ def _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, co
                                                                      file=sys.stderr, leave=False)]
     model = model or _default_bench_model(dataset)
     net, dev = _load_model(model, device, threads)
-    restorer = Restorer(net, dev, batch_size, context, detail, mirror, tile_thin, smooth_thin)
+    restorer = Restorer(net, dev, batch_size, context, detail, mirror, tile_thin, smooth_thin,
+                        hub.load_texture(net, _texture(texture), dev))
     total = len(loaded) * masks_per_photo * len(native_size.KINDS)
     bars: dict = {}
 

@@ -34,7 +34,8 @@ class Release:
     sha256: dict  # file name -> sha256 of its bytes
     description: str
     suits: str = ""  # what photos to use it on, for `restore models`
-    kind: str = "inpaint"  # inpaint (fills holes, --model) or damage (finds them, --damage-model)
+    kind: str = "inpaint"  # inpaint (fills holes, --model), damage (finds them, --damage-model) or texture
+    # (a stage an inpainting model's config.json names, run over its fills)
 
 
 # Only weights produced by a recorded `restore-train` run are listed here; each model card
@@ -94,7 +95,8 @@ REGISTRY: dict[str, Release] = {
 
 DEFAULT_MODEL = "photo"
 DEFAULT_DETECTOR = "damage"
-KINDS = {"inpaint": ("an inpainting model", "--model"), "damage": ("a damage detector", "--damage-model")}
+KINDS = {"inpaint": ("an inpainting model", "--model"), "damage": ("a damage detector", "--damage-model"),
+         "texture": ("a texture stage", "--texture")}
 
 
 def sha256_file(path: Path) -> str:
@@ -208,24 +210,31 @@ def save_pretrained(model, folder: Path, half: bool = True) -> dict:
 
 
 def _network(cfg_path: Path):
-    """The untrained network a config.json describes: an Inpainter or a DamageDetector, by its arch."""
+    """The untrained network a config.json describes: an Inpainter, a DamageDetector or a TextureNet, by its arch."""
     from .damage.detector import ARCH as DETECTOR_ARCH
     from .damage.detector import DamageDetector, DetectorConfig
     from .inpainting.networks import Inpainter, InpainterConfig
+    from .inpainting.texture import ARCH as TEXTURE_ARCH
+    from .inpainting.texture import TextureConfig, TextureNet
 
     try:
         data = json.loads(cfg_path.read_text())
         if isinstance(data, dict) and data.get("arch") == DETECTOR_ARCH:
             return DamageDetector(DetectorConfig.from_dict(data))
+        if isinstance(data, dict) and data.get("arch") == TEXTURE_ARCH:
+            return TextureNet(TextureConfig.from_dict(data))
         return Inpainter(InpainterConfig.from_dict(data))
     except (ValueError, TypeError, AttributeError) as e:
         raise ModelError(f"{cfg_path}: not a restore model config ({e})") from None
 
 
 def kind_of(model) -> str:
-    """'damage' for a damage detector, 'inpaint' for an inpainting model."""
+    """'damage' for a damage detector, 'texture' for a texture stage, 'inpaint' for an inpainting model."""
     from .damage.detector import DamageDetector
+    from .inpainting.texture import TextureNet
 
+    if isinstance(model, TextureNet):
+        return "texture"
     return "damage" if isinstance(model, DamageDetector) else "inpaint"
 
 
@@ -264,3 +273,13 @@ def load(spec: str = DEFAULT_MODEL, device="cpu", kind: str = "inpaint"):
         what, option = KINDS[found]
         raise ModelError(f"{KINDS[kind][1]} {spec}: this is {what}; give it to {option}")
     return model, where
+
+
+def load_texture(model, spec: str | None = None, device="cpu"):
+    """The texture stage to run over `model`'s fills: `spec` (a released name or a folder; "" = none), or when
+    None the one the model's config.json names; None when there is none."""
+    spec = model.cfg.texture if spec is None else spec
+    if not spec:
+        return None
+    net, _ = load(spec, device, kind="texture")
+    return net

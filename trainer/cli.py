@@ -12,6 +12,8 @@ from pathlib import Path
 import click
 
 from .config import TrainConfig
+from .damage import DamageTrainConfig
+from .texture import TextureTrainConfig
 
 SCALAR_FIELDS = [f for f in dataclasses.fields(TrainConfig) if f.type in ("int", "float", "bool", "str", int, float, bool, str)]
 _TYPES = {"int": int, "float": float, "bool": bool, "str": str}
@@ -336,11 +338,13 @@ def all_(**kw):
     ctx.close()
 
 
-def _damage_options(fn):
-    """A --flag for every scalar hyper-parameter of DamageTrainConfig."""
-    from .damage import DamageTrainConfig
+def _config_options(cls):
+    """A decorator adding a --flag for every scalar hyper-parameter of the config dataclass `cls`."""
+    return functools.partial(_scalar_options, cls)
 
-    for f in reversed(dataclasses.fields(DamageTrainConfig)):
+
+def _scalar_options(cls, fn):
+    for f in reversed(dataclasses.fields(cls)):
         typ = _TYPES.get(f.type, f.type)
         if f.name == "kind" or typ not in (int, float, str):
             continue
@@ -356,7 +360,7 @@ def _damage_options(fn):
 @click.option("--resume", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="continue the run in this folder from its last checkpoint (its config.json is used)")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda")
-@_damage_options
+@_config_options(DamageTrainConfig)
 def damage(data_dir, run_dir, resume, device, **kw):
     """Train the damage detector on synthetic damage over the training photos (resumable).
 
@@ -365,11 +369,45 @@ def damage(data_dir, run_dir, resume, device, **kw):
 
     from restore.device import pick_device
 
-    from .damage import _setup_run, train
+    from .damage import train
+    from .runs import setup_run
 
     overrides = {k: v for k, v in kw.items() if v is not None}
     try:
-        cfg, run_dir = _setup_run(run_dir, resume, overrides, _invocation({}))
+        cfg, run_dir = setup_run(run_dir, resume, overrides, _invocation({}), DamageTrainConfig, "damage")
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        dev = pick_device(device)
+        click.echo(f"run directory: {run_dir}  device: {dev}", err=True)
+        train(cfg, run_dir, dev, data_dir, log=lambda s: click.echo(s, err=True))
+    except (ValueError, FileNotFoundError) as e:
+        raise click.ClickException(str(e)) from None
+
+
+@main.command()
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+              help="folder with the datasets in their official layouts  [env: RESTORE_DATA_DIR; default ../shared/data]")
+@click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="where crops, checkpoints, metrics and samples go  [default: runs/texture]")
+@click.option("--resume", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="continue the run in this folder from its last checkpoint (its config.json is used)")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda")
+@_config_options(TextureTrainConfig)
+def texture(data_dir, run_dir, resume, device, **kw):
+    """Train a texture stage at native resolution on the base model's fills of the training photos (resumable).
+
+    The first run cuts its crops (a few minutes) into the run directory; --resume reuses them.
+    `restore-train export RUN --name NAME` writes the release that `restore run --texture` takes."""
+    import torch
+
+    from restore.device import pick_device
+
+    from .runs import setup_run
+    from .texture import train
+
+    overrides = {k: v for k, v in kw.items() if v is not None}
+    try:
+        cfg, run_dir = setup_run(run_dir, resume, overrides, _invocation({}), TextureTrainConfig, "texture")
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         dev = pick_device(device)
@@ -399,12 +437,18 @@ def damage(data_dir, run_dir, resume, device, **kw):
                    "(config.json's tile_thin)  [default: the run's]")
 def export(run_dir, name, out, data_dir, n, context, detail, mirror, tile_thin):
     """Write the release pair (config.json + model.safetensors) and its model card (of an inpainting run or,
-    for a `restore-train damage` run, of the damage detector)."""
+    for a `restore-train damage` or `texture` run, of the damage detector or the texture stage)."""
     from .export import export_run
 
     try:
         cfg_path = run_dir / "config.json"
-        if cfg_path.exists() and json.loads(cfg_path.read_text()).get("kind") == "damage":
+        kind = json.loads(cfg_path.read_text()).get("kind") if cfg_path.exists() else None
+        if kind == "texture":
+            from .texture import export_texture
+
+            click.echo(str(export_texture(run_dir, name, out, data_dir, n)))
+            return
+        if kind == "damage":
             from .damage import export_detector
 
             click.echo(str(export_detector(run_dir, name, out, data_dir, n)))

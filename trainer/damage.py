@@ -25,6 +25,7 @@ from restore.eval.detection import Counts, counts
 
 from .data import load_photos, to_tensor
 from .export import _commands, files_table
+from .runs import load_config
 
 SOURCES = ("natural", "celeba", "cars")
 
@@ -229,16 +230,6 @@ def initial_weights(spec: str) -> dict:
     raise ValueError(f"--init {spec}: neither a detector run directory (with damage/last.pt) nor a model folder")
 
 
-def save_config(cfg: DamageTrainConfig, path: Path) -> None:
-    from restore.io.atomic import atomic_write_bytes
-
-    atomic_write_bytes(Path(path), (json.dumps(cfg.to_dict(), indent=2) + "\n").encode())
-
-
-def load_config(path: Path) -> DamageTrainConfig:
-    return DamageTrainConfig.from_dict(json.loads(Path(path).read_text()))
-
-
 def train(cfg: DamageTrainConfig, run_dir: Path, device: torch.device, data_dir: Path | None, log=print,
           max_steps: int | None = None) -> DamageStage:
     """Train (or resume) the detector in run_dir; the file lists are fixed in run_dir/split.json."""
@@ -257,30 +248,6 @@ def train(cfg: DamageTrainConfig, run_dir: Path, device: torch.device, data_dir:
     return stage
 
 
-def _setup_run(run_dir: Path | None, resume: Path | None, overrides: dict, invocation: str) -> tuple[DamageTrainConfig, Path]:
-    import time
-
-    if resume is not None:
-        if not (resume / "config.json").exists():
-            raise ValueError(f"{resume}: no config.json here; --resume takes a run directory")
-        cfg = load_config(resume / "config.json")
-        run_dir = resume
-        changed = {k for k, v in overrides.items() if k != "threads" and getattr(cfg, k) != v}
-        if changed:
-            raise ValueError(f"--resume uses {resume}/config.json; drop the flags that change it: {sorted(changed)}")
-        cfg.threads = overrides.get("threads", cfg.threads)
-    else:
-        cfg = DamageTrainConfig.from_dict(overrides)
-        run_dir = run_dir or Path("runs") / "damage"
-        if (run_dir / "config.json").exists():
-            raise ValueError(f"{run_dir} already holds a run; pass --resume {run_dir} or choose --run-dir")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, run_dir / "config.json")
-    with open(run_dir / "command.txt", "a") as f:
-        f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')}  {invocation}\n")
-    return cfg, run_dir
-
-
 def _lineage(run_dir: Path, cfg: DamageTrainConfig) -> tuple[str, float, list[str]]:
     """(the commands of the run and of every run it started from, their training seconds x threads, run dirs)."""
     commands, cpu_seconds, runs = [], 0.0, []
@@ -294,7 +261,7 @@ def _lineage(run_dir: Path, cfg: DamageTrainConfig) -> tuple[str, float, list[st
         if not cfg.init or not (Path(cfg.init) / "config.json").exists():
             break
         run_dir = Path(cfg.init)
-        cfg = load_config(run_dir / "config.json")
+        cfg = load_config(run_dir / "config.json", DamageTrainConfig)
     return "\n".join(commands), cpu_seconds, runs
 
 
@@ -315,7 +282,7 @@ def export_detector(run_dir: Path, name: str, out: Path | None = None, data_dir:
 
     from . import checkpoint
 
-    cfg = load_config(run_dir / "config.json")
+    cfg = load_config(run_dir / "config.json", DamageTrainConfig)
     state = checkpoint.load(run_dir / "damage")
     if state is None:
         raise ValueError(f"{run_dir}/damage: no checkpoint; run `restore-train damage` first")

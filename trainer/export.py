@@ -105,7 +105,7 @@ def score_native(folder: Path, dataset: str, data_dir: Path | None, n: int | Non
     """Markdown table of the release on the dataset's held-out photos at their own size (restore bench --size native)."""
     from restore.eval import native_size
     from restore.eval.datasets import dataset_splits
-    from restore.hub import load_pretrained
+    from restore.hub import load_pretrained, load_texture
     from restore.inpainting.pipeline import Restorer
     from restore.io.decode import open_photo
     from restore.io.photos import photo_rgb
@@ -114,7 +114,8 @@ def score_native(folder: Path, dataset: str, data_dir: Path | None, n: int | Non
     photos = [(f.name, photo_rgb(open_photo(f)[0])) for f in files]
     # The card's rows are the fast classical ones; restore bench --size native adds shiftmap and FSR
     # (tens of seconds a hole each on a large photo).
-    result = native_size.run(photos, Restorer(load_pretrained(folder), "cpu"), classical=("biharmonic", "telea"))
+    model = load_pretrained(folder)
+    result = native_size.run(photos, Restorer(model, "cpu", texture=load_texture(model)), classical=("biharmonic", "telea"))
     return (f"{len(photos)} held-out photos (`val` split) at their own size, one hole of each kind per photo, "
             f"seed 0 (`restore bench --size native`):\n\n" + native_size.table(result["rows"]))
 

@@ -86,6 +86,9 @@ class InpainterConfig:
     # would otherwise shrink to a hairline. Models that learnt whole photos shrunk to 64x64 (faces) see
     # a part of a photo at native size as nothing they learnt: for them a scratch gets the whole photo.
     tile_thin: bool = True
+    # The texture stage (a released name or a folder; "" = none) that the pipeline runs over this model's
+    # fills at the photo's own resolution (restore/inpainting/texture.py), for photos larger than 64x64.
+    texture: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -79,13 +79,15 @@ class Restorer:
 
     def __init__(self, model, device="cpu", batch_size: int = 64, context: float | None = None,
                  detail: bool | None = None, mirror: bool | None = None, tile_thin: bool | None = None,
-                 smooth_thin: float = 0.0):
+                 smooth_thin: float = 0.0, texture=None):
         """`context`, `detail`, `mirror` and `tile_thin` default to the model's own (its config's); `detail`
         adds the full-resolution detail of the known part into the model's fills, beyond what a
         downscaled window kept or, at native resolution, beyond NATIVE_BAND (detail.py); `mirror`
         fills each downscaled window also mirrored and averages the two fills; `tile_thin` fills thin
         holes from windows at native resolution along them (`_tiles`); holes at most `smooth_thin` px
-        thick are interpolated from their border instead of filled by the networks (thin.py; 0 = none)."""
+        thick are interpolated from their border instead of filled by the networks (thin.py; 0 = none);
+        `texture` is a TextureNet run over the networks' fills at the photo's own resolution (texture.py), or
+        None; the model's own (its config.json's "texture") is loaded by hub.load_texture."""
         import torch
 
         self.torch = torch
@@ -100,6 +102,7 @@ class Restorer:
         self.mirror = mirror if mirror is not None else model.cfg.mirror
         self.tile_thin = tile_thin if tile_thin is not None else model.cfg.tile_thin
         self.smooth_thin = float(smooth_thin)
+        self.texture = texture.to(self.device).eval() if texture is not None else None
 
     def infer(self, images: np.ndarray, masks: np.ndarray, with_coarse: bool = False, paste: bool = True):
         """64x64 batches: uint8 (N,64,64,3) + bool (N,64,64) -> uint8 refined (and coarse) outputs.
@@ -181,6 +184,12 @@ class Restorer:
                 for (w, _), f in zip(chunk, joined, strict=True):
                     x0, y0, x1, y1 = w.box
                     outs[w.item][y0:y1, x0:x1][w.paste] = np.clip(np.rint(f[w.paste]), 0, 255).astype(np.uint8)
+        if self.texture is not None:
+            from .texture import add_texture
+
+            for i, (_, mask) in enumerate(items):
+                if mask.any() and mask.shape != (SIZE, SIZE):  # 64x64 photos stay as the model fills them
+                    outs[i] = add_texture(self.texture, outs[i], mask, self.device)
         for out, (rgb, mask) in zip(outs, items, strict=True):
             curve = tone_curve(rgb, mask) if mask.any() else None
             if curve is not None:  # a monochrome photo: the fill takes the photo's colour for its brightness

@@ -1,0 +1,142 @@
+"""Texture at the photo's own resolution for the holes the 64x64 networks fill (`restore-train texture`).
+
+A fill scaled up from 64x64 is soft: it has the photo's structure and colours but not its grain.
+TextureNet is a small fully convolutional network that takes the photo with the pipeline's fill in
+the hole, at native resolution, and the mask, and returns it with texture added in the hole; known
+pixels pass through unchanged.
+
+Arrays: float tensors in [-1, 1], N x 3 x H x W fills and N x 1 x H x W masks (1 = hole).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+ARCH = "restore.texture/1"
+
+
+@dataclass
+class TextureConfig:
+    width: int = 32  # channels at full resolution; twice and four times that at 1/2 and 1/4
+    dilations: tuple[int, ...] = (1, 2, 4)  # the residual blocks at 1/4 resolution
+    margin: int = 32  # known pixels around a hole that the stage is shown, each side
+    tile: int = 768  # regions larger than tile x tile go through in overlapping tiles of this side
+    arch: str = ARCH
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TextureConfig:
+        data = dict(data)
+        if data.get("arch", ARCH) != ARCH:
+            raise ValueError(f"arch {data.get('arch')!r} is not a texture stage ({ARCH})")
+        unknown = set(data) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown config keys: {sorted(unknown)}")
+        if "dilations" in data:
+            data["dilations"] = tuple(data["dilations"])
+        return cls(**data)
+
+
+class _Res(nn.Module):
+    def __init__(self, c: int, dilation: int):
+        super().__init__()
+        self.a = nn.Conv2d(c, c, 3, padding=dilation, dilation=dilation)
+        self.b = nn.Conv2d(c, c, 3, padding=1)
+
+    def forward(self, x):
+        return x + self.b(F.leaky_relu(self.a(x), 0.2))
+
+
+class TextureNet(nn.Module):
+    """(fill in [-1, 1] N x 3 x H x W, mask N x 1 x H x W, H and W multiples of 4) -> the fill with texture
+    added where the mask is 1. A U-Net of two halvings with dilated residual blocks at quarter
+    resolution; its last layer starts at zero, so an untrained stage returns the fill unchanged."""
+
+    def __init__(self, cfg: TextureConfig | None = None):
+        super().__init__()
+        self.cfg = cfg = cfg or TextureConfig()
+        w = cfg.width
+        self.inp = nn.Conv2d(4, w, 3, padding=1)
+        self.down1 = nn.Conv2d(w, 2 * w, 4, stride=2, padding=1)
+        self.down2 = nn.Conv2d(2 * w, 4 * w, 4, stride=2, padding=1)
+        self.mid = nn.Sequential(*[_Res(4 * w, d) for d in cfg.dilations])
+        self.up2 = nn.Conv2d(4 * w, 2 * w, 3, padding=1)
+        self.up1 = nn.Conv2d(4 * w, w, 3, padding=1)
+        self.out = nn.Conv2d(2 * w, 3, 3, padding=1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        act = lambda t: F.leaky_relu(t, 0.2)  # noqa: E731
+        h0 = act(self.inp(torch.cat([x, m * 2 - 1], 1)))
+        h1 = act(self.down1(h0))
+        h2 = self.mid(act(self.down2(h1)))
+        u = act(self.up2(F.interpolate(h2, scale_factor=2, mode="nearest")))
+        u = act(self.up1(F.interpolate(torch.cat([u, h1], 1), scale_factor=2, mode="nearest")))
+        return x + m * self.out(torch.cat([u, h0], 1))
+
+
+OVERLAP = 64  # tiles of a large region overlap by this much (at most a quarter tile) and are blended across it
+MULTIPLE = 4  # the network halves twice: sides are padded to a multiple of this
+
+
+def _starts(size: int, tile: int, overlap: int) -> list[int]:
+    if size <= tile:
+        return [0]
+    return sorted(set(range(0, size - tile, tile - overlap)) | {size - tile})
+
+
+def _tent(n: int, overlap: int) -> torch.Tensor:
+    """Weights across a tile side: a tile's rim, which saw less context, counts less than its centre."""
+    i = torch.arange(n)
+    return torch.minimum(i + 1, n - i).float().clamp(max=overlap)
+
+
+@torch.inference_mode()
+def _region(net: TextureNet, rgb: np.ndarray, hole: np.ndarray, device) -> np.ndarray:
+    """The stage's output (uint8, the region's size) for a region of a photo and its hole, in tiles when large."""
+    h, w = hole.shape
+    tile = net.cfg.tile
+    overlap = min(OVERLAP, tile // 4)
+    x = torch.from_numpy(np.ascontiguousarray(rgb)).to(device).permute(2, 0, 1)[None].float().div_(127.5).sub_(1)
+    m = torch.from_numpy(hole.astype(np.float32)).to(device)[None, None]
+    out = torch.zeros((3, h, w), device=device)
+    weight = torch.zeros((h, w), device=device)
+    for y0 in _starts(h, tile, overlap):
+        for x0 in _starts(w, tile, overlap):
+            xs, ms = x[..., y0 : y0 + tile, x0 : x0 + tile], m[..., y0 : y0 + tile, x0 : x0 + tile]
+            th, tw = xs.shape[-2:]
+            ph, pw = (-th) % MULTIPLE, (-tw) % MULTIPLE
+            if ph or pw:
+                xs, ms = F.pad(xs, (0, pw, 0, ph), mode="replicate"), F.pad(ms, (0, pw, 0, ph))
+            y = net(xs, ms)[0, :, :th, :tw]
+            wt = torch.minimum(_tent(th, overlap)[:, None], _tent(tw, overlap)[None, :]).to(device)
+            out[:, y0 : y0 + th, x0 : x0 + tw] += y * wt
+            weight[y0 : y0 + th, x0 : x0 + tw] += wt
+    out = (out / weight).clamp_(-1, 1).add_(1).mul_(127.5).round_()
+    return out.to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+
+
+def add_texture(net: TextureNet, rgb: np.ndarray, mask: np.ndarray, device="cpu") -> np.ndarray:
+    """uint8 (H, W, 3) photo with its holes filled, bool (H, W) holes -> the photo with texture added in
+    the holes; pixels outside them are returned as they were. Each hole, with `margin` known pixels
+    around it (holes whose margins meet go together), is one region."""
+    from scipy import ndimage
+
+    out = rgb.copy()
+    if not mask.any():
+        return out
+    near = ndimage.binary_dilation(mask, np.ones((3, 3), bool), iterations=net.cfg.margin)
+    labels, _ = ndimage.label(near)
+    for box in ndimage.find_objects(labels):
+        hole = mask[box]
+        region = _region(net, rgb[box], hole, device)
+        out[box][hole] = region[hole]
+    return out

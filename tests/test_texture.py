@@ -1,0 +1,78 @@
+"""The texture stage in the pipeline (restore/inpainting/texture.py): it changes hole pixels only, leaves
+64x64 photos alone, gives the same result in tiles as in one piece, and is a kind of release of its own."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from restore import hub
+from restore.inpainting.pipeline import Restorer
+from restore.inpainting.texture import TextureConfig, TextureNet, add_texture
+from tests.conftest import smooth_photo, tiny_model
+
+
+def _stage(tile: int = 768, margin: int = 8, seed: int = 0) -> TextureNet:
+    torch.manual_seed(seed)
+    net = TextureNet(TextureConfig(width=8, dilations=(1, 2), margin=margin, tile=tile))
+    with torch.no_grad():
+        net.out.weight.normal_(0, 0.2)
+    return net.eval()
+
+
+def _hole(h, w, box):
+    m = np.zeros((h, w), bool)
+    y0, x0, y1, x1 = box
+    m[y0:y1, x0:x1] = True
+    return m
+
+
+def test_stage_changes_the_hole_and_nothing_else():
+    rgb = smooth_photo(120, 150, seed=1)
+    mask = _hole(120, 150, (40, 50, 80, 100))
+    plain = Restorer(tiny_model()).restore(rgb, mask)
+    textured = Restorer(tiny_model(), texture=_stage()).restore(rgb, mask)
+    assert np.array_equal(textured[~mask], rgb[~mask])
+    assert np.abs(textured[mask].astype(int) - plain[mask]).mean() > 0.5
+
+
+def test_64x64_photos_are_left_as_the_model_fills_them():
+    rgb = smooth_photo(64, 64, seed=2)
+    mask = _hole(64, 64, (20, 20, 40, 44))
+    assert np.array_equal(Restorer(tiny_model(), texture=_stage()).restore(rgb, mask),
+                          Restorer(tiny_model()).restore(rgb, mask))
+
+
+def test_an_identity_stage_returns_the_photo_exactly_in_tiles_or_not():
+    rgb = smooth_photo(200, 260, seed=3)
+    mask = _hole(200, 260, (30, 20, 170, 240))
+    identity = TextureNet(TextureConfig(width=8, dilations=(1,), margin=8, tile=64))  # last layer zero: identity
+    assert np.array_equal(add_texture(identity, rgb, mask), rgb)
+
+
+def test_tiles_agree_with_one_piece_inside_the_hole():
+    rgb = smooth_photo(160, 200, seed=4)
+    mask = _hole(160, 200, (20, 20, 140, 180))
+    whole = add_texture(_stage(tile=768), rgb, mask)
+    tiled = add_texture(_stage(tile=96), rgb, mask)
+    assert np.array_equal(tiled[~mask], rgb[~mask])
+    # Tiles see less context at their rims, which the blend weights down: close, not identical.
+    assert np.abs(tiled[mask].astype(int) - whole[mask]).mean() < 2.0
+
+
+def test_a_texture_stage_is_its_own_kind_of_release(tmp_path):
+    folder = tmp_path / "tex"
+    hub.save_pretrained(_stage(), folder)
+    net, _ = hub.load(str(folder), kind="texture")
+    assert isinstance(net, TextureNet) and net.cfg.margin == 8
+    with pytest.raises(hub.ModelError, match="this is a texture stage; give it to --texture"):
+        hub.load(str(folder))
+    # An inpainting model's config names its stage; hub.load_texture finds it there, unless told otherwise.
+    model = tiny_model()
+    model.cfg = dataclasses.replace(model.cfg, texture=str(folder))  # not the shared TINY config
+    assert isinstance(hub.load_texture(model), TextureNet)
+    assert hub.load_texture(model, "") is None
+    assert hub.load_texture(tiny_model()) is None

@@ -1,0 +1,43 @@
+"""Run directories of the trainer's stand-alone stages (the damage detector, the texture stage): the
+config.json a run keeps, its command.txt, and the rule that --resume continues a run as configured."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+
+def save_config(cfg, path: Path) -> None:
+    """A run's config (one of the trainer's config dataclasses, with to_dict) as JSON."""
+    from restore.io.atomic import atomic_write_bytes
+
+    atomic_write_bytes(Path(path), (json.dumps(cfg.to_dict(), indent=2) + "\n").encode())
+
+
+def load_config(path: Path, cls):
+    return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def setup_run(run_dir: Path | None, resume: Path | None, overrides: dict, invocation: str, cls, default: str):
+    """(config, run directory) of a new run of `cls` (in runs/`default` unless told), or of the run `resume`
+    continues, whose config.json the flags given must not change (but for threads)."""
+    if resume is not None:
+        if not (resume / "config.json").exists():
+            raise ValueError(f"{resume}: no config.json here; --resume takes a run directory")
+        cfg = load_config(resume / "config.json", cls)
+        run_dir = resume
+        changed = {k for k, v in overrides.items() if k != "threads" and getattr(cfg, k) != v}
+        if changed:
+            raise ValueError(f"--resume uses {resume}/config.json; drop the flags that change it: {sorted(changed)}")
+        cfg.threads = overrides.get("threads", cfg.threads)
+    else:
+        cfg = cls.from_dict(overrides)
+        run_dir = run_dir or Path("runs") / default
+        if (run_dir / "config.json").exists():
+            raise ValueError(f"{run_dir} already holds a run; pass --resume {run_dir} or choose --run-dir")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, run_dir / "config.json")
+    with open(run_dir / "command.txt", "a") as f:
+        f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')}  {invocation}\n")
+    return cfg, run_dir
