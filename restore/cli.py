@@ -122,7 +122,8 @@ def main():
                    "[default: 9 with --detect-damage, else 0 = off]")
 @click.option("--texture", default=None, metavar="NAME|DIR|none",
               help="the texture stage run over the fills at the photo's own resolution: a released stage, a "
-                   "folder, or none  [default: the model's own, config.json's \"texture\"]")
+                   "folder, or none  [default: the model's own, config.json's \"texture\"; none with --detect-damage, "
+                   "whose scratches and specks it was not trained on]")
 @click.option("--shard", default=None, metavar="I/N",
               help="process only shard I of N (0 <= I < N): several processes or machines share one folder")
 @_detect_options
@@ -176,8 +177,11 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
         from .inpainting.thin import DAMAGE_THIN_PX
 
         smooth_thin = DAMAGE_THIN_PX if detect_damage else 0.0
+    texture = _texture(texture)
+    if texture is None and detect_damage:
+        texture = ""
     restorer = Restorer(net, dev, batch_size, context, detail, mirror, tile_thin, smooth_thin,
-                        hub.load_texture(net, _texture(texture), dev))
+                        hub.load_texture(net, texture, dev))
     runner = Runner(restorer, seed, overwrite, strict_masks, holes,
                     photos_per_batch=batch_size, dilate=dilate, jpeg_quality=jpeg_quality, detector=detector, device=dev)
     counts = {"restored": 0, "skipped": 0, "failed": 0}
@@ -468,8 +472,7 @@ def _bench_damage(dataset, photos, data_dir, split, n, seed, damage_model, lp, l
     net, dev = _load_model(model, device, threads)
     detector = _load_detector(damage_model, dev)
     # As restore run --detect-damage fills, unless --smooth-thin says otherwise.
-    restorer = Restorer(net, dev, smooth_thin=DAMAGE_THIN_PX if smooth_thin is None else smooth_thin,
-                        texture=hub.load_texture(net, None, dev))
+    restorer = Restorer(net, dev, smooth_thin=DAMAGE_THIN_PX if smooth_thin is None else smooth_thin)
     if lp is None:
         click.echo(f"note: LPIPS left out: {lp_note}", err=True)
     classical_fill = telea_one if classical and have_opencv() else None

@@ -76,3 +76,27 @@ def test_a_texture_stage_is_its_own_kind_of_release(tmp_path):
     assert isinstance(hub.load_texture(model), TextureNet)
     assert hub.load_texture(model, "") is None
     assert hub.load_texture(tiny_model()) is None
+
+
+def test_run_takes_the_models_stage_but_not_with_detect_damage(tmp_path):
+    from click.testing import CliRunner
+
+    from restore.cli import main
+    from tests.conftest import write_mask, write_photo
+
+    model = tiny_model()
+    model.cfg = dataclasses.replace(model.cfg, texture=str(tmp_path / "no-such-stage"))
+    hub.save_pretrained(model, tmp_path / "model")
+    write_photo(tmp_path / "in" / "a.png", 80, 96)
+    write_mask(tmp_path / "a.png", 80, 96)
+
+    def run(*extra):
+        args = ["run", tmp_path / "in", "--masks", tmp_path / "a.png", "-o", tmp_path / "out", "--overwrite",
+                "--model", tmp_path / "model", *extra]
+        return CliRunner().invoke(main, [str(a) for a in args])
+
+    res = run()  # the stage the model's config names is loaded, and here it is missing
+    assert res.exit_code != 0 and "no-such-stage" in res.output
+    assert run("--texture", "none").exit_code == 0
+    res = run("--detect-damage")  # scratches and specks: no texture stage unless asked for
+    assert res.exit_code == 0, res.output

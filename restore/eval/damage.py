@@ -201,8 +201,7 @@ def score_release(folder: Path, data_dir: Path | None = None, n: int | None = No
     from .lpips import LpipsError, load
 
     detector = hub.load_pretrained(folder)
-    net = hub.load(hub.DEFAULT_MODEL)[0]
-    restorer = Restorer(net, "cpu", smooth_thin=DAMAGE_THIN_PX, texture=hub.load_texture(net))  # as restore run --detect-damage
+    restorer = Restorer(hub.load(hub.DEFAULT_MODEL)[0], "cpu", smooth_thin=DAMAGE_THIN_PX)  # as restore run --detect-damage
     try:
         lp = load()
     except LpipsError:

@@ -25,7 +25,8 @@ class TextureConfig:
     width: int = 32  # channels at full resolution; twice and four times that at 1/2 and 1/4
     dilations: tuple[int, ...] = (1, 2, 4)  # the residual blocks at 1/4 resolution
     margin: int = 32  # known pixels around a hole that the stage is shown, each side
-    tile: int = 768  # regions larger than tile x tile go through in overlapping tiles of this side
+    tile: int = 256  # regions larger than tile x tile go through in overlapping tiles of this side, those
+    # holding some hole: a long thin stroke's box is mostly known
     arch: str = ARCH
 
     def to_dict(self) -> dict:
@@ -112,6 +113,8 @@ def _region(net: TextureNet, rgb: np.ndarray, hole: np.ndarray, device) -> np.nd
     for y0 in _starts(h, tile, overlap):
         for x0 in _starts(w, tile, overlap):
             xs, ms = x[..., y0 : y0 + tile, x0 : x0 + tile], m[..., y0 : y0 + tile, x0 : x0 + tile]
+            if not hole[y0 : y0 + tile, x0 : x0 + tile].any():  # a thin hole's box is mostly known: skip those
+                continue
             th, tw = xs.shape[-2:]
             ph, pw = (-th) % MULTIPLE, (-tw) % MULTIPLE
             if ph or pw:
@@ -120,7 +123,8 @@ def _region(net: TextureNet, rgb: np.ndarray, hole: np.ndarray, device) -> np.nd
             wt = torch.minimum(_tent(th, overlap)[:, None], _tent(tw, overlap)[None, :]).to(device)
             out[:, y0 : y0 + th, x0 : x0 + tw] += y * wt
             weight[y0 : y0 + th, x0 : x0 + tw] += wt
-    out = (out / weight).clamp_(-1, 1).add_(1).mul_(127.5).round_()
+    # Pixels no tile covered are known ones (a tile is skipped only when it holds no hole): they stay 0.
+    out = (out / weight.clamp_min(1e-6)).clamp_(-1, 1).add_(1).mul_(127.5).round_()
     return out.to(torch.uint8).permute(1, 2, 0).cpu().numpy()
 
 
