@@ -81,13 +81,14 @@ def test_two_stages_resume_and_export(data, tmp_path):
     assert f"# stage 1, in {run_dir}:" in card and "restore-train approx" in card and "--approx" in card
     # how `restore run` uses a release is set at export, and the card gives the flags
     res = train("export", run2, "--name", "toy3", "-o", tmp_path / "release3", "--context", "4", "--detail",
-                "--mirror", "--no-tile-thin")
+                "--mirror", "--no-tile-thin", "--texture", "stage")
     assert res.exit_code == 0, res.output
     exported = json.loads((tmp_path / "release3" / "config.json").read_text())
     assert exported["context"] == 4.0 and exported["detail"] is True and exported["mirror"] is True
-    assert exported["tile_thin"] is False
+    assert exported["tile_thin"] is False and exported["texture"] == "stage"
     card = (tmp_path / "release3" / "README.md").read_text()
-    assert "--name toy3 --context 4 --detail --mirror --no-tile-thin" in card
+    assert "--name toy3 --context 4 --detail --mirror --no-tile-thin --texture stage" in card
+    assert "the texture stage `stage` then adds texture" in card
     assert "contextual residual aggregation" in card and "filled also mirrored" in card
     assert "a thin hole (a scratch) is filled from one" in card
     from trainer.export import approx_run

@@ -435,7 +435,9 @@ def texture(data_dir, run_dir, resume, device, **kw):
 @click.option("--tile-thin/--no-tile-thin", default=None,
               help="whether `restore run` fills thin holes from windows at native resolution along them "
                    "(config.json's tile_thin)  [default: the run's]")
-def export(run_dir, name, out, data_dir, n, context, detail, mirror, tile_thin):
+@click.option("--texture", default=None, metavar="NAME|DIR|none",
+              help="the texture stage `restore run` runs over the model's fills (config.json's texture)  [default: the run's]")
+def export(run_dir, name, out, data_dir, n, context, detail, mirror, tile_thin, texture):
     """Write the release pair (config.json + model.safetensors) and its model card (of an inpainting run or,
     for a `restore-train damage` or `texture` run, of the damage detector or the texture stage)."""
     from .export import export_run
@@ -453,8 +455,10 @@ def export(run_dir, name, out, data_dir, n, context, detail, mirror, tile_thin):
 
             click.echo(str(export_detector(run_dir, name, out, data_dir, n)))
             return
+        if texture is not None:
+            texture = "" if texture.lower() == "none" else texture
         folder = export_run(run_dir, name, out, data_dir, n, context=context, detail=detail, mirror=mirror,
-                            tile_thin=tile_thin)
+                            tile_thin=tile_thin, texture=texture)
     except ValueError as e:
         raise click.ClickException(str(e)) from None
     click.echo(str(folder))

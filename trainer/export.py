@@ -122,12 +122,12 @@ def score_native(folder: Path, dataset: str, data_dir: Path | None, n: int | Non
 
 def export_run(run_dir: Path, name: str, out: Path | None = None, data_dir: Path | None = None,
                n: int | None = None, context: float | None = None, detail: bool | None = None,
-               mirror: bool | None = None, tile_thin: bool | None = None) -> Path:
-    """The release of a run's stage 2 with its card; `context`, `detail`, `mirror` and `tile_thin` set how
-    `restore run` uses it."""
+               mirror: bool | None = None, tile_thin: bool | None = None, texture: str | None = None) -> Path:
+    """The release of a run's stage 2 with its card; `context`, `detail`, `mirror`, `tile_thin` and `texture`
+    (the texture stage `restore run` runs over its fills) set how `restore run` uses it."""
     cfg = TrainConfig.load(run_dir / "config.json")
     inference = {k: v for k, v in (("context", context), ("detail", detail), ("mirror", mirror),
-                                              ("tile_thin", tile_thin)) if v is not None}
+                                   ("tile_thin", tile_thin), ("texture", texture)) if v is not None}
     cfg.model = dataclasses.replace(cfg.model, **inference)
     state = checkpoint.load(run_dir / "gan")
     if state is None:
@@ -185,8 +185,10 @@ def export_run(run_dir: Path, name: str, out: Path | None = None, data_dir: Path
                    if cfg.model.mirror else "")
     thin_line = ("; a thin hole (a scratch) is filled from one\n  window around all of it, not from windows at "
                  "native resolution along it" if not cfg.model.tile_thin else "")
-    flags = "".join(f" --{k} {v:g}" if k == "context" else f" --{'' if v else 'no-'}{k.replace('_', '-')}"
-                    for k, v in inference.items())
+    if cfg.model.texture:
+        thin_line += f"; the texture stage `{cfg.model.texture}` then adds texture at the photo's own resolution"
+    flags = "".join(f" --{k} {v:g}" if k == "context" else f" --texture {v or 'none'}" if k == "texture"
+                    else f" --{'' if v else 'no-'}{k.replace('_', '-')}" for k, v in inference.items())
     card = f"""# restore `{name}` inpainting model
 
 ApproxNet (dense, dropout 0.3{seam}) followed by the self-attention encoder-decoder refiner of
