@@ -515,8 +515,10 @@ def _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, co
                                                                      file=sys.stderr, leave=False)]
     model = model or _default_bench_model(dataset)
     net, dev = _load_model(model, device, threads)
+    texture = _texture(texture)
+    texture = net.cfg.texture if texture is None else texture
     restorer = Restorer(net, dev, batch_size, context, detail, mirror, tile_thin, smooth_thin,
-                        hub.load_texture(net, _texture(texture), dev))
+                        hub.load_texture(net, texture, dev))
     total = len(loaded) * masks_per_photo * len(native_size.KINDS)
     bars: dict = {}
 
@@ -540,7 +542,7 @@ def _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, co
             "masks_per_photo": masks_per_photo, "photo_sizes": f"{sizes[0][1]}x{sizes[0][0]} to {sizes[-1][1]}x{sizes[-1][0]}",
             "seed": seed, "model": model, "context": restorer.context, "detail": restorer.detail,
             "mirror": restorer.mirror, "tile_thin": restorer.tile_thin, "smooth_thin": restorer.smooth_thin,
-            "device": str(dev),
+            "texture": texture or None, "device": str(dev),
             "seconds": round(time.perf_counter() - t0, 1), "command": " ".join(["restore", *sys.argv[1:]])}
     native_size.write(out_dir, result, meta, md)
     click.echo(md)

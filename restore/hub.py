@@ -44,9 +44,9 @@ REGISTRY: dict[str, Release] = {
     "photo": Release(
         name="photo",
         repo_id="restore-inpainting/restore-photo",
-        revision="v1.1",  # v1.1: "detail" on (config only)
+        revision="v1.2",  # v1.1: "detail" on (config only); v1.2: the "texture" stage named (config only)
         sha256={
-            "config.json": "eed03fd3aa99a93ecbf8f6744d6dca293e697d2867a24e4027c1e31cc4a57590",
+            "config.json": "2dfdd763d8a7f6b8ae0a13b42f24bf95e894f8c5aff3d915737a6d03962fc8bc",
             "model.safetensors": "8e4804f6089638858512f52b44a117da049757f8bcc3ec75ff56dfc52918edfe",
         },
         description="ordinary photos (natural/: cities, interiors, landscapes; windows of the photos at their "
@@ -90,6 +90,19 @@ REGISTRY: dict[str, Release] = {
         "damage over old-print versions of natural/, CelebA and Cars; 0.41M parameters; runs/damage-v1 -> v2 -> v3",
         suits="scans of old prints without masks: restore run --detect-damage",
         kind="damage",
+    ),
+    "texture": Release(
+        name="texture",
+        repo_id="restore-inpainting/restore-texture",
+        revision="v1",
+        sha256={
+            "config.json": "27b7c06532d6b1da287082dfec61394412a62853fda83b0f55a237e66a95736c",
+            "model.safetensors": "2e4defdbd46f40b00643549c9cae488f95db0cd1d8c3d2f126c24101bf1927ae",
+        },
+        description="texture stage at native resolution over photo's fills, trained on photo's own fills of 154 "
+        "natural/ photos with hole L1 + LPIPS; 1.16M parameters; runs/texture-v1",
+        suits="run by photo (its config names it); --texture none turns it off",
+        kind="texture",
     ),
 }
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from restore import hub
+
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text()
 
@@ -75,21 +77,29 @@ def lpips_fmt(x: float) -> str:
     return fmt(x, 4 if x < 0.01 else 3)
 
 
-@pytest.mark.parametrize("heading, model, bench, before, classical", [
-    ("natural `val`", "photo", "natural-native", "natural-native-classical", "natural-native-classical"),
-    ("CelebA `val`", "celeba", "celeba-native", "celeba-native-no-detail", "celeba-native"),
+@pytest.mark.parametrize("heading, model, bench, no_texture, before, classical", [
+    ("natural `val`", "photo", "natural-native", "natural-native-no-texture", "natural-native-classical",
+     "natural-native-classical"),
+    ("CelebA `val`", "celeba", "celeba-native", None, "celeba-native-no-detail", "celeba-native"),
 ])
-def test_native_size_tables_match_the_recorded_bench(heading, model, bench, before, classical):
+def test_native_size_tables_match_the_recorded_bench(heading, model, bench, no_texture, before, classical):
     """Each row of README's native-size tables (hole-crop LPIPS / hole PSNR / sharpness) is that of a recorded
-    run: the model with its defaults (detail on), the model without detail, and the four classical methods."""
+    run: the model with its defaults (detail on, and the texture stage its config names), the model without
+    the texture stage, the model without detail either, and the four classical methods."""
     now, old, ref = summary(bench), summary(before), summary(classical)
     assert now["meta"]["model"] == old["meta"]["model"] == model
     assert now["meta"]["detail"] is True and old["meta"]["detail"] is False
+    assert now["meta"].get("texture") == (hub.load(model)[0].cfg.texture or None)
     assert now["meta"]["photos"] == old["meta"]["photos"] == ref["meta"]["photos"]
     assert now["meta"]["seed"] == old["meta"]["seed"] == ref["meta"]["seed"]
     assert f"| {heading}, {now['meta']['photos']} photos" in README
     table = table_after(f"{heading}, ")
     rows = {model: (now, "full model"), f"{model} --no-detail": (old, "full model")}
+    if no_texture:
+        plain = summary(no_texture)
+        assert plain["meta"]["detail"] is True and plain["meta"].get("texture") is None
+        assert plain["meta"]["photos"] == now["meta"]["photos"] and plain["meta"]["seed"] == now["meta"]["seed"]
+        rows[f"{model} --texture none"] = (plain, "full model")
     rows |= {label: (ref, row) for label, row in CLASSICAL_ROWS.items()}
     assert set(table) == set(rows)
     for label, (s, row) in rows.items():
