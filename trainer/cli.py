@@ -338,6 +338,27 @@ def all_(**kw):
     ctx.close()
 
 
+def _train_standalone(cls, default: str, train, data_dir, run_dir, resume, device, kw: dict) -> None:
+    """A new or resumed run of a stand-alone stage (the damage detector, the texture stage), config class
+    `cls`, in runs/`default` unless told; `train(cfg, run_dir, device, data_dir, log)` does the work."""
+    import torch
+
+    from restore.device import pick_device
+
+    from .runs import setup_run
+
+    overrides = {k: v for k, v in kw.items() if v is not None}
+    try:
+        cfg, run_dir = setup_run(run_dir, resume, overrides, _invocation({}), cls, default)
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        dev = pick_device(device)
+        click.echo(f"run directory: {run_dir}  device: {dev}", err=True)
+        train(cfg, run_dir, dev, data_dir, log=lambda s: click.echo(s, err=True))
+    except (ValueError, FileNotFoundError) as e:
+        raise click.ClickException(str(e)) from None
+
+
 def _config_options(cls):
     """A decorator adding a --flag for every scalar hyper-parameter of the config dataclass `cls`."""
     return functools.partial(_scalar_options, cls)
@@ -365,23 +386,9 @@ def damage(data_dir, run_dir, resume, device, **kw):
     """Train the damage detector on synthetic damage over the training photos (resumable).
 
     With --init RUN_DIR it starts from another detector run's averaged weights (fine-tuning)."""
-    import torch
-
-    from restore.device import pick_device
-
     from .damage import train
-    from .runs import setup_run
 
-    overrides = {k: v for k, v in kw.items() if v is not None}
-    try:
-        cfg, run_dir = setup_run(run_dir, resume, overrides, _invocation({}), DamageTrainConfig, "damage")
-        if cfg.threads:
-            torch.set_num_threads(cfg.threads)
-        dev = pick_device(device)
-        click.echo(f"run directory: {run_dir}  device: {dev}", err=True)
-        train(cfg, run_dir, dev, data_dir, log=lambda s: click.echo(s, err=True))
-    except (ValueError, FileNotFoundError) as e:
-        raise click.ClickException(str(e)) from None
+    _train_standalone(DamageTrainConfig, "damage", train, data_dir, run_dir, resume, device, kw)
 
 
 @main.command()
@@ -398,23 +405,9 @@ def texture(data_dir, run_dir, resume, device, **kw):
 
     The first run cuts its crops (a few minutes) into the run directory; --resume reuses them.
     `restore-train export RUN --name NAME` writes the release that `restore run --texture` takes."""
-    import torch
-
-    from restore.device import pick_device
-
-    from .runs import setup_run
     from .texture import train
 
-    overrides = {k: v for k, v in kw.items() if v is not None}
-    try:
-        cfg, run_dir = setup_run(run_dir, resume, overrides, _invocation({}), TextureTrainConfig, "texture")
-        if cfg.threads:
-            torch.set_num_threads(cfg.threads)
-        dev = pick_device(device)
-        click.echo(f"run directory: {run_dir}  device: {dev}", err=True)
-        train(cfg, run_dir, dev, data_dir, log=lambda s: click.echo(s, err=True))
-    except (ValueError, FileNotFoundError) as e:
-        raise click.ClickException(str(e)) from None
+    _train_standalone(TextureTrainConfig, "texture", train, data_dir, run_dir, resume, device, kw)
 
 
 @main.command()

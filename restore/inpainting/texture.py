@@ -136,12 +136,17 @@ def add_texture(net: TextureNet, rgb: np.ndarray, mask: np.ndarray, device="cpu"
     around it (holes whose margins meet go together), is one region."""
     from scipy import ndimage
 
+    from .holes import hole_box
+
     out = rgb.copy()
     if not mask.any():
         return out
-    near = ndimage.binary_dilation(mask, np.ones((3, 3), bool), iterations=net.cfg.margin)
+    # Only the holes' box grown by the margin is looked at: a few holes in a large photo stay cheap.
+    ys, xs = hole_box(mask, net.cfg.margin + 1)
+    near = ndimage.binary_dilation(mask[ys, xs], np.ones((3, 3), bool), iterations=net.cfg.margin)
     labels, _ = ndimage.label(near)
-    for box in ndimage.find_objects(labels):
+    for by, bx in ndimage.find_objects(labels):
+        box = (slice(ys.start + by.start, ys.start + by.stop), slice(xs.start + bx.start, xs.start + bx.stop))
         hole = mask[box]
         region = _region(net, rgb[box], hole, device)
         out[box][hole] = region[hole]
