@@ -103,6 +103,8 @@ class Restorer:
         self.tile_thin = tile_thin if tile_thin is not None else model.cfg.tile_thin
         self.smooth_thin = float(smooth_thin)
         self.texture = texture.to(self.device).eval() if texture is not None else None
+        if self.texture is not None and self.device.type == "cpu":  # as above: ~25 % faster on a blob's region
+            self.texture = self.texture.to(memory_format=torch.channels_last)
 
     def infer(self, images: np.ndarray, masks: np.ndarray, with_coarse: bool = False, paste: bool = True):
         """64x64 batches: uint8 (N,64,64,3) + bool (N,64,64) -> uint8 refined (and coarse) outputs.

@@ -121,7 +121,7 @@ def _region(net: TextureNet, rgb: np.ndarray, hole: np.ndarray, device) -> np.nd
             ph, pw = (-th) % MULTIPLE, (-tw) % MULTIPLE
             if ph or pw:
                 xs, ms = F.pad(xs, (0, pw, 0, ph), mode="replicate"), F.pad(ms, (0, pw, 0, ph))
-            y = net(xs, ms)[0, :, :th, :tw]
+            y = net(xs.contiguous(memory_format=torch.channels_last), ms)[0, :, :th, :tw]
             wt = torch.minimum(_tent(th, overlap)[:, None], _tent(tw, overlap)[None, :]).to(device)
             out[:, y0 : y0 + th, x0 : x0 + tw] += y * wt
             weight[y0 : y0 + th, x0 : x0 + tw] += wt
