@@ -89,3 +89,19 @@ def test_tiny_texture_run_cuts_crops_once_trains_and_resumes(tmp_path, model_dir
         assert res.exit_code == 0, res.output
     res = CliRunner().invoke(cli_main, ["run", str(photos), "-o", str(tmp_path / "out-x"), "--model", str(folder)])
     assert res.exit_code != 0 and "a texture stage; give it to --texture" in res.output
+
+    # --init: a new run starts from a release's (or a run's) weights, not from zero
+    from restore.hub import load_pretrained
+    from trainer.texture import TextureStage, TextureTrainConfig
+
+    released = load_pretrained(folder).state_dict()
+    for spec in (folder, run_dir):
+        cfg = TextureTrainConfig.from_dict({**json.loads((run_dir / "config.json").read_text()), "init": str(spec)})
+        with np.load(crops) as z:
+            data = {k: z[k] for k in z.files}
+        stage = TextureStage(cfg, data, data, torch.device("cpu"))
+        for k, v in stage.net.state_dict().items():
+            assert torch.allclose(v, released[k], atol=1e-2), k  # the release is float16
+    res = CliRunner().invoke(train_main, ["texture", "--data-dir", str(tmp_path / "data"), "--run-dir",
+                                          str(tmp_path / "bad"), "--init", str(tmp_path)])
+    assert res.exit_code == 1 and "neither a texture run directory" in res.output

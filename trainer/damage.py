@@ -25,7 +25,7 @@ from restore.eval.detection import Counts, counts
 
 from .data import load_photos, to_tensor
 from .export import _commands, files_table
-from .runs import load_config
+from .runs import initial_weights, load_config
 
 SOURCES = ("natural", "celeba", "cars")
 
@@ -139,7 +139,7 @@ class DamageStage:
         torch.manual_seed(cfg.seed)
         self.net = DamageDetector(cfg.model)
         if cfg.init:
-            self.net.load_state_dict(initial_weights(cfg.init), strict=True)
+            self.net.load_state_dict(initial_weights(cfg.init, "damage", "detector"), strict=True)
         self.net = self.net.to(device)
         self.ema = copy.deepcopy(self.net).eval().requires_grad_(False)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
@@ -212,22 +212,6 @@ class DamageStage:
         self.net.load_state_dict(state["net"])
         self.ema.load_state_dict(state["ema"])
         self.opt.load_state_dict(state["opt"])
-
-
-def initial_weights(spec: str) -> dict:
-    """The weights a run starts from: the averaged weights of another run's last checkpoint, or a model folder's."""
-    from . import checkpoint
-
-    folder = Path(spec)
-    state = checkpoint.load(folder / "damage") if (folder / "damage").is_dir() else None
-    if state is not None:
-        return state["stage"]["ema"]
-    weights = folder / "model.safetensors"
-    if weights.exists():
-        from safetensors.torch import load_file
-
-        return {k: v.float() for k, v in load_file(str(weights)).items()}
-    raise ValueError(f"--init {spec}: neither a detector run directory (with damage/last.pt) nor a model folder")
 
 
 def train(cfg: DamageTrainConfig, run_dir: Path, device: torch.device, data_dir: Path | None, log=print,

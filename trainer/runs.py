@@ -41,3 +41,20 @@ def setup_run(run_dir: Path | None, resume: Path | None, overrides: dict, invoca
     with open(run_dir / "command.txt", "a") as f:
         f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')}  {invocation}\n")
     return cfg, run_dir
+
+
+def initial_weights(spec: str, stage: str, what: str) -> dict:
+    """The weights a run of `stage` starts from (--init): the averaged weights of another run's last
+    checkpoint (spec/`stage`/last.pt), or a release folder's model.safetensors."""
+    from . import checkpoint
+
+    folder = Path(spec)
+    state = checkpoint.load(folder / stage) if (folder / stage).is_dir() else None
+    if state is not None:
+        return state["stage"]["ema"]
+    weights = folder / "model.safetensors"
+    if weights.exists():
+        from safetensors.torch import load_file
+
+        return {k: v.float() for k, v in load_file(str(weights)).items()}
+    raise ValueError(f"--init {spec}: neither a {what} run directory (with {stage}/last.pt) nor a model folder")

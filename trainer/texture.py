@@ -32,6 +32,7 @@ import torch
 from restore.inpainting.texture import TextureConfig, TextureNet
 
 from .data import Splits, load_photos, to_tensor
+from .runs import initial_weights
 
 KINDS = ("rect", "blob", "blob", "stroke")  # the holes drawn in each photo per round: blobs twice
 BASE_SEED = 0  # the seed of the base model's run (restore/weights/photo), whose split picks the monitor photos
@@ -54,6 +55,7 @@ class TextureTrainConfig:
     perceptual_file: str = ""  # the LPIPS weights (default: as restore bench finds them)
     ema: float = 0.999
     threads: int = 0  # torch threads; 0 = torch's default
+    init: str = ""  # start from this stage's weights (a run directory or a release folder), not from zero
     model: TextureConfig = field(default_factory=TextureConfig)
 
     def to_dict(self) -> dict:
@@ -126,7 +128,10 @@ class TextureStage:
         self.cfg, self.device = cfg, device
         self.train, self.monitor = train, monitor
         torch.manual_seed(cfg.seed)
-        self.net = TextureNet(cfg.model).to(device)
+        self.net = TextureNet(cfg.model)
+        if cfg.init:
+            self.net.load_state_dict(initial_weights(cfg.init, "texture", "texture"), strict=True)
+        self.net = self.net.to(device)
         self.ema = copy.deepcopy(self.net).eval().requires_grad_(False)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, betas=(0.5, 0.9))
         self.perceptual = perceptual
@@ -217,6 +222,8 @@ def train(cfg: TextureTrainConfig, run_dir: Path, device: torch.device, data_dir
 
     from . import loop
 
+    if cfg.init:  # a wrong --init is said before minutes of crop cutting, not after
+        initial_weights(cfg.init, "texture", "texture")
     split = run_dir / "split.json"
     if split.exists():
         lists = json.loads(split.read_text())
@@ -307,6 +314,7 @@ def export_texture(run_dir: Path, name: str, out: Path | None = None, data_dir: 
     params = sum(p.numel() for p in net.parameters())
     monitor = ", ".join(f"{k.removeprefix('val_')} {float(v):.4f}" for k, v in last.items() if k.startswith("val_"))
     perceptual = f" + {cfg.perceptual_weight:g} LPIPS-AlexNet on the crop" if cfg.perceptual_weight else ""
+    started = f", started from `{cfg.init}` (whose own card gives its training)" if cfg.init else ""
     card = f"""# restore `{name}` texture stage
 
 A fully convolutional U-Net (two halvings, dilated residual blocks {list(cfg.model.dilations)} at quarter resolution,
@@ -323,7 +331,7 @@ photos larger than 64x64, when the inpainting model's config.json names it (`"te
 - loss: hole L1{perceptual}; Adam (betas 0.5, 0.9), cosine lr {cfg.lr:g} -> {cfg.lr / 10:g},
   batch {cfg.batch_size}, {cfg.epochs} x {cfg.steps_per_epoch} steps; weights averaged (EMA {cfg.ema})
 - training: {cpu_hours:.2f} CPU-hours (training seconds x torch threads, {platform.machine()}, no GPU), crop cutting
-  not included; last monitor crops: {monitor}
+  not included{started}; last monitor crops: {monitor}
 
 Commands (from the run's command.txt):
 
