@@ -89,43 +89,20 @@ class DamageDetector(nn.Module):
         return F.pixel_shuffle(self.head(y), 2)
 
 
-def _padded(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, int, int]:
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    if ph or pw:
-        x = F.pad(x, (0, pw, 0, ph), mode="replicate")
-    return x, h, w
-
-
-def _starts(size: int, tile: int, overlap: int) -> list[int]:
-    if size <= tile:
-        return [0]
-    step = tile - overlap
-    starts = list(range(0, size - tile, step)) + [size - tile]
-    return sorted(set(starts))
-
-
 @torch.inference_mode()
 def probabilities(model: DamageDetector, rgb: np.ndarray, device="cpu") -> np.ndarray:
     """Damage probability (H, W) float32 for a uint8 RGB photo, in overlapping tiles when large."""
-    tile = model.cfg.tile
+    from ..tiles import blend, padded
+
     overlap = 64  # the network sees about this far; tiles are blended over it so seams do not show
     x = torch.from_numpy(np.array(rgb, dtype=np.uint8, copy=True)).to(device).permute(2, 0, 1)[None].float() / 127.5 - 1
+
+    def run(rows: slice, cols: slice) -> torch.Tensor:
+        tile, th, tw = padded(x[..., rows, cols], model.multiple)
+        return torch.sigmoid(model(tile))[0, :, :th, :tw]
+
     h, w = rgb.shape[:2]
-    out = torch.zeros((h, w), device=device)
-    weight = torch.zeros((h, w), device=device)
-    for y0 in _starts(h, tile, overlap):
-        for x0 in _starts(w, tile, overlap):
-            crop = x[..., y0 : y0 + tile, x0 : x0 + tile]
-            padded, ch, cw = _padded(crop, model.multiple)
-            p = torch.sigmoid(model(padded))[0, 0, :ch, :cw]
-            # a tent weight: a tile's centre counts more than its rim, which saw less context
-            ry = torch.minimum(torch.arange(ch, device=device) + 1, torch.arange(ch, 0, -1, device=device)).float()
-            rx = torch.minimum(torch.arange(cw, device=device) + 1, torch.arange(cw, 0, -1, device=device)).float()
-            wt = torch.minimum(ry[:, None], rx[None, :]).clamp(max=overlap)
-            out[y0 : y0 + ch, x0 : x0 + cw] += p * wt
-            weight[y0 : y0 + ch, x0 : x0 + cw] += wt
-    return (out / weight).cpu().numpy()
+    return blend(1, h, w, model.cfg.tile, overlap, run, device)[0].cpu().numpy()
 
 
 def to_mask(prob: np.ndarray, cfg: DetectorConfig) -> np.ndarray:

@@ -90,43 +90,25 @@ OVERLAP = 64  # tiles of a large region overlap by this much (at most a quarter 
 MULTIPLE = 4  # the network halves twice: sides are padded to a multiple of this
 
 
-def _starts(size: int, tile: int, overlap: int) -> list[int]:
-    if size <= tile:
-        return [0]
-    return sorted(set(range(0, size - tile, tile - overlap)) | {size - tile})
-
-
-def _tent(n: int, overlap: int) -> torch.Tensor:
-    """Weights across a tile side: a tile's rim, which saw less context, counts less than its centre."""
-    i = torch.arange(n)
-    return torch.minimum(i + 1, n - i).float().clamp(max=overlap)
-
-
 @torch.inference_mode()
 def _region(net: TextureNet, rgb: np.ndarray, hole: np.ndarray, device) -> np.ndarray:
     """The stage's output (uint8, the region's size) for a region of a photo and its hole, in tiles when large."""
-    h, w = hole.shape
-    tile = net.cfg.tile
-    overlap = min(OVERLAP, tile // 4)
+    from ..tiles import blend, padded
+
     x = torch.from_numpy(np.ascontiguousarray(rgb)).to(device).permute(2, 0, 1)[None].float().div_(127.5).sub_(1)
     m = torch.from_numpy(hole.astype(np.float32)).to(device)[None, None]
-    out = torch.zeros((3, h, w), device=device)
-    weight = torch.zeros((h, w), device=device)
-    for y0 in _starts(h, tile, overlap):
-        for x0 in _starts(w, tile, overlap):
-            xs, ms = x[..., y0 : y0 + tile, x0 : x0 + tile], m[..., y0 : y0 + tile, x0 : x0 + tile]
-            if not hole[y0 : y0 + tile, x0 : x0 + tile].any():  # a thin hole's box is mostly known: skip those
-                continue
-            th, tw = xs.shape[-2:]
-            ph, pw = (-th) % MULTIPLE, (-tw) % MULTIPLE
-            if ph or pw:
-                xs, ms = F.pad(xs, (0, pw, 0, ph), mode="replicate"), F.pad(ms, (0, pw, 0, ph))
-            y = net(xs.contiguous(memory_format=torch.channels_last), ms)[0, :, :th, :tw]
-            wt = torch.minimum(_tent(th, overlap)[:, None], _tent(tw, overlap)[None, :]).to(device)
-            out[:, y0 : y0 + th, x0 : x0 + tw] += y * wt
-            weight[y0 : y0 + th, x0 : x0 + tw] += wt
+
+    def run(rows: slice, cols: slice) -> torch.Tensor | None:
+        if not hole[rows, cols].any():  # a thin hole's box is mostly known: skip those tiles
+            return None
+        xs, th, tw = padded(x[..., rows, cols], MULTIPLE)
+        ms = F.pad(m[..., rows, cols], (0, xs.shape[-1] - tw, 0, xs.shape[-2] - th))
+        return net(xs.contiguous(memory_format=torch.channels_last), ms)[0, :, :th, :tw]
+
+    h, w = hole.shape
     # Pixels no tile covered are known ones (a tile is skipped only when it holds no hole): they stay 0.
-    out = (out / weight.clamp_min(1e-6)).clamp_(-1, 1).add_(1).mul_(127.5).round_()
+    out = blend(3, h, w, net.cfg.tile, min(OVERLAP, net.cfg.tile // 4), run, device)
+    out = out.clamp_(-1, 1).add_(1).mul_(127.5).round_()
     return out.to(torch.uint8).permute(1, 2, 0).cpu().numpy()
 
 

@@ -1,0 +1,50 @@
+"""A fully convolutional network over a large image in overlapping tiles, blended so that seams do not
+show: the damage detector over a scan, the texture stage over a hole's region."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+
+def padded(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, int, int]:
+    """(x padded on the right and bottom to sides that are multiples of `multiple`, edges repeated; its height, width)."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph or pw:
+        x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+    return x, h, w
+
+
+def starts(size: int, tile: int, overlap: int) -> list[int]:
+    """Where the tiles of one side begin: `tile` apart less `overlap`, the last flush with the end."""
+    if size <= tile:
+        return [0]
+    return sorted(set(range(0, size - tile, tile - overlap)) | {size - tile})
+
+
+def _tent(n: int, overlap: int, device) -> torch.Tensor:
+    i = torch.arange(n, device=device)
+    return torch.minimum(i + 1, n - i).float().clamp(max=overlap)
+
+
+def blend(channels: int, h: int, w: int, tile: int, overlap: int,
+          run: Callable[[slice, slice], torch.Tensor | None], device) -> torch.Tensor:
+    """(channels, h, w): `run(rows, cols)`'s output (channels x the tile's size) for every tile, or None to skip
+    one, averaged where tiles overlap with tent weights: a tile's rim, which saw less context, counts less
+    than its centre. Pixels that no tile covered are 0."""
+    out = torch.zeros((channels, h, w), device=device)
+    weight = torch.zeros((h, w), device=device)
+    for y0 in starts(h, tile, overlap):
+        for x0 in starts(w, tile, overlap):
+            rows, cols = slice(y0, min(y0 + tile, h)), slice(x0, min(x0 + tile, w))
+            y = run(rows, cols)
+            if y is None:
+                continue
+            th, tw = y.shape[-2:]
+            wt = torch.minimum(_tent(th, overlap, device)[:, None], _tent(tw, overlap, device)[None, :])
+            out[:, rows, cols] += y * wt
+            weight[rows, cols] += wt
+    return out / weight.clamp_min(1e-6)
