@@ -359,12 +359,30 @@ def _train_standalone(cls, default: str, train, data_dir, run_dir, resume, devic
         raise click.ClickException(str(e)) from None
 
 
-def _config_options(cls):
-    """A decorator adding a --flag for every scalar hyper-parameter of the config dataclass `cls`."""
-    return functools.partial(_scalar_options, cls)
+def _standalone_options(cls, default: str, holds: str):
+    """The options of a stand-alone stage's command: where the data and the run are, --resume, --device, and
+    a --flag for every scalar hyper-parameter of its config dataclass `cls`."""
+    options = [
+        click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+                     help="folder with the datasets in their official layouts  [env: RESTORE_DATA_DIR; default ../shared/data]"),
+        click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help=f"where {holds} go  [default: runs/{default}]"),
+        click.option("--resume", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+                     help="continue the run in this folder from its last checkpoint (its config.json is used)"),
+        click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda"),
+        functools.partial(_scalar_options, cls),
+    ]
+
+    def decorate(fn):
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return decorate
 
 
 def _scalar_options(cls, fn):
+    """`fn` with a --flag for every scalar hyper-parameter of the config dataclass `cls`."""
     for f in reversed(dataclasses.fields(cls)):
         typ = _TYPES.get(f.type, f.type)
         if f.name == "kind" or typ not in (int, float, str):
@@ -374,14 +392,7 @@ def _scalar_options(cls, fn):
 
 
 @main.command()
-@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
-              help="folder with the datasets in their official layouts  [env: RESTORE_DATA_DIR; default ../shared/data]")
-@click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="where checkpoints, metrics and samples go  [default: runs/damage]")
-@click.option("--resume", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="continue the run in this folder from its last checkpoint (its config.json is used)")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda")
-@_config_options(DamageTrainConfig)
+@_standalone_options(DamageTrainConfig, "damage", "checkpoints, metrics and samples")
 def damage(data_dir, run_dir, resume, device, **kw):
     """Train the damage detector on synthetic damage over the training photos (resumable).
 
@@ -392,14 +403,7 @@ def damage(data_dir, run_dir, resume, device, **kw):
 
 
 @main.command()
-@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
-              help="folder with the datasets in their official layouts  [env: RESTORE_DATA_DIR; default ../shared/data]")
-@click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="where crops, checkpoints, metrics and samples go  [default: runs/texture]")
-@click.option("--resume", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="continue the run in this folder from its last checkpoint (its config.json is used)")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda")
-@_config_options(TextureTrainConfig)
+@_standalone_options(TextureTrainConfig, "texture", "crops, checkpoints, metrics and samples")
 def texture(data_dir, run_dir, resume, device, **kw):
     """Train a texture stage at native resolution on the base model's fills of the training photos (resumable).
 

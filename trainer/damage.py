@@ -259,28 +259,13 @@ def score_card(folder: Path, data_dir: Path | None, n: int | None) -> str:
 def export_detector(run_dir: Path, name: str, out: Path | None = None, data_dir: Path | None = None,
                     n: int | None = None) -> Path:
     """The release of a detector run (config.json + model.safetensors, float16) with its model card."""
-    import csv
     import platform
 
-    from restore.hub import save_pretrained
+    from .runs import export
 
-    from . import checkpoint
-
-    cfg = load_config(run_dir / "config.json", DamageTrainConfig)
-    state = checkpoint.load(run_dir / "damage")
-    if state is None:
-        raise ValueError(f"{run_dir}/damage: no checkpoint; run `restore-train damage` first")
-    model = DamageDetector(cfg.model)
-    model.load_state_dict(state["stage"]["ema"])
-    out = out or run_dir / "export" / name
-    digests = save_pretrained(model.eval(), out)
-    try:
-        scores = score_card(out, data_dir, n)
-    except ValueError as e:  # data not reachable here: the card says so rather than inventing numbers
-        scores = f"not scored: {e}"
+    done = export(run_dir, "damage", DamageTrainConfig, DamageDetector, name, out, lambda o, _: score_card(o, data_dir, n))
+    cfg, model, out, digests, scores, last = done.cfg, done.net, done.out, done.digests, done.scores, done.last
     commands, cpu_seconds, runs = _lineage(run_dir, cfg)
-    with open(run_dir / "damage" / "metrics.csv") as f:
-        last = list(csv.DictReader(f))[-1]
     lists = json.loads((run_dir / "split.json").read_text())
     used = ", ".join(f"{k} {len(v['train'])}" for k, v in lists.items())
     kept = ", ".join(f"{k} {len(v['monitor'])}" for k, v in lists.items())

@@ -3,8 +3,11 @@ config.json a run keeps, its command.txt, and the rule that --resume continues a
 
 from __future__ import annotations
 
+import csv
 import json
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -58,3 +61,43 @@ def initial_weights(spec: str, stage: str, what: str) -> dict:
 
         return {k: v.float() for k, v in load_file(str(weights)).items()}
     raise ValueError(f"--init {spec}: neither a {what} run directory (with {stage}/last.pt) nor a model folder")
+
+
+@dataclass
+class Exported:
+    """What `export` gives a stage's card: the run's config and last checkpoint, the averaged network as
+    released, where it went and the sha256 of its files, its scores, and the last row of metrics.csv."""
+
+    cfg: object
+    state: dict
+    net: object
+    out: Path
+    digests: dict
+    scores: str
+    last: dict
+
+
+def export(run_dir: Path, stage: str, cls, network: Callable, name: str, out: Path | None,
+           score: Callable[[Path, object], str]) -> Exported:
+    """The release of a stand-alone stage's run: `network(cfg.model)` with the averaged weights of its last
+    checkpoint, saved to `out` (default run_dir/export/NAME) as config.json + float16 model.safetensors,
+    and scored by `score(out, cfg)` (or told why not: data out of reach)."""
+    from restore.hub import save_pretrained
+
+    from . import checkpoint
+
+    cfg = load_config(run_dir / "config.json", cls)
+    state = checkpoint.load(run_dir / stage)
+    if state is None:
+        raise ValueError(f"{run_dir}/{stage}: no checkpoint; run `restore-train {stage}` first")
+    net = network(cfg.model)
+    net.load_state_dict(state["stage"]["ema"])
+    out = out or run_dir / "export" / name
+    digests = save_pretrained(net.eval(), out)
+    try:
+        scores = score(out, cfg)
+    except ValueError as e:  # data not reachable here: the card says so rather than inventing numbers
+        scores = f"not scored: {e}"
+    with open(run_dir / stage / "metrics.csv") as f:
+        last = list(csv.DictReader(f))[-1]
+    return Exported(cfg, state, net, out, digests, scores, last)

@@ -283,30 +283,16 @@ def score_card(folder: Path, cfg: TextureTrainConfig, data_dir: Path | None, n: 
 def export_texture(run_dir: Path, name: str, out: Path | None = None, data_dir: Path | None = None,
                    n: int | None = None) -> Path:
     """The release of a texture-stage run (config.json + model.safetensors, float16) with its model card."""
-    import csv
     import platform
 
-    from restore.hub import save_pretrained
     from restore.io.atomic import atomic_write_bytes
 
-    from . import checkpoint
     from .export import _commands, files_table
-    from .runs import load_config
+    from .runs import export
 
-    cfg = load_config(run_dir / "config.json", TextureTrainConfig)
-    state = checkpoint.load(run_dir / "texture")
-    if state is None:
-        raise ValueError(f"{run_dir}/texture: no checkpoint; run `restore-train texture` first")
-    net = TextureNet(cfg.model)
-    net.load_state_dict(state["stage"]["ema"])
-    out = out or run_dir / "export" / name
-    digests = save_pretrained(net.eval(), out)
-    try:
-        scores = score_card(out, cfg, data_dir, n)
-    except ValueError as e:  # data not reachable here: the card says so rather than inventing numbers
-        scores = f"not scored: {e}"
-    with open(run_dir / "texture" / "metrics.csv") as f:
-        last = list(csv.DictReader(f))[-1]
+    done = export(run_dir, "texture", TextureTrainConfig, TextureNet, name, out, lambda o, c: score_card(o, c, data_dir, n))
+    cfg, state, net, out = done.cfg, done.state, done.net, done.out
+    digests, scores, last = done.digests, done.scores, done.last
     lists = json.loads((run_dir / "split.json").read_text())
     with np.load(run_dir / "crops-train.npz") as z:
         crops = len(z["fill"])
