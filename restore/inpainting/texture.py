@@ -10,7 +10,7 @@ Arrays: float tensors in [-1, 1], N x 3 x H x W fills and N x 1 x H x W masks (1
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -36,15 +36,11 @@ class TextureConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> TextureConfig:
-        data = dict(data)
+        from .networks import _from_dict
+
         if data.get("arch", ARCH) != ARCH:
             raise ValueError(f"arch {data.get('arch')!r} is not a texture stage ({ARCH})")
-        unknown = set(data) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown config keys: {sorted(unknown)}")
-        if "dilations" in data:
-            data["dilations"] = tuple(data["dilations"])
-        return cls(**data)
+        return _from_dict(cls, data)
 
 
 class _Res(nn.Module):
