@@ -105,3 +105,61 @@ def test_tiny_texture_run_cuts_crops_once_trains_and_resumes(tmp_path, model_dir
     res = CliRunner().invoke(train_main, ["texture", "--data-dir", str(tmp_path / "data"), "--run-dir",
                                           str(tmp_path / "bad"), "--init", str(tmp_path)])
     assert res.exit_code == 1 and "neither a texture run directory" in res.output
+
+
+def test_hole_patches_mark_the_patches_that_hold_hole():
+    from trainer.losses import hole_patches
+
+    m = torch.zeros(1, 1, 32, 32)
+    m[..., 9:11, 17:18] = 1  # in the patch (1, 2) of a 4x4 grid of 8-pixel patches
+    p = hole_patches(m, (4, 4))
+    assert p.shape == (1, 1, 4, 4) and p.sum() == 1 and p[0, 0, 1, 2] == 1
+
+
+def test_hinge_losses_judge_only_the_patches_that_hold_hole():
+    from trainer.losses import d_hinge_loss, g_hinge_loss
+
+    real = torch.full((1, 1, 2, 2), 2.0)  # confidently real: no real loss
+    fake = torch.tensor([[[[-3.0, 5.0], [5.0, 5.0]]]])  # only the first patch holds hole, and D calls it fake
+    w = torch.tensor([[[[1.0, 0.0], [0.0, 0.0]]]])
+    assert float(d_hinge_loss(real, fake, w)) == 0.0  # the known patches' "real" logits are not counted
+    assert float(g_hinge_loss(fake, w)) == 3.0
+
+
+def test_the_adversarial_term_trains_a_patch_discriminator_that_the_generator_step_leaves_alone():
+    from trainer.texture import TextureStage, TextureTrainConfig
+
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
+    mask = np.zeros((6, 32, 32), bool)
+    mask[:, 8:24, 8:24] = True
+    fill = truth.copy()
+    fill[mask] = 128
+    data = {"fill": fill, "mask": mask, "truth": truth}
+    cfg = TextureTrainConfig(batch_size=2, epochs=1, steps_per_epoch=2, adversarial_weight=0.1, disc_width=8,
+                             model=TextureConfig(width=8, dilations=(1,)))
+    stage = TextureStage(cfg, data, data, torch.device("cpu"))
+    before = {k: v.clone() for k, v in stage.disc.state_dict().items()}
+    grads = []
+    disc_step = stage.disc_step
+
+    def recorded(*args):
+        out = disc_step(*args)
+        grads.append([p.grad.clone() for p in stage.disc.parameters()])
+        return out
+
+    stage.disc_step = recorded
+    parts = stage.step(0, 0, 0)
+    assert {"g_adv", "d", "d_real", "d_fake"} <= set(parts) and len(grads) == 1
+    assert any(not torch.equal(before[k], v) for k, v in stage.disc.state_dict().items())
+    assert all(p.requires_grad for p in stage.disc.parameters())
+    # the generator's backward added nothing to the discriminator's gradients
+    assert all(torch.equal(p.grad, g) for p, g in zip(stage.disc.parameters(), grads[0], strict=True))
+    state = stage.state_dict()
+    assert {"disc", "opt_d"} <= set(state)
+    again = TextureStage(cfg, data, data, torch.device("cpu"))
+    again.load_state_dict(state)
+    for k, v in again.disc.state_dict().items():
+        assert torch.equal(v, state["disc"][k]), k
+    assert TextureStage(TextureTrainConfig(model=TextureConfig(width=8, dilations=(1,))), data, data,
+                        torch.device("cpu")).disc is None

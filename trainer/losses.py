@@ -69,3 +69,22 @@ def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor
 def g_adv_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     """Adversarial part of L_G (non-saturating form of -log(1 - D(G(z))) 's intent)."""
     return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+
+
+def hole_patches(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """1 for each of a patch discriminator's outputs (a grid of `size`) whose patch holds some hole, else 0."""
+    return F.adaptive_max_pool2d(mask, size)
+
+
+def d_hinge_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, fake_weights: torch.Tensor) -> torch.Tensor:
+    """Hinge L_D of a patch discriminator: every patch of a true photo is real; of a restored one, the patches
+    that hold some hole (`fake_weights`) are fake. The rest of a restored crop is the true photo pasted back,
+    so calling it fake would teach the discriminator nothing about fills."""
+    real = F.relu(1 - real_logits).mean()
+    fake = (F.relu(1 + fake_logits) * fake_weights).sum() / fake_weights.sum().clamp_min(1)
+    return real + fake
+
+
+def g_hinge_loss(fake_logits: torch.Tensor, fake_weights: torch.Tensor) -> torch.Tensor:
+    """The generator's hinge adversarial term over the patches that hold some hole."""
+    return -(fake_logits * fake_weights).sum() / fake_weights.sum().clamp_min(1)

@@ -32,6 +32,7 @@ import torch
 from restore.inpainting.texture import TextureConfig, TextureNet
 
 from .data import Splits, load_photos, to_tensor
+from .losses import d_hinge_loss, g_hinge_loss, hole_patches
 from .runs import initial_weights
 
 KINDS = ("rect", "blob", "blob", "stroke")  # the holes drawn in each photo per round: blobs twice
@@ -53,6 +54,9 @@ class TextureTrainConfig:
     lr: float = 2e-4
     perceptual_weight: float = 1.0  # LPIPS-AlexNet on the crop, beside the hole L1; 0 = L1 alone
     perceptual_file: str = ""  # the LPIPS weights (default: as restore bench finds them)
+    adversarial_weight: float = 0.0  # a patch discriminator's hinge term on the hole (trainer.patchgan); 0 = none
+    disc_width: int = 32
+    disc_lr: float = 2e-4
     ema: float = 0.999
     threads: int = 0  # torch threads; 0 = torch's default
     init: str = ""  # start from this stage's weights (a run directory or a release folder), not from zero
@@ -135,6 +139,12 @@ class TextureStage:
         self.ema = copy.deepcopy(self.net).eval().requires_grad_(False)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, betas=(0.5, 0.9))
         self.perceptual = perceptual
+        self.disc = self.opt_d = None
+        if cfg.adversarial_weight > 0:
+            from .patchgan import PatchDiscriminator
+
+            self.disc = PatchDiscriminator(cfg.disc_width).to(device)
+            self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=cfg.disc_lr, betas=(0.5, 0.9))
         self.epochs, self.steps_per_epoch = cfg.epochs, cfg.steps_per_epoch
         self.total_steps = self.epochs * self.steps_per_epoch
 
@@ -152,7 +162,22 @@ class TextureStage:
             lp = self.perceptual(pred, y).mean()
             loss = loss + self.cfg.perceptual_weight * lp
             out["lpips"] = lp.item()
+        if self.disc is not None:
+            logits = self.disc(pred, m)
+            adv = g_hinge_loss(logits, hole_patches(m, logits.shape[-2:]))
+            loss = loss + self.cfg.adversarial_weight * adv
+            out["g_adv"] = adv.item()
         return loss, out
+
+    def disc_step(self, pred: torch.Tensor, y: torch.Tensor, m: torch.Tensor) -> dict:
+        """One step of the patch discriminator: true crops against the stage's fills (detached)."""
+        self.disc.train()
+        real, fake = self.disc(y, m), self.disc(pred.detach(), m)
+        loss = d_hinge_loss(real, fake, hole_patches(m, fake.shape[-2:]))
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_d.step()
+        return {"d": loss.item(), "d_real": real.mean().item(), "d_fake": fake.mean().item()}
 
     def step(self, epoch: int, index: int, global_step: int) -> dict:
         cfg = self.cfg
@@ -165,15 +190,21 @@ class TextureStage:
         for g in self.opt.param_groups:
             g["lr"] = cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * t)))
         self.net.train()
-        loss, parts = self.losses(self.net(x, m), y, m)
+        pred = self.net(x, m)
+        d_parts = self.disc_step(pred, y, m) if self.disc is not None else {}
+        if self.disc is not None:
+            self.disc.requires_grad_(False)  # the generator's step must not move the discriminator
+        loss, parts = self.losses(pred, y, m)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
+        if self.disc is not None:
+            self.disc.requires_grad_(True)
         with torch.no_grad():
             decay = min(cfg.ema, (1 + global_step) / (10 + global_step))
             for e, p in zip(self.ema.parameters(), self.net.parameters(), strict=True):
                 e.lerp_(p, 1 - decay)
-        return {"loss": loss.item(), **parts}
+        return {"loss": loss.item(), **parts, **d_parts}
 
     @torch.inference_mode()
     def predict(self, data: dict, idx: np.ndarray) -> torch.Tensor:
@@ -205,12 +236,18 @@ class TextureStage:
         return [self.monitor["fill"][idx], to_uint8(self.predict(self.monitor, idx)), self.monitor["truth"][idx]]
 
     def state_dict(self) -> dict:
-        return {"net": self.net.state_dict(), "ema": self.ema.state_dict(), "opt": self.opt.state_dict()}
+        state = {"net": self.net.state_dict(), "ema": self.ema.state_dict(), "opt": self.opt.state_dict()}
+        if self.disc is not None:
+            state.update(disc=self.disc.state_dict(), opt_d=self.opt_d.state_dict())
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         self.net.load_state_dict(state["net"])
         self.ema.load_state_dict(state["ema"])
         self.opt.load_state_dict(state["opt"])
+        if self.disc is not None:
+            self.disc.load_state_dict(state["disc"])
+            self.opt_d.load_state_dict(state["opt_d"])
 
 
 def train(cfg: TextureTrainConfig, run_dir: Path, device: torch.device, data_dir: Path | None, log=print,
