@@ -63,6 +63,21 @@ def test_tiles_agree_with_one_piece_inside_the_hole():
     assert np.abs(tiled[mask].astype(int) - whole[mask]).mean() < 2.0
 
 
+def test_thin_holes_get_thin_gain_of_the_correction_and_wide_holes_all_of_it():
+    rgb = smooth_photo(160, 200, seed=5)
+    mask = _hole(160, 200, (20, 20, 80, 90))  # wide: 60 px
+    mask |= _hole(160, 200, (120, 20, 126, 180))  # a 6 px stroke
+    thin = _hole(160, 200, (120, 20, 126, 180))
+    full = add_texture(_stage(), rgb, mask).astype(np.float32)
+    net = _stage()
+    net.cfg = dataclasses.replace(net.cfg, thin_px=9, thin_gain=0.5)
+    half = add_texture(net, rgb, mask).astype(np.float32)
+    wide = mask & ~thin
+    assert np.array_equal(half[wide], full[wide]) and np.array_equal(half[~mask], rgb[~mask])
+    want = rgb[thin] + 0.5 * (full[thin] - rgb[thin])
+    assert np.abs(half[thin] - want).max() <= 1 and np.abs(full[thin] - rgb[thin]).mean() > 1
+
+
 def test_a_texture_stage_is_its_own_kind_of_release(tmp_path):
     folder = tmp_path / "tex"
     hub.save_pretrained(_stage(), folder)

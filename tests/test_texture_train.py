@@ -106,6 +106,27 @@ def test_tiny_texture_run_cuts_crops_once_trains_and_resumes(tmp_path, model_dir
                                           str(tmp_path / "bad"), "--init", str(tmp_path)])
     assert res.exit_code == 1 and "neither a texture run directory" in res.output
 
+    # a run started from a release: its card gives the whole lineage, and export sets how thin holes are treated
+    run2 = tmp_path / "run2"
+    res = CliRunner().invoke(train_main, [str(a) for a in args[:3]] + ["--run-dir", str(run2), "--init", str(folder)]
+                             + [str(a) for a in args[5:]])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(train_main, ["export", str(run2), "--name", "t2", "--thin-px", "9", "--thin-gain", "0.5",
+                                          "--data-dir", str(tmp_path / "data"), "--n", "1"])
+    assert res.exit_code == 0, res.output
+    out2 = run2 / "export" / "t2"
+    config = json.loads((out2 / "config.json").read_text())
+    assert config["thin_px"] == 9 and config["thin_gain"] == 0.5
+    card2 = (out2 / "README.md").read_text()
+    assert f"# how {folder} was trained (from its card):" in card2 and str(run_dir) in card2
+    assert "get 0.5 of its correction" in card2 and "--thin-px 9 --thin-gain 0.5" in card2
+    assert "with the 0.00 of its start" in card2
+    other = tmp_path / "detector-run"
+    other.mkdir()
+    (other / "config.json").write_text(json.dumps({"kind": "damage"}))
+    res = CliRunner().invoke(train_main, ["export", str(other), "--name", "x", "--thin-px", "9"])
+    assert res.exit_code == 1 and "settings of a texture stage" in res.output
+
 
 def test_hole_patches_mark_the_patches_that_hold_hole():
     from trainer.losses import hole_patches

@@ -434,7 +434,11 @@ def texture(data_dir, run_dir, resume, device, **kw):
                    "(config.json's tile_thin)  [default: the run's]")
 @click.option("--texture", default=None, metavar="NAME|DIR|none",
               help="the texture stage `restore run` runs over the model's fills (config.json's texture)  [default: the run's]")
-def export(run_dir, name, out, data_dir, n, context, detail, mirror, tile_thin, texture):
+@click.option("--thin-px", type=click.FloatRange(min=0), default=None,
+              help="texture stage: holes at most this thick (px) get --thin-gain of its correction  [default: the run's]")
+@click.option("--thin-gain", type=click.FloatRange(min=0), default=None,
+              help="texture stage: the share of its correction that thin holes get  [default: the run's]")
+def export(run_dir, name, out, data_dir, n, context, detail, mirror, tile_thin, texture, thin_px, thin_gain):
     """Write the release pair (config.json + model.safetensors) and its model card (of an inpainting run or,
     for a `restore-train damage` or `texture` run, of the damage detector or the texture stage)."""
     from .export import export_run
@@ -445,8 +449,10 @@ def export(run_dir, name, out, data_dir, n, context, detail, mirror, tile_thin, 
         if kind == "texture":
             from .texture import export_texture
 
-            click.echo(str(export_texture(run_dir, name, out, data_dir, n)))
+            click.echo(str(export_texture(run_dir, name, out, data_dir, n, thin_px=thin_px, thin_gain=thin_gain)))
             return
+        if thin_px is not None or thin_gain is not None:
+            raise ValueError("--thin-px and --thin-gain are settings of a texture stage; this run is not one")
         if kind == "damage":
             from .damage import export_detector
 

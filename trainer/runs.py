@@ -78,15 +78,20 @@ class Exported:
 
 
 def export(run_dir: Path, stage: str, cls, network: Callable, name: str, out: Path | None,
-           score: Callable[[Path, object], str]) -> Exported:
+           score: Callable[[Path, object], str], settings: dict | None = None) -> Exported:
     """The release of a stand-alone stage's run: `network(cfg.model)` with the averaged weights of its last
     checkpoint, saved to `out` (default run_dir/export/NAME) as config.json + float16 model.safetensors,
-    and scored by `score(out, cfg)` (or told why not: data out of reach)."""
+    and scored by `score(out, cfg)` (or told why not: data out of reach). `settings` replace fields of
+    cfg.model that say how the pipeline runs the network, not what it learnt."""
+    import dataclasses
+
     from restore.hub import save_pretrained
 
     from . import checkpoint
 
     cfg = load_config(run_dir / "config.json", cls)
+    if settings:
+        cfg.model = dataclasses.replace(cfg.model, **settings)
     state = checkpoint.load(run_dir / stage)
     if state is None:
         raise ValueError(f"{run_dir}/{stage}: no checkpoint; run `restore-train {stage}` first")

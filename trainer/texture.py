@@ -317,17 +317,34 @@ def score_card(folder: Path, cfg: TextureTrainConfig, data_dir: Path | None, n: 
             f"(`restore bench --size native --texture none|DIR --no-classical`):\n\n" + native_size.table(rows))
 
 
+def _init_hours(spec: str) -> float | None:
+    """The CPU-hours the --init stage's card records for its own training (None when it gives none)."""
+    import re
+
+    from restore.hub import resolve
+
+    try:
+        card = (resolve(spec).folder / "README.md").read_text()
+    except (OSError, ValueError):
+        return None
+    found = re.search(r"; ([0-9.]+) with the [0-9.]+ of its start", card) or re.search(r"training: ([0-9.]+) CPU-hours", card)
+    return float(found.group(1)) if found else None
+
+
 def export_texture(run_dir: Path, name: str, out: Path | None = None, data_dir: Path | None = None,
-                   n: int | None = None) -> Path:
-    """The release of a texture-stage run (config.json + model.safetensors, float16) with its model card."""
+                   n: int | None = None, thin_px: float | None = None, thin_gain: float | None = None) -> Path:
+    """The release of a texture-stage run (config.json + model.safetensors, float16) with its model card;
+    `thin_px` and `thin_gain` (TextureConfig's) default to the run's."""
     import platform
 
     from restore.io.atomic import atomic_write_bytes
 
-    from .export import _commands, files_table
+    from .export import _commands, _init_commands, files_table
     from .runs import export
 
-    done = export(run_dir, "texture", TextureTrainConfig, TextureNet, name, out, lambda o, c: score_card(o, c, data_dir, n))
+    settings = {k: float(v) for k, v in (("thin_px", thin_px), ("thin_gain", thin_gain)) if v is not None}
+    done = export(run_dir, "texture", TextureTrainConfig, TextureNet, name, out, lambda o, c: score_card(o, c, data_dir, n),
+                  settings)
     cfg, state, net, out = done.cfg, done.state, done.net, done.out
     digests, scores, last = done.digests, done.scores, done.last
     lists = json.loads((run_dir / "split.json").read_text())
@@ -337,21 +354,32 @@ def export_texture(run_dir: Path, name: str, out: Path | None = None, data_dir: 
     params = sum(p.numel() for p in net.parameters())
     monitor = ", ".join(f"{k.removeprefix('val_')} {float(v):.4f}" for k, v in last.items() if k.startswith("val_"))
     perceptual = f" + {cfg.perceptual_weight:g} LPIPS-AlexNet on the crop" if cfg.perceptual_weight else ""
-    started = f", started from `{cfg.init}` (whose own card gives its training)" if cfg.init else ""
+    started, lineage = "", ""
+    if cfg.init:  # the card gives the whole lineage: the --init stage's commands and hours, from its own card
+        before = _init_hours(cfg.init)
+        total = f"; {cpu_hours + before:.2f} with the {before:.2f} of its start" if before is not None else ""
+        started = f", started from `{cfg.init}`{total}"
+        lineage = _init_commands(cfg.init) + "\n# then:\n"
+    adversarial = (f" + {cfg.adversarial_weight:g} x the hinge term of a patch discriminator (width {cfg.disc_width}, "
+                   f"spectral norm, lr {cfg.disc_lr:g}) over the patches that hold hole") if cfg.adversarial_weight else ""
+    m = cfg.model
+    thin = (f" Holes at most {m.thin_px:g} px thick (strokes, scratches) get {m.thin_gain:g} of its correction."
+            if m.thin_px > 0 and m.thin_gain != 1 else "")
+    flags = "".join(f" --{k.replace('_', '-')} {v:g}" for k, v in settings.items())
     card = f"""# restore `{name}` texture stage
 
 A fully convolutional U-Net (two halvings, dilated residual blocks {list(cfg.model.dilations)} at quarter resolution,
 width {cfg.model.width}) that takes `{cfg.base}`'s fill at the photo's own resolution, with the mask, and adds texture
 in the hole; known pixels pass through. {params / 1e6:.2f}M parameters, stored in float16. The pipeline runs it
 over each hole with {cfg.model.margin} px of the photo around it (in tiles of {cfg.model.tile} px when larger), for
-photos larger than 64x64, when the inpainting model's config.json names it (`"texture"`).
+photos larger than 64x64, when the inpainting model's config.json names it (`"texture"`).{thin}
 
 - data: {crops} crops of {cfg.crop}x{cfg.crop} at native resolution from {len(lists['train'])} `{cfg.dataset}` training photos
   ({cfg.rounds} rounds of a rectangle, two blobs and a stroke per photo, drawn as `restore bench --size native`
   draws them, each filled by the released `{cfg.base}` as `restore run` fills it, {cfg.crops_per_hole} crops around each hole),
   horizontal flips; {len(lists['monitor'])} photos kept aside to monitor (those `{cfg.base}`'s run kept aside); the dataset's
   `val` split was never used in training
-- loss: hole L1{perceptual}; Adam (betas 0.5, 0.9), cosine lr {cfg.lr:g} -> {cfg.lr / 10:g},
+- loss: hole L1{perceptual}{adversarial}; Adam (betas 0.5, 0.9), cosine lr {cfg.lr:g} -> {cfg.lr / 10:g},
   batch {cfg.batch_size}, {cfg.epochs} x {cfg.steps_per_epoch} steps; weights averaged (EMA {cfg.ema})
 - training: {cpu_hours:.2f} CPU-hours (training seconds x torch threads, {platform.machine()}, no GPU), crop cutting
   not included{started}; last monitor crops: {monitor}
@@ -359,8 +387,8 @@ photos larger than 64x64, when the inpainting model's config.json names it (`"te
 Commands (from the run's command.txt):
 
 ```
-{_commands(run_dir)}
-restore-train export {run_dir} --name {name}
+{lineage}{_commands(run_dir)}
+restore-train export {run_dir} --name {name}{flags}
 ```
 
 ## Scores

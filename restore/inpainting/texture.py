@@ -29,6 +29,11 @@ class TextureConfig:
     # (a long thin stroke's box is mostly known). On a 1024x680 photo, seconds for a blob / a stroke at tiles
     # of 256, 512, 768: .80 / 1.01, .69 / .55, .38 / .57 (the overlaps cost more than the skipped tiles save).
     tile: int = 768
+    # Holes at most thin_px thick (a stroke, a scratch) get only thin_gain of the stage's correction: there
+    # the fill is close already, and the texture costs hole PSNR for less LPIPS than in a wide hole
+    # (docs/training.md). 0 = every hole gets all of it.
+    thin_px: float = 0.0
+    thin_gain: float = 1.0
     arch: str = ARCH
 
     def to_dict(self) -> dict:
@@ -119,6 +124,11 @@ def add_texture(net: TextureNet, rgb: np.ndarray, mask: np.ndarray, device="cpu"
     out = rgb.copy()
     if not mask.any():
         return out
+    thin = None
+    if net.cfg.thin_px > 0 and net.cfg.thin_gain != 1:
+        from .thin import thin_part
+
+        thin = thin_part(mask, net.cfg.thin_px)
     # Only the holes' box grown by the margin is looked at: a few holes in a large photo stay cheap.
     ys, xs = hole_box(mask, net.cfg.margin + 1)
     near = ndimage.binary_dilation(mask[ys, xs], np.ones((3, 3), bool), iterations=net.cfg.margin)
@@ -127,5 +137,9 @@ def add_texture(net: TextureNet, rgb: np.ndarray, mask: np.ndarray, device="cpu"
         box = (slice(ys.start + by.start, ys.start + by.stop), slice(xs.start + bx.start, xs.start + bx.stop))
         hole = mask[box]
         region = _region(net, rgb[box], hole, device)
+        if thin is not None and thin[box].any():
+            part = thin[box]
+            fill = rgb[box][part].astype(np.float32)
+            region[part] = np.clip(np.rint(fill + net.cfg.thin_gain * (region[part] - fill)), 0, 255).astype(np.uint8)
         out[box][hole] = region[hole]
     return out
