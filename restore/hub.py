@@ -94,13 +94,13 @@ REGISTRY: dict[str, Release] = {
     "texture": Release(
         name="texture",
         repo_id="restore-inpainting/restore-texture",
-        revision="v1",
+        revision="v2",  # v2: continued from v1 with a patch discriminator; thin holes get 0.75 of the correction
         sha256={
-            "config.json": "27b7c06532d6b1da287082dfec61394412a62853fda83b0f55a237e66a95736c",
-            "model.safetensors": "2e4defdbd46f40b00643549c9cae488f95db0cd1d8c3d2f126c24101bf1927ae",
+            "config.json": "5429fcc29b589efa062e8acdb91e91eee9ba77e1c59a7a5b684887d48a7fdc00",
+            "model.safetensors": "2d56d31bff0dfb23b8496cfc2c593c09430c2ca826211ab8103477a8763a7a73",
         },
         description="texture stage at native resolution over photo's fills, trained on photo's own fills of 154 "
-        "natural/ photos with hole L1 + LPIPS; 1.16M parameters; runs/texture-v1",
+        "natural/ photos with hole L1 + LPIPS + a patch discriminator; 1.16M parameters; runs/texture-v1 -> v2",
         suits="run by photo (its config names it); --texture none turns it off",
         kind="texture",
     ),
