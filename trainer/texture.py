@@ -7,7 +7,8 @@ resolution (the photo with `restore run`'s result in the hole, and the mask) and
 texture added in the hole; known pixels pass through. It is trained on crops of `crop` pixels cut
 around holes drawn as `restore bench --size native` draws them, filled by the released `base`
 model exactly as `restore run` fills them, against the true photo: hole L1 plus
-`perceptual_weight` times LPIPS-AlexNet on the crop.
+`perceptual_weight` times LPIPS-AlexNet on the crop, and with `adversarial_weight` a patch
+discriminator's hinge term over the patches that hold hole (trainer/patchgan.py).
 
 Training photos: the dataset's `train` split without the few photos the base model's own run kept
 aside to monitor (trainer.data.Splits), which monitor this stage too; `val` is never read. The
