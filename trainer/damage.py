@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,7 @@ from restore.eval.detection import Counts, counts
 
 from .data import load_photos, to_tensor
 from .export import _commands, files_table
-from .runs import initial_weights, load_config
+from .runs import config_from_dict, initial_weights, load_config
 
 SOURCES = ("natural", "celeba", "cars")
 
@@ -58,16 +58,7 @@ class DamageTrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> DamageTrainConfig:
-        data = dict(data)
-        unknown = set(data) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown config keys: {sorted(unknown)}")
-        model = data.pop("model", None) or DetectorConfig()
-        model = model if isinstance(model, DetectorConfig) else DetectorConfig.from_dict(model)
-        for k in ("weights", "max_photos", "monitor_photos"):
-            if k in data:
-                data[k] = tuple(data[k])
-        return cls(model=model, **data)
+        return config_from_dict(cls, data, DetectorConfig)
 
 
 TINY = dict(crop=32, batch_size=2, epochs=1, steps_per_epoch=2, monitor_crops=4, max_photos=(2, 2, 2),

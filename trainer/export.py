@@ -42,13 +42,21 @@ def approx_run(run_dir: Path) -> Path:
     return run_dir
 
 
-def _init_commands(spec: str) -> str:
-    """The commands block of the --init model's card, so a fine-tuned model's card gives its whole lineage."""
+def init_card(spec: str) -> str | None:
+    """The model card (README.md) of the --init model `spec`, or None when it has none."""
     from restore.hub import resolve
 
     try:
-        card = (resolve(spec).folder / "README.md").read_text()
+        return (resolve(spec).folder / "README.md").read_text()
     except (OSError, ValueError):
+        return None
+
+
+def _init_commands(spec: str, card: str | None = None) -> str:
+    """The commands block of the --init model's card (`card`, read from `spec` unless given), so a fine-tuned
+    model's card gives its whole lineage."""
+    card = card if card is not None else init_card(spec)
+    if card is None:
         return f"# {spec}: no model card found; its training is not recorded here"
     _, fence, rest = card.partition("```\n")
     block = rest.partition("\n```")[0] if fence else ""

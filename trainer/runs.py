@@ -7,7 +7,7 @@ import csv
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 
@@ -16,6 +16,18 @@ def save_config(cfg, path: Path) -> None:
     from restore.io.atomic import atomic_write_bytes
 
     atomic_write_bytes(Path(path), (json.dumps(cfg.to_dict(), indent=2) + "\n").encode())
+
+
+def config_from_dict(cls, data: dict, model_cls):
+    """A stand-alone stage's config dataclass `cls` from its JSON dict: unknown keys refused, `model` built as
+    `model_cls` (or taken as one), and lists (JSON's tuples) made tuples again."""
+    data = dict(data)
+    unknown = set(data) - {f.name for f in fields(cls)}
+    if unknown:
+        raise ValueError(f"unknown config keys: {sorted(unknown)}")
+    model = data.pop("model", None) or model_cls()
+    model = model if isinstance(model, model_cls) else model_cls.from_dict(model)
+    return cls(model=model, **{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
 def load_config(path: Path, cls):

@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 import json
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +34,7 @@ from restore.inpainting.texture import TextureConfig, TextureNet
 
 from .data import Splits, load_photos, to_tensor
 from .losses import d_hinge_loss, g_hinge_loss, hole_patches
-from .runs import initial_weights
+from .runs import config_from_dict, initial_weights
 
 KINDS = ("rect", "blob", "blob", "stroke")  # the holes drawn in each photo per round: blobs twice
 BASE_SEED = 0  # the seed of the base model's run (restore/weights/photo), whose split picks the monitor photos
@@ -68,13 +68,7 @@ class TextureTrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> TextureTrainConfig:
-        data = dict(data)
-        unknown = set(data) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown config keys: {sorted(unknown)}")
-        model = data.pop("model", None) or TextureConfig()
-        model = model if isinstance(model, TextureConfig) else TextureConfig.from_dict(model)
-        return cls(model=model, **data)
+        return config_from_dict(cls, data, TextureConfig)
 
 
 def cut_crops(photos: list[np.ndarray], restorer, cfg: TextureTrainConfig, rng: np.random.Generator, rounds: int,
@@ -318,15 +312,11 @@ def score_card(folder: Path, cfg: TextureTrainConfig, data_dir: Path | None, n: 
             f"(`restore bench --size native --texture none|DIR --no-classical`):\n\n" + native_size.table(rows))
 
 
-def _init_hours(spec: str) -> float | None:
+def _init_hours(card: str | None) -> float | None:
     """The CPU-hours the --init stage's card records for its own training (None when it gives none)."""
     import re
 
-    from restore.hub import resolve
-
-    try:
-        card = (resolve(spec).folder / "README.md").read_text()
-    except (OSError, ValueError):
+    if card is None:
         return None
     found = re.search(r"; ([0-9.]+) with the [0-9.]+ of its start", card) or re.search(r"training: ([0-9.]+) CPU-hours", card)
     return float(found.group(1)) if found else None
@@ -340,7 +330,7 @@ def export_texture(run_dir: Path, name: str, out: Path | None = None, data_dir: 
 
     from restore.io.atomic import atomic_write_bytes
 
-    from .export import _commands, _init_commands, files_table
+    from .export import _commands, _init_commands, files_table, init_card
     from .runs import export
 
     settings = {k: float(v) for k, v in (("thin_px", thin_px), ("thin_gain", thin_gain)) if v is not None}
@@ -357,10 +347,11 @@ def export_texture(run_dir: Path, name: str, out: Path | None = None, data_dir: 
     perceptual = f" + {cfg.perceptual_weight:g} LPIPS-AlexNet on the crop" if cfg.perceptual_weight else ""
     started, lineage = "", ""
     if cfg.init:  # the card gives the whole lineage: the --init stage's commands and hours, from its own card
-        before = _init_hours(cfg.init)
+        init = init_card(cfg.init)
+        before = _init_hours(init)
         total = f"; {cpu_hours + before:.2f} with the {before:.2f} of its start" if before is not None else ""
         started = f", started from `{cfg.init}`{total}"
-        lineage = _init_commands(cfg.init) + "\n# then:\n"
+        lineage = _init_commands(cfg.init, init) + "\n# then:\n"
     adversarial = (f" + {cfg.adversarial_weight:g} x the hinge term of a patch discriminator (width {cfg.disc_width}, "
                    f"spectral norm, lr {cfg.disc_lr:g}) over the patches that hold hole") if cfg.adversarial_weight else ""
     m = cfg.model
