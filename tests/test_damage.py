@@ -47,6 +47,20 @@ def test_same_seed_same_damage_other_seed_other_damage():
     assert not np.array_equal(a.mask, c.mask)
 
 
+def test_the_mix_sets_the_odds_of_each_kind_and_the_tone_of_cracks():
+    crack = synthetic.KINDS.index("crack")
+    always = [0.0] * len(synthetic.KINDS)
+    always[crack] = 1.0
+    for light, brighter in ((0.0, False), (1.0, True)):
+        mix = synthetic.DamageMix(odds=tuple(always), crack_light=light)
+        for seed in range(3):
+            d = synthetic.apply(np.random.default_rng(seed), _photo(), None, hard_negatives=0, mix=mix)
+            assert set(d.kinds) == {"crack"}
+            m = d.kinds["crack"]
+            change = d.damaged[m].astype(float).mean() - d.clean[m].astype(float).mean()
+            assert (change > 0) == brighter, (light, seed, change)
+
+
 def test_unknown_kind_is_refused():
     with pytest.raises(ValueError, match="unknown damage kind 'mould'"):
         synthetic.apply(np.random.default_rng(0), _photo(), ("mould",))

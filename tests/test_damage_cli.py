@@ -1,6 +1,7 @@
 """--detect-damage through restore run, restore masks and restore.detect_damage; the detector's release
 path (save, load, kinds kept apart); and a tiny `restore-train damage` run exported and used."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -164,6 +165,23 @@ def test_train_export_and_use_a_tiny_detector(tmp_path, model_dir):
     folder = run_dir / "export" / "tiny"
     card = (folder / "README.md").read_text()
     assert "damage detector" in card and "CPU-hours" in card and "| lines |" in card
+    # A run started from the release takes its lineage (commands and hours) from the release's card.
+    (folder / "README.md").write_text(re.sub(r"training: [0-9.]+ CPU-hours", "training: 1.25 CPU-hours", card))
+    res = CliRunner().invoke(train_main, [str(a) for a in [*args[:4], tmp_path / "run2", *args[5:], "--init", folder,
+                                                            "--crack-odds", "1", "--crack-light", "0"]])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(train_main, ["export", str(tmp_path / "run2"), "--name", "tiny2", "--data-dir",
+                                          str(tmp_path / "data"), "--n", "1"])
+    assert res.exit_code == 0, res.output
+    card2 = (tmp_path / "run2" / "export" / "tiny2" / "README.md").read_text()
+    assert f"# how {folder} was trained (from its card):" in card2
+    import hashlib
+
+    digest = hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()
+    assert f"# --init {folder} below is (the release whose model.safetensors has sha256 {digest})" in card2
+    assert card2.count("restore-train damage --data-dir") == 2 and "--crack-light 0" in card2
+    assert "100% of damaged crops had cracks (0% of them light)" in card2
+    assert 1.25 <= float(re.search(r"training: ([0-9.]+) CPU-hours", card2).group(1)) < 1.3
     photos = tmp_path / "photos"
     write_photo(photos / "a.png", 40, 48)
     res = run("run", photos, "-o", tmp_path / "out", "--model", model_dir, "--detect-damage", "--damage-model", folder)

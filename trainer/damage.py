@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -45,6 +46,11 @@ class DamageTrainConfig:
     ema: float = 0.998
     clean_fraction: float = 0.15  # crops with no damage at all, to learn what is not damage
     hard_negatives: float = 0.5  # share of crops given wires, branches, text, stars or highlights
+    # how the damage of a crop is drawn (restore bench --damage draws synthetic.DamageMix's defaults)
+    crack_odds: float = 0.35  # share of damaged crops with cracks
+    dust_odds: float = 0.55  # ... with dust and specks
+    scratch_light: float = 0.7  # share of scratches that are light (the rest are dark)
+    crack_light: float = 0.5  # share of cracks that are light
     weights: tuple[float, ...] = (0.6, 0.2, 0.2)  # how often each of SOURCES is drawn
     max_photos: tuple[int, ...] = (0, 3000, 2000)  # photos taken from each source (0 = all)
     monitor_photos: tuple[int, ...] = (8, 60, 60)  # training photos of each source kept aside to monitor
@@ -101,6 +107,14 @@ def crop_of(photo: np.ndarray, rng: np.random.Generator, side: int, source: str)
     return out[:, ::-1] if rng.random() < 0.5 else out
 
 
+def damage_mix(cfg: DamageTrainConfig) -> synthetic.DamageMix:
+    """The run's way of drawing damage: the bench's, with the run's odds of cracks and dust and tones."""
+    odds = list(synthetic.DamageMix().odds)
+    odds[synthetic.KINDS.index("crack")] = cfg.crack_odds
+    odds[synthetic.KINDS.index("dust")] = cfg.dust_odds
+    return synthetic.DamageMix(tuple(odds), cfg.scratch_light, cfg.crack_light)
+
+
 def sample(photos: dict[str, list[np.ndarray]], cfg: DamageTrainConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """One (damaged crop uint8 (S, S, 3), damage mask bool (S, S))."""
     names = list(photos)
@@ -109,7 +123,7 @@ def sample(photos: dict[str, list[np.ndarray]], cfg: DamageTrainConfig, rng: np.
     pool = photos[source]
     crop = crop_of(pool[int(rng.integers(len(pool)))], rng, cfg.crop, source)
     kinds = () if rng.random() < cfg.clean_fraction else None
-    d = synthetic.apply(rng, crop, kinds, hard_negatives=cfg.hard_negatives)
+    d = synthetic.apply(rng, crop, kinds, hard_negatives=cfg.hard_negatives, mix=damage_mix(cfg))
     return d.damaged, d.mask
 
 
@@ -224,18 +238,32 @@ def train(cfg: DamageTrainConfig, run_dir: Path, device: torch.device, data_dir:
 
 
 def _lineage(run_dir: Path, cfg: DamageTrainConfig) -> tuple[str, float, list[str]]:
-    """(the commands of the run and of every run it started from, their training seconds x threads, run dirs)."""
+    """(the commands of the run and of every run it started from, their training seconds x threads, run dirs).
+
+    A run started from a released detector (--init restore/weights/damage) takes the rest of its lineage,
+    commands and hours, from that release's model card."""
+    from . import checkpoint
+    from .export import _init_commands, init_card, init_hours
+
     commands, cpu_seconds, runs = [], 0.0, []
     while True:
-        from . import checkpoint
-
         state = checkpoint.load(run_dir / "damage")
         cpu_seconds += (state["elapsed"] if state else 0.0) * (cfg.threads or torch.get_num_threads())
         commands.insert(0, f"# in {run_dir}:\n{_commands(run_dir)}")
         runs.insert(0, str(run_dir))
-        if not cfg.init or not (Path(cfg.init) / "config.json").exists():
+        if not cfg.init:
             break
-        run_dir = Path(cfg.init)
+        start = Path(cfg.init)
+        if not (start / "damage").is_dir():  # a released model, not a run directory
+            card = init_card(cfg.init)
+            found = re.search(r"\| model\.safetensors \| `([0-9a-f]{64})` \|", card or "")
+            which = f" (the release whose model.safetensors has sha256 {found.group(1)})" if found else ""
+            commands.insert(0, f"# --init {cfg.init} below is{which or ' a release without a card'}\n"
+                               + _init_commands(cfg.init, card) + "\n# then:")
+            cpu_seconds += 3600 * (init_hours(card) or 0.0)
+            runs.insert(0, f"the runs on {cfg.init}'s card")
+            break
+        run_dir = start
         cfg = load_config(run_dir / "config.json", DamageTrainConfig)
     return "\n".join(commands), cpu_seconds, runs
 
@@ -277,6 +305,8 @@ fills what it finds with the inpainting model.
 - damage (`restore/damage/synthetic.py`), laid over the print: long scratches light or dark 1-6 px wide,
   straight or curved, partly transparent, some broken; branching cracks; dust and specks from a pixel to
   blots, and fibres; creases; torn or worn edges. {cfg.clean_fraction:.0%} of crops have none.
+  In the last run {cfg.crack_odds:.0%} of damaged crops had cracks ({cfg.crack_light:.0%} of them light), {cfg.dust_odds:.0%}
+  dust, and {cfg.scratch_light:.0%} of scratches were light.
 - hard negatives, drawn into the picture before it is aged (so toned and softened with it): wires,
   branches, hair, text, stars, highlights, in {cfg.hard_negatives:.0%} of crops
 - loss: cross-entropy (damaged pixels weighted {cfg.pos_weight:g}) + {cfg.dice_weight:g} soft Dice; Adam, cosine lr
@@ -284,7 +314,7 @@ fills what it finds with the inpainting model.
 - a pixel is damage above probability {cfg.model.threshold:g}; specks under {cfg.model.min_area} px are dropped; the mask is
   grown by {cfg.model.grow} px before filling
 - training: {cpu_seconds / 3600:.2f} CPU-hours (training seconds x torch threads, {platform.machine()}, no GPU), over
-  the runs {', '.join(runs)}; last monitor F1 {float(last['val_f1']):.3f} (2 px tolerance), false alarms
+  {', '.join(runs)}; last monitor F1 {float(last['val_f1']):.3f} (2 px tolerance), false alarms
   {100 * float(last['val_false_alarm']):.3f} % of pixels on clean crops
 
 Commands (from the runs' command.txt):

@@ -52,6 +52,16 @@ def init_card(spec: str) -> str | None:
         return None
 
 
+def init_hours(card: str | None) -> float | None:
+    """The CPU-hours the --init model's card records for its training (None when it gives none)."""
+    import re
+
+    if card is None:
+        return None
+    found = re.search(r"; ([0-9.]+) with the [0-9.]+ of its start", card) or re.search(r"training: ([0-9.]+) CPU-hours", card)
+    return float(found.group(1)) if found else None
+
+
 def _init_commands(spec: str, card: str | None = None) -> str:
     """The commands block of the --init model's card (`card`, read from `spec` unless given), so a fine-tuned
     model's card gives its whole lineage."""

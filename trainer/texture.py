@@ -312,16 +312,6 @@ def score_card(folder: Path, cfg: TextureTrainConfig, data_dir: Path | None, n: 
             f"(`restore bench --size native --texture none|DIR --no-classical`):\n\n" + native_size.table(rows))
 
 
-def _init_hours(card: str | None) -> float | None:
-    """The CPU-hours the --init stage's card records for its own training (None when it gives none)."""
-    import re
-
-    if card is None:
-        return None
-    found = re.search(r"; ([0-9.]+) with the [0-9.]+ of its start", card) or re.search(r"training: ([0-9.]+) CPU-hours", card)
-    return float(found.group(1)) if found else None
-
-
 def export_texture(run_dir: Path, name: str, out: Path | None = None, data_dir: Path | None = None,
                    n: int | None = None, thin_px: float | None = None, thin_gain: float | None = None) -> Path:
     """The release of a texture-stage run (config.json + model.safetensors, float16) with its model card;
@@ -330,7 +320,7 @@ def export_texture(run_dir: Path, name: str, out: Path | None = None, data_dir: 
 
     from restore.io.atomic import atomic_write_bytes
 
-    from .export import _commands, _init_commands, files_table, init_card
+    from .export import _commands, _init_commands, files_table, init_card, init_hours
     from .runs import export
 
     settings = {k: float(v) for k, v in (("thin_px", thin_px), ("thin_gain", thin_gain)) if v is not None}
@@ -348,7 +338,7 @@ def export_texture(run_dir: Path, name: str, out: Path | None = None, data_dir: 
     started, lineage = "", ""
     if cfg.init:  # the card gives the whole lineage: the --init stage's commands and hours, from its own card
         init = init_card(cfg.init)
-        before = _init_hours(init)
+        before = init_hours(init)
         total = f"; {cpu_hours + before:.2f} with the {before:.2f} of its start" if before is not None else ""
         started = f", started from `{cfg.init}`{total}"
         lineage = _init_commands(cfg.init, init) + "\n# then:\n"

@@ -34,6 +34,16 @@ class Damaged:
     kinds: dict  # kind -> bool (H, W) mask of that kind alone
 
 
+@dataclass(frozen=True)
+class DamageMix:
+    """How a random mix of damage is drawn: the odds that a print gets each of KINDS, and the share of
+    scratches and of cracks that are light (the rest are dark)."""
+
+    odds: tuple[float, ...] = (0.55, 0.35, 0.55, 0.12, 0.1)
+    scratch_light: float = 0.7
+    crack_light: float = 0.5
+
+
 # ---------------------------------------------------------------------------------------------
 # Strokes: a polyline rasterised with a width along it, antialiased, through one distance transform.
 
@@ -107,7 +117,8 @@ def _lay(base: np.ndarray, alpha: np.ndarray, value: float | np.ndarray) -> np.n
     return base * (1 - a) + np.asarray(value, np.float32) * a
 
 
-def scratches(rng: np.random.Generator, img: np.ndarray, n: int) -> np.ndarray:
+def scratches(rng: np.random.Generator, img: np.ndarray, n: int, light: float = 0.7) -> np.ndarray:
+    """`n` long scratches, each light with probability `light` (else dark)."""
     h, w = img.shape[:2]
     side = max(h, w)
     for _ in range(n):
@@ -121,14 +132,15 @@ def scratches(rng: np.random.Generator, img: np.ndarray, n: int) -> np.ndarray:
             phase = rng.uniform(0, 2 * np.pi)
             period = rng.uniform(15, 60)
             alpha *= (np.sin((yy * rng.uniform(-1, 1) + xx * rng.uniform(-1, 1)) / period * 2 * np.pi + phase) > -0.3)
-        img = _lay(img, alpha, _tone(rng, 0.7))
+        img = _lay(img, alpha, _tone(rng, light))
     return img
 
 
-def cracks(rng: np.random.Generator, img: np.ndarray, n: int) -> np.ndarray:
+def cracks(rng: np.random.Generator, img: np.ndarray, n: int, light: float = 0.5) -> np.ndarray:
+    """`n` branching cracks, each light with probability `light` (else dark)."""
     h, w = img.shape[:2]
     for _ in range(n):
-        value = _tone(rng, 0.5)
+        value = _tone(rng, light)
         base_w = rng.uniform(1.0, 3.0)
         alpha = np.zeros((h, w), np.float32)
         for path in _crack_paths(rng, h, w, max(h, w) * rng.uniform(0.2, 0.8)):
@@ -306,10 +318,11 @@ def _visible(before: np.ndarray, after: np.ndarray) -> np.ndarray:
 
 
 def apply(rng: np.random.Generator, rgb: np.ndarray, kinds: tuple[str, ...] | None = None, strength: float = 1.0,
-          hard_negatives: float = 0.5) -> Damaged:
-    """An old print of `rgb` with damage of the given kinds (None: a random mix; () : none).
+          hard_negatives: float = 0.5, mix: DamageMix = DamageMix()) -> Damaged:
+    """An old print of `rgb` with damage of the given kinds (None: a random mix drawn by `mix`; () : none).
 
-    `strength` scales how much damage of each kind (counts grow with the photo's area).
+    `strength` scales how much damage of each kind (counts grow with the photo's area). The default `mix`
+    is the one `restore bench --damage` draws; a training run may draw some kinds more often.
     """
     h, w = rgb.shape[:2]
     img = rgb.astype(np.float32)
@@ -317,7 +330,7 @@ def apply(rng: np.random.Generator, rgb: np.ndarray, kinds: tuple[str, ...] | No
         img = negatives(rng, img)
     clean = age(rng, img)
     if kinds is None:
-        picks = [k for k, p in zip(KINDS, (0.55, 0.35, 0.55, 0.12, 0.1), strict=True) if rng.random() < p]
+        picks = [k for k, p in zip(KINDS, mix.odds, strict=True) if rng.random() < p]
         kinds = tuple(picks) or (str(rng.choice(KINDS[:3])),)
     area = h * w / (256 * 256)
     scale = np.sqrt(area)
@@ -326,9 +339,9 @@ def apply(rng: np.random.Generator, rgb: np.ndarray, kinds: tuple[str, ...] | No
     for kind in kinds:
         before = damaged
         if kind == "scratch":
-            damaged = scratches(rng, damaged, max(1, int(rng.poisson(2.0 * strength * scale)) + 1))
+            damaged = scratches(rng, damaged, max(1, int(rng.poisson(2.0 * strength * scale)) + 1), mix.scratch_light)
         elif kind == "crack":
-            damaged = cracks(rng, damaged, max(1, int(rng.poisson(1.0 * strength * scale))))
+            damaged = cracks(rng, damaged, max(1, int(rng.poisson(1.0 * strength * scale))), mix.crack_light)
         elif kind == "dust":
             damaged = dust(rng, damaged, max(1, int(rng.poisson(25 * strength * area * rng.uniform(0.2, 1.5)))))
         elif kind == "crease":
