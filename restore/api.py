@@ -34,7 +34,7 @@ from .io.photos import PhotoError, merge_into, photo_rgb
 
 def inpaint(image, mask, model: str = hub.DEFAULT_MODEL, device: str = "auto", *, context: float | None = None,
             detail: bool | None = None, mirror: bool | None = None, tile_thin: bool | None = None,
-            smooth_thin: float = 0.0, texture: str | None = None):
+            smooth_thin: float = 0.0, texture: str | None = None, blend_thin: bool | None = None):
     """Fill the holes of `image` that `mask` marks.
 
     image: a PIL image of any mode `restore run` reads, or a uint8 or uint16 numpy array, (H, W)
@@ -51,9 +51,10 @@ def inpaint(image, mask, model: str = hub.DEFAULT_MODEL, device: str = "auto", *
         from their border, not filled by the networks (0 = none; `restore run --detect-damage` uses 9).
     texture: as `restore run --texture`: a released texture stage or a folder, "" for none; None takes the
         model's own.
+    blend_thin: as `restore run --blend-thin/--no-blend-thin`; None takes the model's own.
     """
     holes = _mask(mask, _size(image))
-    restorer = _restorer(model, device, context, detail, mirror, tile_thin, float(smooth_thin), texture)
+    restorer = _restorer(model, device, context, detail, mirror, tile_thin, float(smooth_thin), texture, blend_thin)
     if isinstance(image, Image.Image):
         return merge_into(image, restorer.restore(photo_rgb(image), holes), holes)
     arr = np.asarray(image)
@@ -131,10 +132,10 @@ def _detector(model: str, device: str):
 
 @lru_cache(maxsize=4)
 def _restorer(model: str, device: str, context, detail, mirror, tile_thin, smooth_thin: float = 0.0,
-              texture: str | None = None) -> Restorer:
+              texture: str | None = None, blend_thin: bool | None = None) -> Restorer:
     from .device import pick_device
 
     dev = pick_device(device)
     net, _ = hub.load(model, dev)
     return Restorer(net, dev, context=context, detail=detail, mirror=mirror, tile_thin=tile_thin, smooth_thin=smooth_thin,
-                    texture=hub.load_texture(net, texture, dev))
+                    texture=hub.load_texture(net, texture, dev), blend_thin=blend_thin)

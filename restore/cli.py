@@ -116,6 +116,10 @@ def main():
 @click.option("--tile-thin/--no-tile-thin", default=None,
               help="fill a thin hole (a scratch) from windows at its native resolution along it, rather than "
                    "from one window around all of it  [default: the model's own: off for celeba]")
+@click.option("--blend-thin/--no-blend-thin", default=None,
+              help="average the smoothest continuation of a thin hole's border (biharmonic) into its fill, as "
+                   "the model's config.json says: closer on strokes and scratches  [default: on where the model "
+                   "sets it: photo and celeba]")
 @click.option("--smooth-thin", type=click.FloatRange(min=0), default=None, metavar="PX",
               help="interpolate holes at most PX pixels thick from their border instead of filling them with the "
                    "networks: as good on scratches and dust, and many times faster  "
@@ -130,7 +134,8 @@ def main():
 @_model_options
 @_errors
 def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwrite, recursive, strict_masks, batch_size,
-        context, detail, mirror, tile_thin, smooth_thin, texture, shard, model, device, threads, detect_damage, damage_model):
+        context, detail, mirror, tile_thin, blend_thin, smooth_thin, texture, shard, model, device, threads, detect_damage,
+        damage_model):
     """Restore the photos in INPUTS (files or folders) into the output folder."""
     from tqdm import tqdm
 
@@ -181,7 +186,7 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
     if texture is None and detect_damage:
         texture = ""
     restorer = Restorer(net, dev, batch_size, context, detail, mirror, tile_thin, smooth_thin,
-                        hub.load_texture(net, texture, dev))
+                        hub.load_texture(net, texture, dev), blend_thin)
     runner = Runner(restorer, seed, overwrite, strict_masks, holes,
                     photos_per_batch=batch_size, dilate=dilate, jpeg_quality=jpeg_quality, detector=detector, device=dev)
     counts = {"restored": 0, "skipped": 0, "failed": 0}
@@ -302,6 +307,8 @@ def download(names):
 @click.option("--mirror/--no-mirror", default=None, help="with --size native: as restore run --mirror/--no-mirror")
 @click.option("--tile-thin/--no-tile-thin", default=None,
               help="with --size native: as restore run --tile-thin/--no-tile-thin")
+@click.option("--blend-thin/--no-blend-thin", default=None,
+              help="with --size native: as restore run --blend-thin/--no-blend-thin")
 @click.option("--smooth-thin", type=click.FloatRange(min=0), default=None, metavar="PX",
               help="as restore run --smooth-thin  [default: 9 with --damage, as restore run --detect-damage; else 0]")
 @click.option("--texture", default=None, metavar="NAME|DIR|none",
@@ -330,7 +337,8 @@ def download(names):
 @click.option("-o", "--output", type=PATH, default=None, help="results folder  [default: bench/DATASET]")
 @functools.partial(_model_options, default=None, note=f"  [default: the dataset's own model, else {hub.DEFAULT_MODEL}]")
 @_errors
-def bench(dataset, photos, size, masks_per_photo, context, detail, mirror, tile_thin, smooth_thin, texture, masks_dir, data_dir, split,
+def bench(dataset, photos, size, masks_per_photo, context, detail, mirror, tile_thin, blend_thin, smooth_thin, texture, masks_dir,
+          data_dir, split,
           n, seed, mask_kind, classical, methods, batch_size, damage, damage_model, lpips_weights, output, model, device, threads):
     """Score the model against classical inpainting: the paper's Table 1 at 64x64, or photos at their own size;
     with --damage, the damage detector on old prints."""
@@ -365,7 +373,7 @@ def bench(dataset, photos, size, masks_per_photo, context, detail, mirror, tile_
             raise click.UsageError("--size native draws its own holes of three kinds; --masks is for --size 64")
         return _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, context, detail, mirror,
                              tile_thin, smooth_thin or 0.0, picked if picked is not None else True, lp, lp_note,
-                             batch_size, output, model, device, threads, texture)
+                             batch_size, output, model, device, threads, texture, blend_thin)
     t0 = time.perf_counter()
     if dataset is not None:
         files = dataset_splits(dataset, data_dir)[split][:n]
@@ -491,7 +499,8 @@ def _bench_damage(dataset, photos, data_dir, split, n, seed, damage_model, lp, l
 
 
 def _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, context, detail, mirror, tile_thin,
-                  smooth_thin, classical, lp, lp_note, batch_size, output, model, device, threads, texture=None):
+                  smooth_thin, classical, lp, lp_note, batch_size, output, model, device, threads, texture=None,
+                  blend_thin=None):
     """restore bench --size native: see restore/eval/native_size.py."""
     import time
 
@@ -518,7 +527,7 @@ def _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, co
     texture = _texture(texture)
     texture = net.cfg.texture if texture is None else texture
     restorer = Restorer(net, dev, batch_size, context, detail, mirror, tile_thin, smooth_thin,
-                        hub.load_texture(net, texture, dev))
+                        hub.load_texture(net, texture, dev), blend_thin)
     total = len(loaded) * masks_per_photo * len(native_size.KINDS)
     bars: dict = {}
 
@@ -541,7 +550,8 @@ def _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, co
     meta = {"dataset": label, "split": split if dataset else None, "size": "native", "photos": len(loaded),
             "masks_per_photo": masks_per_photo, "photo_sizes": f"{sizes[0][1]}x{sizes[0][0]} to {sizes[-1][1]}x{sizes[-1][0]}",
             "seed": seed, "model": model, "context": restorer.context, "detail": restorer.detail,
-            "mirror": restorer.mirror, "tile_thin": restorer.tile_thin, "smooth_thin": restorer.smooth_thin,
+            "mirror": restorer.mirror, "tile_thin": restorer.tile_thin, "blend_thin": restorer.blend_thin,
+            "smooth_thin": restorer.smooth_thin,
             "texture": texture or None, "device": str(dev),
             "seconds": round(time.perf_counter() - t0, 1), "command": " ".join(["restore", *sys.argv[1:]])}
     native_size.write(out_dir, result, meta, md)

@@ -83,3 +83,95 @@ def test_run_smooth_thin_option(tmp_path, model_dir):
     interpolated = np.clip(np.rint(smooth_fill(rgb.astype(np.float32), ~line)), 0, 255).astype(np.uint8)
     np.testing.assert_array_equal(outs["9"][line], interpolated[line])
     assert not np.array_equal(outs["0"][line], interpolated[line])  # off by default without --detect-damage
+
+
+def test_biharmonic_continues_a_ramp_exactly_and_agrees_with_scikit_image():
+    from skimage.restoration import inpaint_biharmonic
+
+    from restore.inpainting.thin import biharmonic
+
+    yy, xx = np.mgrid[0:40, 0:50].astype(np.float32)
+    ramp = np.stack([2 * yy + xx, 100 - xx, 50 + 0.5 * yy], -1)
+    holes = np.zeros((40, 50), bool)
+    holes[10:20, 5:45] = True
+    wiped = np.where(holes[..., None], 0, ramp)
+    np.testing.assert_allclose(biharmonic(wiped, holes), ramp, atol=1e-2)
+    rgb = smooth_photo(64, 80)
+    line = np.zeros((64, 80), bool)
+    line[20:23, 10:70] = True
+    ours = biharmonic(np.where(line[..., None], 0, rgb).astype(np.float32), line)
+    theirs = inpaint_biharmonic(np.where(line[..., None], 0, rgb), line, channel_axis=-1) * 255
+    assert np.abs(ours[line] - theirs[line]).max() < 1
+    np.testing.assert_array_equal(ours[~line], rgb[~line])
+    edges = np.zeros((64, 80), bool)  # holes on the photo's edges: its Laplacian there takes the in-photo neighbours
+    edges[0:4, 10:40] = edges[30:60, 77:80] = True
+    ours = biharmonic(np.where(edges[..., None], 0, rgb).astype(np.float32), edges)
+    theirs = inpaint_biharmonic(np.where(edges[..., None], 0, rgb), edges, channel_axis=-1) * 255
+    assert np.abs(ours[edges] - theirs[edges]).max() < 3
+
+
+def test_blend_keeps_the_fills_texture_when_low_passed():
+    from restore.inpainting.thin import biharmonic, blend_smooth
+
+    rgb = smooth_photo(64, 80)
+    holes = np.zeros((64, 80), bool)
+    holes[30:36, 5:75] = True
+    smooth = biharmonic(np.where(holes[..., None], 0, rgb).astype(np.float32), holes)
+    yy, xx = np.mgrid[0:64, 0:80]
+    checker = np.where((yy + xx) % 2, 20.0, -20.0)[..., None]
+    fill = np.clip(np.where(holes[..., None], smooth + 15 + checker, rgb), 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(blend_smooth(fill, holes, 1.0, 3.0), fill)
+    whole = blend_smooth(fill, holes, 0.0, 0.0)  # all the smooth fill: offset and texture gone
+    assert np.abs(whole[holes].astype(float) - smooth[holes]).max() <= 0.5
+    low = blend_smooth(fill, holes, 0.0, 3.0).astype(float)  # the offset goes, the checkerboard stays
+    texture = (low - smooth)[holes] * np.sign(checker[..., 0][holes])[:, None]
+    assert np.mean(np.abs((low - smooth)[holes].mean(axis=0))) < 3  # the +15 is gone
+    assert texture.mean() > 15
+    for out in (whole, low):
+        np.testing.assert_array_equal(out[~holes], fill[~holes])
+
+
+def _blending_model():
+    model = tiny_model()
+    model.cfg.blend_thin, model.cfg.blend_weight, model.cfg.blend_sigma = 9.0, 0.25, 0.0
+    return model
+
+
+def test_the_models_config_blends_thin_holes_and_leaves_wide_ones():
+    from restore.inpainting.thin import blend_smooth
+
+    rgb = smooth_photo(96, 128)
+    line, square = _holes()
+    mask = line | square
+    plain = Restorer(tiny_model()).restore(rgb, mask)
+    blended = Restorer(_blending_model()).restore(rgb, mask)
+    np.testing.assert_array_equal(blended[~line], plain[~line])
+    np.testing.assert_array_equal(blended, blend_smooth(plain, line, 0.25, 0.0))
+    assert not np.array_equal(blended[line], plain[line])
+    np.testing.assert_array_equal(Restorer(_blending_model(), blend_thin=False).restore(rgb, mask), plain)
+    small = smooth_photo(64, 64)  # 64x64 photos stay as the model fills them (Table 1)
+    np.testing.assert_array_equal(Restorer(_blending_model()).restore(small, line[:64, :64]),
+                                  Restorer(tiny_model()).restore(small, line[:64, :64]))
+
+
+def test_run_blend_thin_option(tmp_path):
+    from restore.hub import save_pretrained
+
+    save_pretrained(_blending_model(), tmp_path / "model")
+    photos, masks = tmp_path / "photos", tmp_path / "masks"
+    photos.mkdir()
+    masks.mkdir()
+    rgb = smooth_photo(96, 128)
+    line, _ = _holes()
+    Image.fromarray(rgb).save(photos / "a.png")
+    Image.fromarray(line.astype(np.uint8) * 255).save(masks / "a.png")
+    outs = {}
+    for flag in ("--blend-thin", "--no-blend-thin", None):
+        out = tmp_path / str(flag)
+        args = ["run", str(photos), "--masks", str(masks), "-o", str(out), "--model", str(tmp_path / "model")]
+        res = CliRunner().invoke(main, args + ([flag] if flag else []))
+        assert res.exit_code == 0, res.output
+        outs[flag] = np.asarray(Image.open(out / "a.png"))
+    np.testing.assert_array_equal(outs[None], outs["--blend-thin"])  # on where the model's config sets it
+    assert not np.array_equal(outs["--blend-thin"][line], outs["--no-blend-thin"][line])
+    np.testing.assert_array_equal(outs["--blend-thin"][~line], outs["--no-blend-thin"][~line])

@@ -434,11 +434,20 @@ def texture(data_dir, run_dir, resume, device, **kw):
                    "(config.json's tile_thin)  [default: the run's]")
 @click.option("--texture", default=None, metavar="NAME|DIR|none",
               help="the texture stage `restore run` runs over the model's fills (config.json's texture)  [default: the run's]")
+@click.option("--blend-thin", type=click.FloatRange(min=0), default=None, metavar="PX",
+              help="holes at most PX thick get a biharmonic interpolation averaged into the fill (config.json's "
+                   "blend_thin; 0 = none)  [default: the run's]")
+@click.option("--blend-weight", type=click.FloatRange(0, 1), default=None,
+              help="the share of the fill that such holes keep (config.json's blend_weight)  [default: the run's]")
+@click.option("--blend-sigma", type=click.FloatRange(min=0), default=None,
+              help="average only the fill's low frequencies, below a Gaussian of this sigma (config.json's "
+                   "blend_sigma; 0 = the whole fill)  [default: the run's]")
 @click.option("--thin-px", type=click.FloatRange(min=0), default=None,
               help="texture stage: holes at most this thick (px) get --thin-gain of its correction  [default: the run's]")
 @click.option("--thin-gain", type=click.FloatRange(min=0), default=None,
               help="texture stage: the share of its correction that thin holes get  [default: the run's]")
-def export(run_dir, name, out, data_dir, n, context, detail, mirror, tile_thin, texture, thin_px, thin_gain):
+def export(run_dir, name, out, data_dir, n, context, detail, mirror, tile_thin, texture, blend_thin, blend_weight, blend_sigma,
+           thin_px, thin_gain):
     """Write the release pair (config.json + model.safetensors) and its model card (of an inpainting run or,
     for a `restore-train damage` or `texture` run, of the damage detector or the texture stage)."""
     from .export import export_run
@@ -446,6 +455,9 @@ def export(run_dir, name, out, data_dir, n, context, detail, mirror, tile_thin, 
     try:
         cfg_path = run_dir / "config.json"
         kind = json.loads(cfg_path.read_text()).get("kind") if cfg_path.exists() else None
+        if kind == "texture" and any(v is not None for v in (blend_thin, blend_weight, blend_sigma)):
+            raise ValueError("--blend-thin, --blend-weight and --blend-sigma are settings of an inpainting model; "
+                             "this run is not one")
         if kind == "texture":
             from .texture import export_texture
 
@@ -453,6 +465,10 @@ def export(run_dir, name, out, data_dir, n, context, detail, mirror, tile_thin, 
             return
         if thin_px is not None or thin_gain is not None:
             raise ValueError("--thin-px and --thin-gain are settings of a texture stage; this run is not one")
+        blend = {k: v for k, v in (("blend_thin", blend_thin), ("blend_weight", blend_weight), ("blend_sigma", blend_sigma))
+                 if v is not None}
+        if blend and kind == "damage":
+            raise ValueError("--blend-thin, --blend-weight and --blend-sigma are settings of an inpainting model; this run is not one")
         if kind == "damage":
             from .damage import export_detector
 
@@ -461,7 +477,7 @@ def export(run_dir, name, out, data_dir, n, context, detail, mirror, tile_thin, 
         if texture is not None:
             texture = "" if texture.lower() == "none" else texture
         folder = export_run(run_dir, name, out, data_dir, n, context=context, detail=detail, mirror=mirror,
-                            tile_thin=tile_thin, texture=texture)
+                            tile_thin=tile_thin, texture=texture, **blend)
     except ValueError as e:
         raise click.ClickException(str(e)) from None
     click.echo(str(folder))

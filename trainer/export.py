@@ -140,12 +140,15 @@ def score_native(folder: Path, dataset: str, data_dir: Path | None, n: int | Non
 
 def export_run(run_dir: Path, name: str, out: Path | None = None, data_dir: Path | None = None,
                n: int | None = None, context: float | None = None, detail: bool | None = None,
-               mirror: bool | None = None, tile_thin: bool | None = None, texture: str | None = None) -> Path:
-    """The release of a run's stage 2 with its card; `context`, `detail`, `mirror`, `tile_thin` and `texture`
-    (the texture stage `restore run` runs over its fills) set how `restore run` uses it."""
+               mirror: bool | None = None, tile_thin: bool | None = None, texture: str | None = None,
+               blend_thin: float | None = None, blend_weight: float | None = None, blend_sigma: float | None = None) -> Path:
+    """The release of a run's stage 2 with its card; `context`, `detail`, `mirror`, `tile_thin`, `texture` (the
+    texture stage `restore run` runs over its fills) and the `blend_` settings (thin holes averaged with a
+    biharmonic interpolation) set how `restore run` uses it."""
     cfg = TrainConfig.load(run_dir / "config.json")
     inference = {k: v for k, v in (("context", context), ("detail", detail), ("mirror", mirror),
-                                   ("tile_thin", tile_thin), ("texture", texture)) if v is not None}
+                                   ("tile_thin", tile_thin), ("texture", texture), ("blend_thin", blend_thin),
+                                   ("blend_weight", blend_weight), ("blend_sigma", blend_sigma)) if v is not None}
     cfg.model = dataclasses.replace(cfg.model, **inference)
     state = checkpoint.load(run_dir / "gan")
     if state is None:
@@ -205,7 +208,12 @@ def export_run(run_dir: Path, name: str, out: Path | None = None, data_dir: Path
                  "native resolution along it" if not cfg.model.tile_thin else "")
     if cfg.model.texture:
         thin_line += f"; the texture stage `{cfg.model.texture}` then adds texture at the photo's own resolution"
-    flags = "".join(f" --{k} {v:g}" if k == "context" else f" --texture {v or 'none'}" if k == "texture"
+    if cfg.model.blend_thin > 0 and cfg.model.blend_weight < 1:
+        part = f"its frequencies below a Gaussian of sigma {cfg.model.blend_sigma:g}" if cfg.model.blend_sigma else "itself"
+        thin_line += (f";\n  holes at most {cfg.model.blend_thin:g} px thick keep {cfg.model.blend_weight:g} of {part}, the rest a "
+                      "biharmonic interpolation")
+    flags = "".join(f" --{k.replace('_', '-')} {v:g}" if k == "context" or k.startswith("blend_")
+                    else f" --texture {v or 'none'}" if k == "texture"
                     else f" --{'' if v else 'no-'}{k.replace('_', '-')}" for k, v in inference.items())
     card = f"""# restore `{name}` inpainting model
 

@@ -89,6 +89,13 @@ class InpainterConfig:
     # The texture stage (a released name or a folder; "" = none) that the pipeline runs over this model's
     # fills at the photo's own resolution (restore/inpainting/texture.py), for photos larger than 64x64.
     texture: str = ""
+    # Holes at most `blend_thin` px thick (strokes, scratches; 0 = none) get the smoothest continuation of
+    # their border (a biharmonic interpolation) averaged into the fill, which keeps `blend_weight` of itself;
+    # with `blend_sigma` > 0 only the fill's low frequencies are averaged, so that its texture stays
+    # (restore/inpainting/thin.py's blend_smooth). Photos larger than 64x64 only.
+    blend_thin: float = 0.0
+    blend_weight: float = 1.0
+    blend_sigma: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -79,7 +79,7 @@ class Restorer:
 
     def __init__(self, model, device="cpu", batch_size: int = 64, context: float | None = None,
                  detail: bool | None = None, mirror: bool | None = None, tile_thin: bool | None = None,
-                 smooth_thin: float = 0.0, texture=None):
+                 smooth_thin: float = 0.0, texture=None, blend_thin: bool | None = None):
         """`context`, `detail`, `mirror` and `tile_thin` default to the model's own (its config's); `detail`
         adds the full-resolution detail of the known part into the model's fills, beyond what a
         downscaled window kept or, at native resolution, beyond NATIVE_BAND (detail.py); `mirror`
@@ -87,7 +87,9 @@ class Restorer:
         holes from windows at native resolution along them (`_tiles`); holes at most `smooth_thin` px
         thick are interpolated from their border instead of filled by the networks (thin.py; 0 = none);
         `texture` is a TextureNet run over the networks' fills at the photo's own resolution (texture.py), or
-        None; the model's own (its config.json's "texture") is loaded by hub.load_texture."""
+        None; the model's own (its config.json's "texture") is loaded by hub.load_texture. `blend_thin` (default
+        on) averages a biharmonic interpolation into the fill of thin holes as the model's config says
+        (its blend_thin, blend_weight, blend_sigma; thin.blend_smooth)."""
         import torch
 
         self.torch = torch
@@ -102,6 +104,7 @@ class Restorer:
         self.mirror = mirror if mirror is not None else model.cfg.mirror
         self.tile_thin = tile_thin if tile_thin is not None else model.cfg.tile_thin
         self.smooth_thin = float(smooth_thin)
+        self.blend_thin = (blend_thin is not False) and model.cfg.blend_thin > 0 and model.cfg.blend_weight < 1
         self.texture = texture.to(self.device).eval() if texture is not None else None
         if self.texture is not None and self.device.type == "cpu":  # as above: ~25 % faster on a blob's region
             self.texture = self.texture.to(memory_format=torch.channels_last)
@@ -192,6 +195,15 @@ class Restorer:
             for i, (_, mask) in enumerate(items):
                 if mask.any() and mask.shape != (SIZE, SIZE):  # 64x64 photos stay as the model fills them
                     outs[i] = add_texture(self.texture, outs[i], mask, self.device)
+        if self.blend_thin:
+            from .thin import blend_smooth, thin_part
+
+            cfg = self.model.cfg
+            for i, (_, mask) in enumerate(items):
+                if mask.any() and mask.shape != (SIZE, SIZE):  # 64x64 photos stay as the model fills them
+                    thin = thin_part(mask, cfg.blend_thin)
+                    if thin.any():
+                        outs[i] = blend_smooth(outs[i], thin, cfg.blend_weight, cfg.blend_sigma)
         for out, (rgb, mask) in zip(outs, items, strict=True):
             curve = tone_curve(rgb, mask) if mask.any() else None
             if curve is not None:  # a monochrome photo: the fill takes the photo's colour for its brightness
