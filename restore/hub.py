@@ -56,10 +56,10 @@ REGISTRY: dict[str, Release] = {
     "celeba": Release(
         name="celeba",
         repo_id="restore-inpainting/restore-celeba",
-        revision="v3.3",  # v2.1 fine-tuned with object-shaped holes and a 32x32 block; v3.1: "mirror" on; v3.2: "tile_thin" off;
-        # v3.3: "detail" on
+        revision="v3.4",  # v2.1 fine-tuned with object-shaped holes and a 32x32 block; v3.1: "mirror" on; v3.2: "tile_thin" off;
+        # v3.3: "detail" on; v3.4: thin holes blended with a biharmonic interpolation (config only)
         sha256={
-            "config.json": "fb542653885100556a1dd10e0b2abb8d679a9fbdc5269356d13ce62638074f33",
+            "config.json": "0662c576ef45076b80d4bcfbf242bf3fa8fa1486a452add8945e4628effccb8f",
             "model.safetensors": "8483531d5c4b5fc239f2190cc1a82478b94759e897c6d019890fc5e8798dc21c",
         },
         description="faces (CelebA, 64x64), 2.4M parameters, a 32x32 block; runs/celeba-v2 "
@@ -81,13 +81,13 @@ REGISTRY: dict[str, Release] = {
     "damage": Release(
         name="damage",
         repo_id="restore-inpainting/restore-damage",
-        revision="v1",
+        revision="v2",  # v2: v1 fine-tuned on more cracks and dust, and more dark scratches and cracks
         sha256={
             "config.json": "cbf10f167aa3ca50b2540e6b3cca3a9dcee4d0e6eae5568b9a2eeff44809e66d",
-            "model.safetensors": "b6e93e98c697e78fe7b3320a0a3766f7c6d3490d01416512732c1c95bb46c92d",
+            "model.safetensors": "c17fc432e42d2b54d15d0e16bdaf769f26e9f1589d46f15da31692513b4a4ef8",
         },
         description="damage detector (scratches, cracks, creases, dust, specks, worn edges) trained on synthetic "
-        "damage over old-print versions of natural/, CelebA and Cars; 0.41M parameters; runs/damage-v1 -> v2 -> v3",
+        "damage over old-print versions of natural/, CelebA and Cars; 0.41M parameters; runs/damage-v1 -> v2 -> v3 -> v4",
         suits="scans of old prints without masks: restore run --detect-damage",
         kind="damage",
     ),

@@ -178,7 +178,7 @@ def test_train_export_and_use_a_tiny_detector(tmp_path, model_dir):
     import hashlib
 
     digest = hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()
-    assert f"# --init {folder} below is (the release whose model.safetensors has sha256 {digest})" in card2
+    assert f"# --init {folder} below was the release whose model.safetensors has sha256 {digest}" in card2
     assert card2.count("restore-train damage --data-dir") == 2 and "--crack-light 0" in card2
     assert "100% of damaged crops had cracks (0% of them light)" in card2
     assert 1.25 <= float(re.search(r"training: ([0-9.]+) CPU-hours", card2).group(1)) < 1.3

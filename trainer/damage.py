@@ -257,8 +257,8 @@ def _lineage(run_dir: Path, cfg: DamageTrainConfig) -> tuple[str, float, list[st
         if not (start / "damage").is_dir():  # a released model, not a run directory
             card = init_card(cfg.init)
             found = re.search(r"\| model\.safetensors \| `([0-9a-f]{64})` \|", card or "")
-            which = f" (the release whose model.safetensors has sha256 {found.group(1)})" if found else ""
-            commands.insert(0, f"# --init {cfg.init} below is{which or ' a release without a card'}\n"
+            which = f"was the release whose model.safetensors has sha256 {found.group(1)}" if found else "names a release without a card"
+            commands.insert(0, f"# --init {cfg.init} below {which}\n"
                                + _init_commands(cfg.init, card) + "\n# then:")
             cpu_seconds += 3600 * (init_hours(card) or 0.0)
             runs.insert(0, f"the runs on {cfg.init}'s card")
