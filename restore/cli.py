@@ -119,7 +119,7 @@ def main():
 @click.option("--blend-thin/--no-blend-thin", default=None,
               help="average the smoothest continuation of a thin hole's border (biharmonic) into its fill, as "
                    "the model's config.json says: closer on strokes and scratches  [default: on where the model "
-                   "sets it: photo and celeba]")
+                   "sets it: celeba]")
 @click.option("--smooth-thin", type=click.FloatRange(min=0), default=None, metavar="PX",
               help="interpolate holes at most PX pixels thick from their border instead of filling them with the "
                    "networks: as good on scratches and dust, and many times faster  "
