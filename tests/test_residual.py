@@ -56,6 +56,26 @@ def test_detail_defaults_to_the_models_own_setting():
     assert Restorer(model, "cpu", detail=False).detail is False  # --no-detail
 
 
+def test_the_models_detail_scale_sets_the_attentions_softmax_scale(monkeypatch):
+    import restore.inpainting.detail as detail
+
+    photo = striped(384)
+    mask = np.zeros((384, 384), bool)
+    mask[160:224, 160:224] = True
+    model = tiny_model()
+    assert model.cfg.detail_scale == detail.SCALE  # the default is the module's
+    seen = []
+    real = detail.attention
+    monkeypatch.setattr(detail, "attention", lambda fill, known, scale=detail.SCALE: seen.append(scale) or real(fill, known, scale))
+    outs = {}
+    for scale in (10.0, 300.0):
+        model.cfg = dataclasses.replace(model.cfg, detail_scale=scale)
+        outs[scale] = Restorer(model, "cpu", detail=True).restore(photo, mask)
+        assert seen and set(seen) == {scale}
+        seen.clear()
+    assert not np.array_equal(outs[10.0][mask], outs[300.0][mask])
+
+
 def test_attention_weights_hold_no_subnormal_floats():
     # A peaked softmax underflows into subnormals, which x86 multiplies many times slower.
     rng = np.random.default_rng(0)

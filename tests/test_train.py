@@ -90,12 +90,13 @@ def test_two_stages_resume_and_export(data, tmp_path):
     assert "--name toy3 --context 4 --detail --mirror --no-tile-thin --texture stage" in card
     assert "the texture stage `stage` then adds texture" in card
     res = train("export", run2, "--name", "toy4", "-o", tmp_path / "release4", "--blend-thin", "64", "--blend-weight", "0.6",
-                "--blend-sigma", "3")
+                "--blend-sigma", "3", "--detail-scale", "200")
     assert res.exit_code == 0, res.output
     exported = json.loads((tmp_path / "release4" / "config.json").read_text())
     assert (exported["blend_thin"], exported["blend_weight"], exported["blend_sigma"]) == (64.0, 0.6, 3.0)
+    assert exported["detail_scale"] == 200.0
     card4 = (tmp_path / "release4" / "README.md").read_text()
-    assert "--name toy4 --blend-thin 64 --blend-weight 0.6 --blend-sigma 3" in card4
+    assert "--name toy4 --blend-thin 64 --blend-weight 0.6 --blend-sigma 3 --detail-scale 200" in card4
     assert "holes at most 64 px thick keep 0.6 of its frequencies below a Gaussian of sigma 3" in card4
     assert "contextual residual aggregation" in card and "filled also mirrored" in card
     assert "a thin hole (a scratch) is filled from one" in card

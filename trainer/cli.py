@@ -426,6 +426,9 @@ def texture(data_dir, run_dir, resume, device, **kw):
 @click.option("--detail/--no-detail", default=None,
               help="whether `restore run` adds full-resolution detail into holes filled from downscaled windows "
                    "(config.json's detail)  [default: the run's]")
+@click.option("--detail-scale", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="the softmax scale of that detail's attention; higher copies sharper texture (config.json's "
+                   "detail_scale)  [default: the run's]")
 @click.option("--mirror/--no-mirror", default=None,
               help="whether `restore run` fills each downscaled window also mirrored and averages the two fills "
                    "(config.json's mirror)  [default: the run's]")
@@ -446,8 +449,8 @@ def texture(data_dir, run_dir, resume, device, **kw):
               help="texture stage: holes at most this thick (px) get --thin-gain of its correction  [default: the run's]")
 @click.option("--thin-gain", type=click.FloatRange(min=0), default=None,
               help="texture stage: the share of its correction that thin holes get  [default: the run's]")
-def export(run_dir, name, out, data_dir, n, context, detail, mirror, tile_thin, texture, blend_thin, blend_weight, blend_sigma,
-           thin_px, thin_gain):
+def export(run_dir, name, out, data_dir, n, context, detail, detail_scale, mirror, tile_thin, texture, blend_thin, blend_weight,
+           blend_sigma, thin_px, thin_gain):
     """Write the release pair (config.json + model.safetensors) and its model card (of an inpainting run or,
     for a `restore-train damage` or `texture` run, of the damage detector or the texture stage)."""
     from .export import export_run
@@ -455,9 +458,9 @@ def export(run_dir, name, out, data_dir, n, context, detail, mirror, tile_thin, 
     try:
         cfg_path = run_dir / "config.json"
         kind = json.loads(cfg_path.read_text()).get("kind") if cfg_path.exists() else None
-        if kind == "texture" and any(v is not None for v in (blend_thin, blend_weight, blend_sigma)):
-            raise ValueError("--blend-thin, --blend-weight and --blend-sigma are settings of an inpainting model; "
-                             "this run is not one")
+        if kind == "texture" and any(v is not None for v in (blend_thin, blend_weight, blend_sigma, detail_scale)):
+            raise ValueError("--detail-scale, --blend-thin, --blend-weight and --blend-sigma are settings of an inpainting "
+                             "model; this run is not one")
         if kind == "texture":
             from .texture import export_texture
 
@@ -465,10 +468,11 @@ def export(run_dir, name, out, data_dir, n, context, detail, mirror, tile_thin, 
             return
         if thin_px is not None or thin_gain is not None:
             raise ValueError("--thin-px and --thin-gain are settings of a texture stage; this run is not one")
-        blend = {k: v for k, v in (("blend_thin", blend_thin), ("blend_weight", blend_weight), ("blend_sigma", blend_sigma))
-                 if v is not None}
+        blend = {k: v for k, v in (("blend_thin", blend_thin), ("blend_weight", blend_weight), ("blend_sigma", blend_sigma),
+                                   ("detail_scale", detail_scale)) if v is not None}
         if blend and kind == "damage":
-            raise ValueError("--blend-thin, --blend-weight and --blend-sigma are settings of an inpainting model; this run is not one")
+            raise ValueError("--detail-scale, --blend-thin, --blend-weight and --blend-sigma are settings of an inpainting "
+                             "model; this run is not one")
         if kind == "damage":
             from .damage import export_detector
 

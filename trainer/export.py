@@ -141,14 +141,16 @@ def score_native(folder: Path, dataset: str, data_dir: Path | None, n: int | Non
 def export_run(run_dir: Path, name: str, out: Path | None = None, data_dir: Path | None = None,
                n: int | None = None, context: float | None = None, detail: bool | None = None,
                mirror: bool | None = None, tile_thin: bool | None = None, texture: str | None = None,
-               blend_thin: float | None = None, blend_weight: float | None = None, blend_sigma: float | None = None) -> Path:
+               blend_thin: float | None = None, blend_weight: float | None = None, blend_sigma: float | None = None,
+               detail_scale: float | None = None) -> Path:
     """The release of a run's stage 2 with its card; `context`, `detail`, `mirror`, `tile_thin`, `texture` (the
-    texture stage `restore run` runs over its fills) and the `blend_` settings (thin holes averaged with a
+    texture stage `restore run` runs over its fills), `detail_scale` and the `blend_` settings (thin holes averaged with a
     biharmonic interpolation) set how `restore run` uses it."""
     cfg = TrainConfig.load(run_dir / "config.json")
     inference = {k: v for k, v in (("context", context), ("detail", detail), ("mirror", mirror),
                                    ("tile_thin", tile_thin), ("texture", texture), ("blend_thin", blend_thin),
-                                   ("blend_weight", blend_weight), ("blend_sigma", blend_sigma)) if v is not None}
+                                   ("blend_weight", blend_weight), ("blend_sigma", blend_sigma),
+                                   ("detail_scale", detail_scale)) if v is not None}
     cfg.model = dataclasses.replace(cfg.model, **inference)
     state = checkpoint.load(run_dir / "gan")
     if state is None:
@@ -201,7 +203,7 @@ def export_run(run_dir: Path, name: str, out: Path | None = None, data_dir: Path
                 "  dataset's `val` split was never used in training")
     blobs = f", {cfg.blob_fraction:.0%} object-shaped blobs" if cfg.blob_fraction else ""
     detail_line = ("; holes filled from a downscaled window get the\n  full-resolution detail of its known part "
-                   "(contextual residual aggregation)") if cfg.model.detail else ""
+                   f"(contextual residual aggregation, softmax scale {cfg.model.detail_scale:g})") if cfg.model.detail else ""
     mirror_line = ("; a window scaled down is filled also mirrored, and\n  the two fills averaged"
                    if cfg.model.mirror else "")
     thin_line = ("; a thin hole (a scratch) is filled from one\n  window around all of it, not from windows at "
@@ -212,7 +214,7 @@ def export_run(run_dir: Path, name: str, out: Path | None = None, data_dir: Path
         part = f"its frequencies below a Gaussian of sigma {cfg.model.blend_sigma:g}" if cfg.model.blend_sigma else "itself"
         thin_line += (f";\n  holes at most {cfg.model.blend_thin:g} px thick keep {cfg.model.blend_weight:g} of {part}, the rest a "
                       "biharmonic interpolation")
-    flags = "".join(f" --{k.replace('_', '-')} {v:g}" if k == "context" or k.startswith("blend_")
+    flags = "".join(f" --{k.replace('_', '-')} {v:g}" if k in ("context", "detail_scale") or k.startswith("blend_")
                     else f" --texture {v or 'none'}" if k == "texture"
                     else f" --{'' if v else 'no-'}{k.replace('_', '-')}" for k, v in inference.items())
     card = f"""# restore `{name}` inpainting model

@@ -79,6 +79,8 @@ class InpainterConfig:
     # Whether the pipeline adds the full-resolution detail of the known part into holes filled
     # from downscaled windows (restore/inpainting/detail.py): for models whose fills are otherwise a blur.
     detail: bool = False
+    # The softmax scale of that detail's attention (detail.SCALE by default): higher copies sharper texture.
+    detail_scale: float = 100.0
     # Whether the pipeline fills each window scaled down from the photo twice, as it is and mirrored,
     # and averages the two: for models whose fills gain from it (faces are mirror images of themselves).
     mirror: bool = False

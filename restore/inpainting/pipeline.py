@@ -216,19 +216,18 @@ class Restorer:
         if self.detail and max(y1 - y0, x1 - x0) > DETAIL_FROM * SIZE:
             from .detail import aggregate
 
-            sharp = aggregate(rgb[y0:y1, x0:x1], mask[y0:y1, x0:x1], fill)
+            sharp = aggregate(rgb[y0:y1, x0:x1], mask[y0:y1, x0:x1], fill, scale=self.model.cfg.detail_scale)
             if sharp is not None:
                 return sharp
         return resize_float(fill, (x1 - x0, y1 - y0))
 
-    @staticmethod
-    def _native_detail(fill: np.ndarray, rgb: np.ndarray, mask: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    def _native_detail(self, fill: np.ndarray, rgb: np.ndarray, mask: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
         """A 64x64 window at native resolution (a thin stroke, a small hole in a large photo): the model's
         fill kept up to NATIVE_BAND, the finer band borrowed from the window's known part (detail.py)."""
         from .detail import aggregate
 
         x0, y0, x1, y1 = box
-        sharp = aggregate(rgb[y0:y1, x0:x1], mask[y0:y1, x0:x1], fill, band=NATIVE_BAND)
+        sharp = aggregate(rgb[y0:y1, x0:x1], mask[y0:y1, x0:x1], fill, scale=self.model.cfg.detail_scale, band=NATIVE_BAND)
         return fill if sharp is None else np.clip(np.rint(sharp), 0, 255).astype(np.uint8)
 
     @staticmethod
