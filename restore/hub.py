@@ -57,9 +57,10 @@ REGISTRY: dict[str, Release] = {
         name="celeba",
         repo_id="restore-inpainting/restore-celeba",
         revision="v3.4",  # v2.1 fine-tuned with object-shaped holes and a 32x32 block; v3.1: "mirror" on; v3.2: "tile_thin" off;
-        # v3.3: "detail" on; v3.4: thin holes blended with a biharmonic interpolation (config only)
+        # v3.3: "detail" on; v3.4: thin holes blended with a biharmonic interpolation, detail's softmax scale 200
+        # (config only)
         sha256={
-            "config.json": "0662c576ef45076b80d4bcfbf242bf3fa8fa1486a452add8945e4628effccb8f",
+            "config.json": "ab245d73975643972c661643d2cbdb19f6f9f3a94ec4ffd1520fcb43e0f90dd0",
             "model.safetensors": "8483531d5c4b5fc239f2190cc1a82478b94759e897c6d019890fc5e8798dc21c",
         },
         description="faces (CelebA, 64x64), 2.4M parameters, a 32x32 block; runs/celeba-v2 "
