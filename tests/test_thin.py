@@ -66,7 +66,8 @@ def test_inpaint_takes_smooth_thin(model_dir):
     np.testing.assert_array_equal(out[line], interpolated[line])
 
 
-def test_run_smooth_thin_option(tmp_path, model_dir):
+def _line_files(tmp_path):
+    """A smooth photo and its scratch mask as files: (photos folder, masks folder, the photo, the scratch)."""
     photos, masks = tmp_path / "photos", tmp_path / "masks"
     photos.mkdir()
     masks.mkdir()
@@ -74,6 +75,11 @@ def test_run_smooth_thin_option(tmp_path, model_dir):
     line, _ = _holes()
     Image.fromarray(rgb).save(photos / "a.png")
     Image.fromarray(line.astype(np.uint8) * 255).save(masks / "a.png")
+    return photos, masks, rgb, line
+
+
+def test_run_smooth_thin_option(tmp_path, model_dir):
+    photos, masks, rgb, line = _line_files(tmp_path)
     outs = {}
     for px in ("0", "9"):
         res = CliRunner().invoke(main, ["run", str(photos), "--masks", str(masks), "-o", str(tmp_path / px),
@@ -158,13 +164,7 @@ def test_run_blend_thin_option(tmp_path):
     from restore.hub import save_pretrained
 
     save_pretrained(_blending_model(), tmp_path / "model")
-    photos, masks = tmp_path / "photos", tmp_path / "masks"
-    photos.mkdir()
-    masks.mkdir()
-    rgb = smooth_photo(96, 128)
-    line, _ = _holes()
-    Image.fromarray(rgb).save(photos / "a.png")
-    Image.fromarray(line.astype(np.uint8) * 255).save(masks / "a.png")
+    photos, masks, _, line = _line_files(tmp_path)
     outs = {}
     for flag in ("--blend-thin", "--no-blend-thin", None):
         out = tmp_path / str(flag)

@@ -458,7 +458,9 @@ def export(run_dir, name, out, data_dir, n, context, detail, detail_scale, mirro
     try:
         cfg_path = run_dir / "config.json"
         kind = json.loads(cfg_path.read_text()).get("kind") if cfg_path.exists() else None
-        if kind == "texture" and any(v is not None for v in (blend_thin, blend_weight, blend_sigma, detail_scale)):
+        blend = {k: v for k, v in (("blend_thin", blend_thin), ("blend_weight", blend_weight), ("blend_sigma", blend_sigma),
+                                   ("detail_scale", detail_scale)) if v is not None}
+        if blend and kind in ("texture", "damage"):
             raise ValueError("--detail-scale, --blend-thin, --blend-weight and --blend-sigma are settings of an inpainting "
                              "model; this run is not one")
         if kind == "texture":
@@ -468,11 +470,6 @@ def export(run_dir, name, out, data_dir, n, context, detail, detail_scale, mirro
             return
         if thin_px is not None or thin_gain is not None:
             raise ValueError("--thin-px and --thin-gain are settings of a texture stage; this run is not one")
-        blend = {k: v for k, v in (("blend_thin", blend_thin), ("blend_weight", blend_weight), ("blend_sigma", blend_sigma),
-                                   ("detail_scale", detail_scale)) if v is not None}
-        if blend and kind == "damage":
-            raise ValueError("--detail-scale, --blend-thin, --blend-weight and --blend-sigma are settings of an inpainting "
-                             "model; this run is not one")
         if kind == "damage":
             from .damage import export_detector
 

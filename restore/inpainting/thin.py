@@ -141,7 +141,7 @@ def blend_smooth(fill: np.ndarray, holes: np.ndarray, weight: float, sigma: floa
     if not holes.any() or weight >= 1:
         return out
     base = fill.astype(np.float32)
-    smooth = biharmonic(np.where(holes[..., None], 0, base), holes)
+    smooth = biharmonic(base, holes)  # reads only the pixels around the holes
     diff = smooth - base
     if sigma > 0:  # the difference's low-pass inside the holes (a normalised convolution)
         ys, xs = ndimage.find_objects(holes.astype(np.uint8))[0]
