@@ -78,6 +78,29 @@ def test_thin_holes_get_thin_gain_of_the_correction_and_wide_holes_all_of_it():
     assert np.abs(half[thin] - want).max() <= 1 and np.abs(full[thin] - rgb[thin]).mean() > 1
 
 
+def test_a_models_texture_gain_scales_the_correction_in_every_hole():
+    rgb = smooth_photo(160, 200, seed=6)
+    mask = _hole(160, 200, (20, 20, 80, 90))  # wide
+    mask |= _hole(160, 200, (120, 20, 126, 180))  # thin
+    net = _stage()
+    net.cfg = dataclasses.replace(net.cfg, thin_px=9, thin_gain=0.5)
+    full = add_texture(net, rgb, mask).astype(np.float32)
+    part = add_texture(net, rgb, mask, gain=0.4).astype(np.float32)
+    assert np.array_equal(part[~mask], rgb[~mask]) and np.abs(full[mask] - rgb[mask]).mean() > 1
+    # the gain multiplies the stage's thin_gain: a thin hole keeps 0.4 x (what 0.5 of the correction gave it)
+    want = rgb.astype(np.float32) + 0.4 * (full - rgb)
+    assert np.abs(part[mask] - want[mask]).max() <= 1.5
+    assert np.array_equal(add_texture(net, rgb, mask, gain=0.0), rgb)
+    # ... and the pipeline takes it from the inpainting model's config
+    model = tiny_model()
+    outs = {}
+    for gain in (1.0, 0.0):
+        model.cfg = dataclasses.replace(model.cfg, texture_gain=gain)
+        outs[gain] = Restorer(model, "cpu", texture=net).restore(rgb, mask)
+    assert np.array_equal(outs[0.0], Restorer(model, "cpu", texture=None).restore(rgb, mask))
+    assert not np.array_equal(outs[1.0], outs[0.0])
+
+
 def test_a_texture_stage_is_its_own_kind_of_release(tmp_path):
     folder = tmp_path / "tex"
     hub.save_pretrained(_stage(), folder)

@@ -81,14 +81,14 @@ def test_two_stages_resume_and_export(data, tmp_path):
     assert f"# stage 1, in {run_dir}:" in card and "restore-train approx" in card and "--approx" in card
     # how `restore run` uses a release is set at export, and the card gives the flags
     res = train("export", run2, "--name", "toy3", "-o", tmp_path / "release3", "--context", "4", "--detail",
-                "--mirror", "--no-tile-thin", "--texture", "stage")
+                "--mirror", "--no-tile-thin", "--texture", "stage", "--texture-gain", "0.5")
     assert res.exit_code == 0, res.output
     exported = json.loads((tmp_path / "release3" / "config.json").read_text())
     assert exported["context"] == 4.0 and exported["detail"] is True and exported["mirror"] is True
-    assert exported["tile_thin"] is False and exported["texture"] == "stage"
+    assert exported["tile_thin"] is False and exported["texture"] == "stage" and exported["texture_gain"] == 0.5
     card = (tmp_path / "release3" / "README.md").read_text()
-    assert "--name toy3 --context 4 --detail --mirror --no-tile-thin --texture stage" in card
-    assert "the texture stage `stage` then adds texture" in card
+    assert "--name toy3 --context 4 --detail --mirror --no-tile-thin --texture stage --texture-gain 0.5" in card
+    assert "the texture stage `stage` then adds texture at the photo's own resolution (0.5 of its correction)" in card
     res = train("export", run2, "--name", "toy4", "-o", tmp_path / "release4", "--blend-thin", "64", "--blend-weight", "0.6",
                 "--blend-sigma", "3", "--detail-scale", "200")
     assert res.exit_code == 0, res.output

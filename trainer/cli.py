@@ -437,6 +437,9 @@ def texture(data_dir, run_dir, resume, device, **kw):
                    "(config.json's tile_thin)  [default: the run's]")
 @click.option("--texture", default=None, metavar="NAME|DIR|none",
               help="the texture stage `restore run` runs over the model's fills (config.json's texture)  [default: the run's]")
+@click.option("--texture-gain", type=click.FloatRange(min=0), default=None,
+              help="the share of the texture stage's correction the model's fills take (config.json's texture_gain)  "
+                   "[default: the run's]")
 @click.option("--blend-thin", type=click.FloatRange(min=0), default=None, metavar="PX",
               help="holes at most PX thick get a biharmonic interpolation averaged into the fill (config.json's "
                    "blend_thin; 0 = none)  [default: the run's]")
@@ -449,8 +452,8 @@ def texture(data_dir, run_dir, resume, device, **kw):
               help="texture stage: holes at most this thick (px) get --thin-gain of its correction  [default: the run's]")
 @click.option("--thin-gain", type=click.FloatRange(min=0), default=None,
               help="texture stage: the share of its correction that thin holes get  [default: the run's]")
-def export(run_dir, name, out, data_dir, n, context, detail, detail_scale, mirror, tile_thin, texture, blend_thin, blend_weight,
-           blend_sigma, thin_px, thin_gain):
+def export(run_dir, name, out, data_dir, n, context, detail, detail_scale, mirror, tile_thin, texture, texture_gain, blend_thin,
+           blend_weight, blend_sigma, thin_px, thin_gain):
     """Write the release pair (config.json + model.safetensors) and its model card (of an inpainting run or,
     for a `restore-train damage` or `texture` run, of the damage detector or the texture stage)."""
     from .export import export_run
@@ -459,10 +462,10 @@ def export(run_dir, name, out, data_dir, n, context, detail, detail_scale, mirro
         cfg_path = run_dir / "config.json"
         kind = json.loads(cfg_path.read_text()).get("kind") if cfg_path.exists() else None
         blend = {k: v for k, v in (("blend_thin", blend_thin), ("blend_weight", blend_weight), ("blend_sigma", blend_sigma),
-                                   ("detail_scale", detail_scale)) if v is not None}
+                                   ("detail_scale", detail_scale), ("texture_gain", texture_gain)) if v is not None}
         if blend and kind in ("texture", "damage"):
-            raise ValueError("--detail-scale, --blend-thin, --blend-weight and --blend-sigma are settings of an inpainting "
-                             "model; this run is not one")
+            raise ValueError("--detail-scale, --texture-gain, --blend-thin, --blend-weight and --blend-sigma are settings of "
+                             "an inpainting model; this run is not one")
         if kind == "texture":
             from .texture import export_texture
 

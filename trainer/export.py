@@ -142,15 +142,16 @@ def export_run(run_dir: Path, name: str, out: Path | None = None, data_dir: Path
                n: int | None = None, context: float | None = None, detail: bool | None = None,
                mirror: bool | None = None, tile_thin: bool | None = None, texture: str | None = None,
                blend_thin: float | None = None, blend_weight: float | None = None, blend_sigma: float | None = None,
-               detail_scale: float | None = None) -> Path:
+               detail_scale: float | None = None, texture_gain: float | None = None) -> Path:
     """The release of a run's stage 2 with its card; `context`, `detail`, `mirror`, `tile_thin`, `texture` (the
-    texture stage `restore run` runs over its fills), `detail_scale` and the `blend_` settings (thin holes averaged with a
+    texture stage `restore run` runs over its fills, and `texture_gain`, the share of its correction they take),
+    `detail_scale` and the `blend_` settings (thin holes averaged with a
     biharmonic interpolation) set how `restore run` uses it."""
     cfg = TrainConfig.load(run_dir / "config.json")
     inference = {k: v for k, v in (("context", context), ("detail", detail), ("mirror", mirror),
                                    ("tile_thin", tile_thin), ("texture", texture), ("blend_thin", blend_thin),
                                    ("blend_weight", blend_weight), ("blend_sigma", blend_sigma),
-                                   ("detail_scale", detail_scale)) if v is not None}
+                                   ("detail_scale", detail_scale), ("texture_gain", texture_gain)) if v is not None}
     cfg.model = dataclasses.replace(cfg.model, **inference)
     state = checkpoint.load(run_dir / "gan")
     if state is None:
@@ -210,11 +211,13 @@ def export_run(run_dir: Path, name: str, out: Path | None = None, data_dir: Path
                  "native resolution along it" if not cfg.model.tile_thin else "")
     if cfg.model.texture:
         thin_line += f"; the texture stage `{cfg.model.texture}` then adds texture at the photo's own resolution"
+        if cfg.model.texture_gain != 1:
+            thin_line += f" ({cfg.model.texture_gain:g} of its correction)"
     if cfg.model.blend_thin > 0 and cfg.model.blend_weight < 1:
         part = f"its frequencies below a Gaussian of sigma {cfg.model.blend_sigma:g}" if cfg.model.blend_sigma else "itself"
         thin_line += (f";\n  holes at most {cfg.model.blend_thin:g} px thick keep {cfg.model.blend_weight:g} of {part}, the rest a "
                       "biharmonic interpolation")
-    flags = "".join(f" --{k.replace('_', '-')} {v:g}" if k in ("context", "detail_scale") or k.startswith("blend_")
+    flags = "".join(f" --{k.replace('_', '-')} {v:g}" if k in ("context", "detail_scale", "texture_gain") or k.startswith("blend_")
                     else f" --texture {v or 'none'}" if k == "texture"
                     else f" --{'' if v else 'no-'}{k.replace('_', '-')}" for k, v in inference.items())
     card = f"""# restore `{name}` inpainting model

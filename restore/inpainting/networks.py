@@ -91,6 +91,9 @@ class InpainterConfig:
     # The texture stage (a released name or a folder; "" = none) that the pipeline runs over this model's
     # fills at the photo's own resolution (restore/inpainting/texture.py), for photos larger than 64x64.
     texture: str = ""
+    # The share of that stage's correction this model's fills take (the stage's own thin_gain applies on top):
+    # 1 for the photos it was trained on, less where its texture costs more fidelity than it gains in look.
+    texture_gain: float = 1.0
     # Holes at most `blend_thin` px thick (strokes, scratches; 0 = none) get the smoothest continuation of
     # their border (a biharmonic interpolation) averaged into the fill, which keeps `blend_weight` of itself;
     # with `blend_sigma` > 0 only the fill's low frequencies are averaged, so that its texture stays

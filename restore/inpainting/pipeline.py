@@ -194,7 +194,7 @@ class Restorer:
 
             for i, (_, mask) in enumerate(items):
                 if mask.any() and mask.shape != (SIZE, SIZE):  # 64x64 photos stay as the model fills them
-                    outs[i] = add_texture(self.texture, outs[i], mask, self.device)
+                    outs[i] = add_texture(self.texture, outs[i], mask, self.device, self.model.cfg.texture_gain)
         if self.blend_thin:
             from .thin import blend_smooth, thin_part
 

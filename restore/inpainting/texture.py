@@ -113,10 +113,11 @@ def _region(net: TextureNet, rgb: np.ndarray, hole: np.ndarray, device) -> np.nd
     return out.to(torch.uint8).permute(1, 2, 0).cpu().numpy()
 
 
-def add_texture(net: TextureNet, rgb: np.ndarray, mask: np.ndarray, device="cpu") -> np.ndarray:
+def add_texture(net: TextureNet, rgb: np.ndarray, mask: np.ndarray, device="cpu", gain: float = 1.0) -> np.ndarray:
     """uint8 (H, W, 3) photo with its holes filled, bool (H, W) holes -> the photo with texture added in
     the holes; pixels outside them are returned as they were. Each hole, with `margin` known pixels
-    around it (holes whose margins meet go together), is one region."""
+    around it (holes whose margins meet go together), is one region. The holes take `gain` of the stage's
+    correction, and thin ones `gain` x `thin_gain`."""
     from scipy import ndimage
 
     from .holes import hole_box
@@ -137,9 +138,12 @@ def add_texture(net: TextureNet, rgb: np.ndarray, mask: np.ndarray, device="cpu"
         box = (slice(ys.start + by.start, ys.start + by.stop), slice(xs.start + bx.start, xs.start + bx.stop))
         hole = mask[box]
         region = _region(net, rgb[box], hole, device)
-        if thin is not None and thin[box].any():
-            part = thin[box]
-            fill = rgb[box][part].astype(np.float32)
-            region[part] = np.clip(np.rint(fill + net.cfg.thin_gain * (region[part] - fill)), 0, 255).astype(np.uint8)
+        share = np.full(hole.shape, gain, np.float32)
+        if thin is not None:
+            share[thin[box]] *= net.cfg.thin_gain
+        if (share[hole] != 1).any():
+            fill = rgb[box][hole].astype(np.float32)
+            corr = region[hole].astype(np.float32) - fill
+            region[hole] = np.clip(np.rint(fill + share[hole][:, None] * corr), 0, 255).astype(np.uint8)
         out[box][hole] = region[hole]
     return out
