@@ -461,9 +461,9 @@ def export(run_dir, name, out, data_dir, n, context, detail, detail_scale, mirro
     try:
         cfg_path = run_dir / "config.json"
         kind = json.loads(cfg_path.read_text()).get("kind") if cfg_path.exists() else None
-        blend = {k: v for k, v in (("blend_thin", blend_thin), ("blend_weight", blend_weight), ("blend_sigma", blend_sigma),
-                                   ("detail_scale", detail_scale), ("texture_gain", texture_gain)) if v is not None}
-        if blend and kind in ("texture", "damage"):
+        model_only = {k: v for k, v in (("blend_thin", blend_thin), ("blend_weight", blend_weight), ("blend_sigma", blend_sigma),
+                                         ("detail_scale", detail_scale), ("texture_gain", texture_gain)) if v is not None}
+        if model_only and kind in ("texture", "damage"):
             raise ValueError("--detail-scale, --texture-gain, --blend-thin, --blend-weight and --blend-sigma are settings of "
                              "an inpainting model; this run is not one")
         if kind == "texture":
@@ -481,7 +481,7 @@ def export(run_dir, name, out, data_dir, n, context, detail, detail_scale, mirro
         if texture is not None:
             texture = "" if texture.lower() == "none" else texture
         folder = export_run(run_dir, name, out, data_dir, n, context=context, detail=detail, mirror=mirror,
-                            tile_thin=tile_thin, texture=texture, **blend)
+                            tile_thin=tile_thin, texture=texture, **model_only)
     except ValueError as e:
         raise click.ClickException(str(e)) from None
     click.echo(str(folder))
