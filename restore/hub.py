@@ -56,11 +56,11 @@ REGISTRY: dict[str, Release] = {
     "celeba": Release(
         name="celeba",
         repo_id="restore-inpainting/restore-celeba",
-        revision="v3.4",  # v2.1 fine-tuned with object-shaped holes and a 32x32 block; v3.1: "mirror" on; v3.2: "tile_thin" off;
+        revision="v3.5",  # v2.1 fine-tuned with object-shaped holes and a 32x32 block; v3.1: "mirror" on; v3.2: "tile_thin" off;
         # v3.3: "detail" on; v3.4: thin holes blended with a biharmonic interpolation, detail's softmax scale 200
-        # (config only)
+        # (config only); v3.5: the "texture" stage named, at half its correction (config only)
         sha256={
-            "config.json": "ab245d73975643972c661643d2cbdb19f6f9f3a94ec4ffd1520fcb43e0f90dd0",
+            "config.json": "1387e707d705757ff15812214d216a79faf5f6c4f04dbe448592a15e35910a04",
             "model.safetensors": "8483531d5c4b5fc239f2190cc1a82478b94759e897c6d019890fc5e8798dc21c",
         },
         description="faces (CelebA, 64x64), 2.4M parameters, a 32x32 block; runs/celeba-v2 "
@@ -95,14 +95,15 @@ REGISTRY: dict[str, Release] = {
     "texture": Release(
         name="texture",
         repo_id="restore-inpainting/restore-texture",
-        revision="v2",  # v2: continued from v1 with a patch discriminator; thin holes get 0.75 of the correction
+        revision="v2.1",  # v2: continued from v1 with a patch discriminator; thin holes get 0.75 of the correction;
+        # v2.1: thin holes get 0.5 of it (config only)
         sha256={
-            "config.json": "5429fcc29b589efa062e8acdb91e91eee9ba77e1c59a7a5b684887d48a7fdc00",
+            "config.json": "cd0d2c302187f32256c889fd66a84a1c7682e62f546483917b57b050f4189b6c",
             "model.safetensors": "2d56d31bff0dfb23b8496cfc2c593c09430c2ca826211ab8103477a8763a7a73",
         },
         description="texture stage at native resolution over photo's fills, trained on photo's own fills of 154 "
         "natural/ photos with hole L1 + LPIPS + a patch discriminator; 1.16M parameters; runs/texture-v1 -> v2",
-        suits="run by photo (its config names it); --texture none turns it off",
+        suits="run by photo and celeba (their configs name it); --texture none turns it off",
         kind="texture",
     ),
 }
