@@ -53,6 +53,35 @@ def test_an_identity_stage_returns_the_photo_exactly_in_tiles_or_not():
     assert np.array_equal(add_texture(identity, rgb, mask), rgb)
 
 
+def test_an_untrained_attention_block_passes_its_input_through():
+    from restore.inpainting.texture import _Attention
+
+    x = torch.randn(2, 16, 12, 10)
+    m = (torch.rand(2, 1, 48, 40) > 0.5).float()
+    with torch.no_grad():
+        assert torch.equal(_Attention(16)(x, m), x)
+
+
+def test_attention_copies_from_the_known_pixels_not_from_the_hole():
+    from restore.inpainting.texture import _Attention
+
+    block = _Attention(16)
+    with torch.no_grad():  # logits from the known-share bias alone; values and output carry channel 0 through
+        for conv in (block.q, block.k, block.v, block.o):
+            conv.weight.zero_()
+            conv.bias.zero_()
+        block.v.weight[0, 0] = 1
+        block.o.weight[0, 0] = 1
+    m = torch.zeros(1, 1, 64, 64)
+    m[..., 16:48, 8:56] = 1  # half the map is hole
+    x = torch.zeros(1, 16, 16, 16)
+    x[0, 0] = 1 - torch.nn.functional.interpolate(m, (16, 16), mode="area")[0, 0]  # 1 where known, 0 in the hole
+    with torch.no_grad():
+        added = block(x, m)[0, 0] - x[0, 0]
+    # every query gets the mean of what its keys hold: the known ones' 1, not the hole's 0
+    assert added.min() > 0.99
+
+
 def test_tiles_agree_with_one_piece_inside_the_hole():
     rgb = smooth_photo(160, 200, seed=4)
     mask = _hole(160, 200, (20, 20, 140, 180))

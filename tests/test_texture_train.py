@@ -121,6 +121,24 @@ def test_tiny_texture_run_cuts_crops_once_trains_and_resumes(tmp_path, model_dir
     assert f"# how {folder} was trained (from its card):" in card2 and str(run_dir) in card2
     assert "get 0.5 of its correction" in card2 and "--thin-px 9 --thin-gain 0.5" in card2
     assert "with the 0.00 of its start" in card2
+    # --model-NAME sets the network's config: attention added to a start without it comes fresh, the rest loads
+    run3 = tmp_path / "run3"
+    res = CliRunner().invoke(train_main, [str(a) for a in args[:3]] + ["--run-dir", str(run3), "--init", str(folder),
+                                          "--model-attention", "1", "--model-margin", "12"] + [str(a) for a in args[5:]])
+    assert res.exit_code == 0, res.output
+    model = json.loads((run3 / "config.json").read_text())["model"]
+    assert model["attention"] == 1 and model["margin"] == 12 and model["width"] == 32
+    res = CliRunner().invoke(train_main, ["texture", "--resume", str(run3), "--model-attention", "1", "--model-margin", "12"])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(train_main, ["texture", "--resume", str(run3), "--model-margin", "20"])
+    assert res.exit_code == 1 and "drop the flags that change it: ['model']" in res.output
+    cfg = TextureTrainConfig.from_dict(json.loads((run3 / "config.json").read_text()))
+    stage = TextureStage(cfg, data, data, torch.device("cpu"))
+    assert torch.allclose(stage.net.down2.weight, released["down2.weight"], atol=1e-2)
+    assert not stage.net.attn.o.weight.any()  # fresh: passes through until trained
+    res = CliRunner().invoke(train_main, [str(a) for a in args[:3]] + ["--run-dir", str(tmp_path / "run4"), "--init",
+                                          str(folder), "--model-width", "8"] + [str(a) for a in args[5:]])
+    assert res.exit_code == 1 and "do not fit this stage's network" in res.output
     other = tmp_path / "detector-run"
     other.mkdir()
     (other / "config.json").write_text(json.dumps({"kind": "damage"}))

@@ -347,7 +347,7 @@ def _train_standalone(cls, default: str, train, data_dir, run_dir, resume, devic
 
     from .runs import setup_run
 
-    overrides = {k: v for k, v in kw.items() if v is not None}
+    overrides = _model_overrides(cls, {k: v for k, v in kw.items() if v is not None})
     try:
         cfg, run_dir = setup_run(run_dir, resume, overrides, _invocation({}), cls, default)
         if cfg.threads:
@@ -382,13 +382,34 @@ def _standalone_options(cls, default: str, holds: str):
 
 
 def _scalar_options(cls, fn):
-    """`fn` with a --flag for every scalar hyper-parameter of the config dataclass `cls`."""
+    """`fn` with a --flag for every scalar hyper-parameter of the config dataclass `cls`, and a --model-NAME for
+    every scalar field of its network's (the `model` field's dataclass; not its arch)."""
     for f in reversed(dataclasses.fields(cls)):
         typ = _TYPES.get(f.type, f.type)
+        if f.name == "model":
+            for g in reversed(dataclasses.fields(f.default_factory)):
+                t = _TYPES.get(g.type, g.type)
+                if g.name != "arch" and t in (int, float, str):
+                    fn = click.option("--model-" + g.name.replace("_", "-"), MODEL_FLAG + g.name, type=t, default=None,
+                                      help=f"the network's {g.name} (default {g.default!r})")(fn)
         if f.name == "kind" or typ not in (int, float, str):
             continue
         fn = click.option("--" + f.name.replace("_", "-"), f.name, type=typ, default=None, help=f"(default {f.default!r})")(fn)
     return fn
+
+
+MODEL_FLAG = "model__"  # the keyword prefix of a --model-NAME flag: a field of the stage's network config
+
+
+def _model_overrides(cls, overrides: dict) -> dict:
+    """Flags as setup_run takes them: the --model-NAME ones gathered into a `model` config (the default one
+    with them set), the rest as they are."""
+    model = {k.removeprefix(MODEL_FLAG): v for k, v in overrides.items() if k.startswith(MODEL_FLAG)}
+    out = {k: v for k, v in overrides.items() if not k.startswith(MODEL_FLAG)}
+    if model:
+        default = cls().model
+        out["model"] = type(default).from_dict({**dataclasses.asdict(default), **model})
+    return out
 
 
 @main.command()

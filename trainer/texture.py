@@ -71,6 +71,19 @@ class TextureTrainConfig:
         return config_from_dict(cls, data, TextureConfig)
 
 
+def _load_init(net: TextureNet, spec: str) -> None:
+    """`net` given the weights of --init `spec`; a start without attention (v2) leaves `net`'s attention block
+    as it is, fresh (it passes through until trained)."""
+    state = initial_weights(spec, "texture", "texture")
+    own = net.state_dict()
+    misfit = sorted(k for k in state if k not in own or own[k].shape != state[k].shape)
+    missing = sorted(k for k in own if k not in state and not k.startswith("attn."))
+    if misfit or missing:
+        raise ValueError(f"--init {spec}: its weights do not fit this stage's network ({(misfit + missing)[:3]}); "
+                         "give the --model-width and dilations it was trained with")
+    net.load_state_dict(state, strict=False)
+
+
 def cut_crops(photos: list[np.ndarray], restorer, cfg: TextureTrainConfig, rng: np.random.Generator, rounds: int,
               log=print) -> dict[str, np.ndarray]:
     """{'fill', 'mask', 'truth'}: crops of cfg.crop pixels around holes drawn in each photo, filled by `restorer`.
@@ -129,7 +142,7 @@ class TextureStage:
         torch.manual_seed(cfg.seed)
         self.net = TextureNet(cfg.model)
         if cfg.init:
-            self.net.load_state_dict(initial_weights(cfg.init, "texture", "texture"), strict=True)
+            _load_init(self.net, cfg.init)
         self.net = self.net.to(device)
         self.ema = copy.deepcopy(self.net).eval().requires_grad_(False)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, betas=(0.5, 0.9))
@@ -255,7 +268,7 @@ def train(cfg: TextureTrainConfig, run_dir: Path, device: torch.device, data_dir
     from . import loop
 
     if cfg.init:  # a wrong --init is said before minutes of crop cutting, not after
-        initial_weights(cfg.init, "texture", "texture")
+        _load_init(TextureNet(cfg.model), cfg.init)
     split = run_dir / "split.json"
     if split.exists():
         lists = json.loads(split.read_text())
@@ -348,9 +361,11 @@ def export_texture(run_dir: Path, name: str, out: Path | None = None, data_dir: 
     thin = (f" Holes at most {m.thin_px:g} px thick (strokes, scratches) get {m.thin_gain:g} of its correction."
             if m.thin_px > 0 and m.thin_gain != 1 else "")
     flags = "".join(f" --{k.replace('_', '-')} {v:g}" for k, v in settings.items())
+    attention = (", then SAGAN self-attention there whose keys are weighted to the known pixels, so a hole's "
+                 "interior copies texture from the photo around it" if m.attention else "")
     card = f"""# restore `{name}` texture stage
 
-A fully convolutional U-Net (two halvings, dilated residual blocks {list(cfg.model.dilations)} at quarter resolution,
+A fully convolutional U-Net (two halvings, dilated residual blocks {list(cfg.model.dilations)} at quarter resolution{attention};
 width {cfg.model.width}) that takes `{cfg.base}`'s fill at the photo's own resolution, with the mask, and adds texture
 in the hole; known pixels pass through. {params / 1e6:.2f}M parameters, stored in float16. The pipeline runs it
 over each hole with {cfg.model.margin} px of the photo around it (in tiles of {cfg.model.tile} px when larger), for

@@ -34,6 +34,10 @@ class TextureConfig:
     # (docs/training.md). 0 = every hole gets all of it.
     thin_px: float = 0.0
     thin_gain: float = 1.0
+    # Self-attention at quarter resolution after the residual blocks (SAGAN's, with keys and values pooled by
+    # 2 and weighted towards known pixels): a hole's interior, beyond the convolutions' reach, can copy the
+    # photo's own texture from around it. 0 = none (v1, v2).
+    attention: int = 0
     arch: str = ARCH
 
     def to_dict(self) -> dict:
@@ -58,10 +62,40 @@ class _Res(nn.Module):
         return x + self.b(F.leaky_relu(self.a(x), 0.2))
 
 
+class _Attention(nn.Module):
+    """SAGAN self-attention (Zhang et al. 2019) over a feature map, its keys and values max-pooled by 2 (as
+    BigGAN's) and each key's logit raised by log of its known share, so a hole copies from the photo around it
+    rather than from its own fill. Its output layer starts at zero (SAGAN's gamma does, in effect; a zero layer
+    learns faster than a zero scalar): an untrained block passes its input through."""
+
+    def __init__(self, c: int):
+        super().__init__()
+        self.q = nn.Conv2d(c, c // 8, 1)
+        self.k = nn.Conv2d(c, c // 8, 1)
+        self.v = nn.Conv2d(c, c // 2, 1)
+        self.o = nn.Conv2d(c // 2, c, 1)
+        nn.init.zeros_(self.o.weight)
+        nn.init.zeros_(self.o.bias)
+
+    CHUNK = 4096  # queries at a time: a 768 px tile has 36,864 at quarter resolution
+
+    def forward(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        n, _, h, w = x.shape
+        k = F.max_pool2d(self.k(x), 2, ceil_mode=True).flatten(2)  # N x d x K
+        v = F.max_pool2d(self.v(x), 2, ceil_mode=True).flatten(2)  # N x c/2 x K
+        known = 1 - F.avg_pool2d(F.interpolate(m, (h, w), mode="area"), 2, ceil_mode=True).flatten(2)
+        bias = known.clamp_min(1e-4).log()  # N x 1 x K: a key all hole is e^-9 as likely
+        q = self.q(x).flatten(2).transpose(1, 2)  # N x HW x d
+        out = torch.cat([torch.softmax(q[:, i : i + self.CHUNK] @ k + bias, -1) @ v.transpose(1, 2)
+                         for i in range(0, h * w, self.CHUNK)], 1)
+        return x + self.o(out.transpose(1, 2).reshape(n, -1, h, w))
+
+
 class TextureNet(nn.Module):
     """(fill in [-1, 1] N x 3 x H x W, mask N x 1 x H x W, H and W multiples of 4) -> the fill with texture
     added where the mask is 1. A U-Net of two halvings with dilated residual blocks at quarter
-    resolution; its last layer starts at zero, so an untrained stage returns the fill unchanged."""
+    resolution (and with cfg.attention, self-attention there); its last layer starts at zero, so an untrained
+    stage returns the fill unchanged."""
 
     def __init__(self, cfg: TextureConfig | None = None):
         super().__init__()
@@ -71,6 +105,7 @@ class TextureNet(nn.Module):
         self.down1 = nn.Conv2d(w, 2 * w, 4, stride=2, padding=1)
         self.down2 = nn.Conv2d(2 * w, 4 * w, 4, stride=2, padding=1)
         self.mid = nn.Sequential(*[_Res(4 * w, d) for d in cfg.dilations])
+        self.attn = _Attention(4 * w) if cfg.attention else None
         self.up2 = nn.Conv2d(4 * w, 2 * w, 3, padding=1)
         self.up1 = nn.Conv2d(4 * w, w, 3, padding=1)
         self.out = nn.Conv2d(2 * w, 3, 3, padding=1)
@@ -82,6 +117,8 @@ class TextureNet(nn.Module):
         h0 = act(self.inp(torch.cat([x, m * 2 - 1], 1)))
         h1 = act(self.down1(h0))
         h2 = self.mid(act(self.down2(h1)))
+        if self.attn is not None:
+            h2 = self.attn(h2, m)
         u = act(self.up2(F.interpolate(h2, scale_factor=2, mode="nearest")))
         u = act(self.up1(F.interpolate(torch.cat([u, h1], 1), scale_factor=2, mode="nearest")))
         return x + m * self.out(torch.cat([u, h0], 1))
