@@ -75,25 +75,46 @@ def main() -> None:
             crops = [show_holes(rgb, mask)[rs, cs]] + [out[rs, cs] for _, out in fills] + [rgb[rs, cs]]
             rows.append((f"{name} ({w}x{h}), {kind}", labels, crops))
             print(f"{name} {kind}: " + ", ".join(labels[1:-1]))
-    cols = max(len(c) for _, _, c in rows)
-    canvas = Image.new("RGB", (cols * (TILE + 4), len(rows) * (TILE + 2 * LABEL + 6) + 16), "white")
-    draw = ImageDraw.Draw(canvas)
-    draw.text((4, 2), "close-ups of the hole (LPIPS on the crop, lower = closer to the truth)", fill="black")
-    y = 16
-    for title, labels, crops in rows:
-        draw.text((4, y), title, fill="black")
-        for i, (label, crop) in enumerate(zip(labels, crops, strict=True)):
-            # Close-ups are enlarged with visible pixels, reduced with a filter.
-            im = Image.fromarray(crop)
-            s = TILE / max(im.size)
-            im = im.resize((round(im.width * s), round(im.height * s)),
-                           Image.Resampling.NEAREST if s > 1 else Image.Resampling.LANCZOS)
-            canvas.paste(im, (i * (TILE + 4), y + LABEL))
-            draw.text((i * (TILE + 4) + 2, y + LABEL + TILE + 1), label, fill="black")
-        y += TILE + 2 * LABEL + 6
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    atomic_save(canvas, args.output, format="PNG")
+    atomic_save(layout(rows), args.output, format="PNG")
     print(args.output)
+
+
+def _font(size: int):
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, OSError):  # a Pillow built without FreeType has only its small bitmap font
+        return ImageFont.load_default()
+
+
+def layout(rows: list[tuple[str, list[str], list[np.ndarray]]]) -> Image.Image:
+    """One row per hole: its title, then each crop scaled to TILE on its longer side with its label under it.
+    A row is as tall as its tallest crop, so wide crops leave no gap above their labels."""
+    font = _font(LABEL - 2)
+
+    def scaled(crop: np.ndarray) -> Image.Image:
+        # Close-ups are enlarged with visible pixels, reduced with a filter.
+        im = Image.fromarray(crop)
+        s = TILE / max(im.size)
+        return im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))),
+                         Image.Resampling.NEAREST if s > 1 else Image.Resampling.LANCZOS)
+
+    rows = [(title, labels, [scaled(c) for c in crops]) for title, labels, crops in rows]
+    cols = max(len(c) for _, _, c in rows)
+    heights = [max(im.height for im in ims) for _, _, ims in rows]
+    canvas = Image.new("RGB", (cols * (TILE + 4), 2 * LABEL + sum(h + 2 * LABEL + 12 for h in heights)), "white")
+    draw = ImageDraw.Draw(canvas)
+    draw.text((4, 2), "close-ups of the hole (LPIPS on the crop, lower = closer to the truth)", fill="black", font=font)
+    y = 2 * LABEL
+    for (title, labels, ims), height in zip(rows, heights, strict=True):
+        draw.text((4, y), title, fill="black", font=font)
+        for i, (label, im) in enumerate(zip(labels, ims, strict=True)):
+            canvas.paste(im, (i * (TILE + 4), y + LABEL + 2))
+            draw.text((i * (TILE + 4) + 2, y + LABEL + 4 + height), label, fill="black", font=font)
+        y += height + 2 * LABEL + 12
+    return canvas
 
 
 if __name__ == "__main__":
