@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw
 
 from restore import hub
 from restore.eval.classical import shiftmap_one, telea_one, wipe
-from restore.eval.figures import show_holes
+from restore.eval.figures import font, resized, show_holes
 from restore.eval.lpips import LpipsError, crop_box, distance
 from restore.eval.lpips import load as load_lpips
 from restore.eval.native_size import hole_for
@@ -80,39 +80,28 @@ def main() -> None:
     print(args.output)
 
 
-def _font(size: int):
-    from PIL import ImageFont
-
-    try:
-        return ImageFont.load_default(size=size)
-    except (TypeError, OSError):  # a Pillow built without FreeType has only its small bitmap font
-        return ImageFont.load_default()
-
-
 def layout(rows: list[tuple[str, list[str], list[np.ndarray]]]) -> Image.Image:
     """One row per hole: its title, then each crop scaled to TILE on its longer side with its label under it.
     A row is as tall as its tallest crop, so wide crops leave no gap above their labels."""
-    font = _font(LABEL - 2)
+    label_font = font(LABEL - 2)
 
     def scaled(crop: np.ndarray) -> Image.Image:
-        # Close-ups are enlarged with visible pixels, reduced with a filter.
         im = Image.fromarray(crop)
         s = TILE / max(im.size)
-        return im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))),
-                         Image.Resampling.NEAREST if s > 1 else Image.Resampling.LANCZOS)
+        return resized(im, (max(1, round(im.width * s)), max(1, round(im.height * s))))
 
     rows = [(title, labels, [scaled(c) for c in crops]) for title, labels, crops in rows]
     cols = max(len(c) for _, _, c in rows)
     heights = [max(im.height for im in ims) for _, _, ims in rows]
     canvas = Image.new("RGB", (cols * (TILE + 4), 2 * LABEL + sum(h + 2 * LABEL + 12 for h in heights)), "white")
     draw = ImageDraw.Draw(canvas)
-    draw.text((4, 2), "close-ups of the hole (LPIPS on the crop, lower = closer to the truth)", fill="black", font=font)
+    draw.text((4, 2), "close-ups of the hole (LPIPS on the crop, lower = closer to the truth)", fill="black", font=label_font)
     y = 2 * LABEL
     for (title, labels, ims), height in zip(rows, heights, strict=True):
-        draw.text((4, y), title, fill="black", font=font)
+        draw.text((4, y), title, fill="black", font=label_font)
         for i, (label, im) in enumerate(zip(labels, ims, strict=True)):
             canvas.paste(im, (i * (TILE + 4), y + LABEL + 2))
-            draw.text((i * (TILE + 4) + 2, y + LABEL + 4 + height), label, fill="black", font=font)
+            draw.text((i * (TILE + 4) + 2, y + LABEL + 4 + height), label, fill="black", font=label_font)
         y += height + 2 * LABEL + 12
     return canvas
 

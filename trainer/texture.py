@@ -80,7 +80,7 @@ def _load_init(net: TextureNet, spec: str) -> None:
     missing = sorted(k for k in own if k not in state and not k.startswith("attn."))
     if misfit or missing:
         raise ValueError(f"--init {spec}: its weights do not fit this stage's network ({(misfit + missing)[:3]}); "
-                         "give the --model-width and dilations it was trained with")
+                         "give the --model-width and --model-attention it was trained with")
     net.load_state_dict(state, strict=False)
 
 

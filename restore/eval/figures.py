@@ -34,12 +34,22 @@ def close_up_box(mask: np.ndarray) -> tuple[int, int, int, int]:
     return x0, y0, x0 + side, y0 + side
 
 
-def _resized(im: Image.Image, size: tuple[int, int]) -> Image.Image:
+def resized(im: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """`im` at `size`: enlarged close-ups keep their pixels visible; reductions are filtered."""
     if im.size == size:
         return im
-    # Enlarged close-ups keep their pixels visible; reductions are filtered.
     enlarging = size[0] > im.width
     return im.resize(size, Image.Resampling.NEAREST if enlarging else Image.Resampling.LANCZOS)
+
+
+def font(size: int):
+    """Pillow's default font at `size` px, or its small bitmap font where Pillow was built without FreeType."""
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, OSError):
+        return ImageFont.load_default()
 
 
 def comparison_row(before: np.ndarray, after: np.ndarray, mask: np.ndarray, height: int) -> Image.Image:
@@ -47,8 +57,8 @@ def comparison_row(before: np.ndarray, after: np.ndarray, mask: np.ndarray, heig
     shown = show_holes(before, mask)
     width = max(1, round(before.shape[1] * height / before.shape[0]))
     box = close_up_box(mask)
-    tiles = [_resized(Image.fromarray(a), (width, height)) for a in (shown, after)]
-    tiles += [_resized(Image.fromarray(a).crop(box), (height, height)) for a in (shown, after)]
+    tiles = [resized(Image.fromarray(a), (width, height)) for a in (shown, after)]
+    tiles += [resized(Image.fromarray(a).crop(box), (height, height)) for a in (shown, after)]
     row = Image.new("RGB", (sum(t.width for t in tiles) + GAP * (len(tiles) - 1), height), "white")
     x = 0
     for t in tiles:
