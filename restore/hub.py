@@ -82,9 +82,10 @@ REGISTRY: dict[str, Release] = {
     "damage": Release(
         name="damage",
         repo_id="restore-inpainting/restore-damage",
-        revision="v2",  # v2: v1 fine-tuned on more cracks and dust, and more dark scratches and cracks
+        revision="v2.1",  # v2: v1 fine-tuned on more cracks and dust, and more dark scratches and cracks;
+        # v2.1: the photo's mirrored views averaged in ("flips"), threshold 0.4 (config only)
         sha256={
-            "config.json": "cbf10f167aa3ca50b2540e6b3cca3a9dcee4d0e6eae5568b9a2eeff44809e66d",
+            "config.json": "1db49b41f7ceb6493f4b48a98447d7d97e57cfb05ed6d0636b7f61c914661339",
             "model.safetensors": "c17fc432e42d2b54d15d0e16bdaf769f26e9f1589d46f15da31692513b4a4ef8",
         },
         description="damage detector (scratches, cracks, creases, dust, specks, worn edges) trained on synthetic "

@@ -113,6 +113,35 @@ def test_tiles_agree_with_the_whole_photo():
     assert np.abs(whole - tiled).max() < 0.1
 
 
+def test_flips_average_mirrored_views():
+    torch.manual_seed(0)
+    net = DamageDetector(DetectorConfig(widths=(4, 8, 8))).eval()
+    photo = _photo(40, 56)
+    mirrored = photo[:, ::-1]
+    plain = probabilities(net, photo)
+    # an untrained network is not symmetric, so a mirrored photo gets other probabilities ...
+    assert np.abs(probabilities(net, mirrored)[:, ::-1] - plain).max() > 1e-3
+    # ... but averaged with its mirrored view, the photo's are the mean of both passes, and mirroring commutes
+    net.cfg.flips = ("h",)
+    both = probabilities(net, photo)
+    net.cfg.flips = ()
+    np.testing.assert_allclose(both, (plain + probabilities(net, mirrored)[:, ::-1]) / 2, atol=1e-6)
+    net.cfg.flips = ("h",)
+    np.testing.assert_allclose(probabilities(net, mirrored)[:, ::-1], both, atol=1e-6)
+    net.cfg.flips = ("h", "v", "hv")
+    four = probabilities(net, photo)
+    np.testing.assert_allclose(probabilities(net, photo[::-1, ::-1])[::-1, ::-1], four, atol=1e-6)
+    np.testing.assert_allclose(probabilities(net, photo[::-1])[::-1], four, atol=1e-6)
+
+
+def test_unknown_flips_are_refused():
+    with pytest.raises(ValueError, match=r"flips \['x'\]: each is one of"):
+        DetectorConfig(flips=("h", "x"))
+    cfg = DetectorConfig.from_dict({"flips": ["h", "v"]})
+    assert cfg.flips == ("h", "v") and DetectorConfig.from_dict(cfg.to_dict()) == cfg
+    assert DetectorConfig.from_dict({}).flips == ()  # configs written before flips load as they were
+
+
 def test_every_parameter_receives_a_gradient():
     net = DamageDetector(DetectorConfig(widths=(4, 8, 8)))
     net(torch.rand(2, 3, 16, 16)).mean().backward()

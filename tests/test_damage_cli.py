@@ -1,6 +1,7 @@
 """--detect-damage through restore run, restore masks and restore.detect_damage; the detector's release
 path (save, load, kinds kept apart); and a tiny `restore-train damage` run exported and used."""
 
+import json
 import re
 from pathlib import Path
 
@@ -159,12 +160,19 @@ def test_train_export_and_use_a_tiny_detector(tmp_path, model_dir):
     assert "restore-train damage --data-dir" in (run_dir / "command.txt").read_text()
     res = CliRunner().invoke(train_main, ["damage", "--resume", str(run_dir), "--epochs", "2"])
     assert res.exit_code == 1 and "drop the flags that change it: ['epochs']" in res.output
+    res = CliRunner().invoke(train_main, ["export", str(run_dir), "--name", "tiny", "--flips", "h,x"])
+    assert res.exit_code == 1 and "--flips h,x: x is not one of h, v, hv (or none)" in res.output
     res = CliRunner().invoke(train_main, ["export", str(run_dir), "--name", "tiny", "--data-dir", str(tmp_path / "data"),
-                                          "--n", "1"])
+                                          "--n", "1", "--threshold", "0.4", "--flips", "h,v"])
     assert res.exit_code == 0, res.output
     folder = run_dir / "export" / "tiny"
     card = (folder / "README.md").read_text()
     assert "damage detector" in card and "CPU-hours" in card and "| lines |" in card
+    cfg = json.loads((folder / "config.json").read_text())
+    assert cfg["threshold"] == 0.4 and cfg["flips"] == ["h", "v"]
+    assert f"restore-train export {run_dir} --name tiny --threshold 0.4 --flips h,v" in card
+    assert ("where its probability, averaged over the photo and its mirror images (left to right, top to bottom), "
+            "is above 0.4;") in card
     # A run started from the release takes its lineage (commands and hours) from the release's card.
     (folder / "README.md").write_text(re.sub(r"training: [0-9.]+ CPU-hours", "training: 1.25 CPU-hours", card))
     res = CliRunner().invoke(train_main, [str(a) for a in [*args[:4], tmp_path / "run2", *args[5:], "--init", folder,

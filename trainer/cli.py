@@ -435,6 +435,21 @@ def texture(data_dir, run_dir, resume, device, **kw):
     _train_standalone(TextureTrainConfig, "texture", train, data_dir, run_dir, resume, device, kw)
 
 
+def _flips(value: str | None) -> tuple[str, ...] | None:
+    """--flips as DetectorConfig takes it: "h,v" -> ("h", "v"), "none" -> ()."""
+    if value is None:
+        return None
+    if value.strip().lower() in ("none", ""):
+        return ()
+    from restore.damage.detector import FLIPS
+
+    flips = tuple(f.strip().lower() for f in value.split(","))
+    bad = [f for f in flips if f not in FLIPS]
+    if bad:
+        raise ValueError(f"--flips {value}: {', '.join(bad)} is not one of h, v, hv (or none)")
+    return flips
+
+
 @main.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--name", required=True, help="name of the release, e.g. celeba")
@@ -473,8 +488,13 @@ def texture(data_dir, run_dir, resume, device, **kw):
               help="texture stage: holes at most this thick (px) get --thin-gain of its correction  [default: the run's]")
 @click.option("--thin-gain", type=click.FloatRange(min=0), default=None,
               help="texture stage: the share of its correction that thin holes get  [default: the run's]")
+@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
+              help="damage detector: the probability above which a pixel is damage  [default: the run's]")
+@click.option("--flips", default=None, metavar="h,v,hv|none",
+              help="damage detector: mirrored views averaged with the photo's own (h left-right, v upside down, "
+                   "hv both)  [default: the run's]")
 def export(run_dir, name, out, data_dir, n, context, detail, detail_scale, mirror, tile_thin, texture, texture_gain, blend_thin,
-           blend_weight, blend_sigma, thin_px, thin_gain):
+           blend_weight, blend_sigma, thin_px, thin_gain, threshold, flips):
     """Write the release pair (config.json + model.safetensors) and its model card (of an inpainting run or,
     for a `restore-train damage` or `texture` run, of the damage detector or the texture stage)."""
     from .export import export_run
@@ -494,11 +514,14 @@ def export(run_dir, name, out, data_dir, n, context, detail, detail_scale, mirro
             return
         if thin_px is not None or thin_gain is not None:
             raise ValueError("--thin-px and --thin-gain are settings of a texture stage; this run is not one")
+        detector = {k: v for k, v in (("threshold", threshold), ("flips", _flips(flips))) if v is not None}
         if kind == "damage":
             from .damage import export_detector
 
-            click.echo(str(export_detector(run_dir, name, out, data_dir, n)))
+            click.echo(str(export_detector(run_dir, name, out, data_dir, n, settings=detector)))
             return
+        if detector:
+            raise ValueError("--threshold and --flips are settings of a damage detector; this run is not one")
         if texture is not None:
             texture = "" if texture.lower() == "none" else texture
         folder = export_run(run_dir, name, out, data_dir, n, context=context, detail=detail, mirror=mirror,

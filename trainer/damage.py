@@ -276,19 +276,27 @@ def score_card(folder: Path, data_dir: Path | None, n: int | None) -> str:
 
 
 def export_detector(run_dir: Path, name: str, out: Path | None = None, data_dir: Path | None = None,
-                    n: int | None = None) -> Path:
-    """The release of a detector run (config.json + model.safetensors, float16) with its model card."""
+                    n: int | None = None, settings: dict | None = None) -> Path:
+    """The release of a detector run (config.json + model.safetensors, float16) with its model card; `settings`
+    (threshold, flips) replace how the run's config says to read the network's output."""
     import platform
 
     from .runs import export
 
-    done = export(run_dir, "damage", DamageTrainConfig, DamageDetector, name, out, lambda o, _: score_card(o, data_dir, n))
+    settings = settings or {}
+    done = export(run_dir, "damage", DamageTrainConfig, DamageDetector, name, out, lambda o, _: score_card(o, data_dir, n),
+                  settings)
     cfg, model, out, digests, scores, last = done.cfg, done.net, done.out, done.digests, done.scores, done.last
     commands, cpu_seconds, runs = _lineage(run_dir, cfg)
     lists = json.loads((run_dir / "split.json").read_text())
     used = ", ".join(f"{k} {len(v['train'])}" for k, v in lists.items())
     kept = ", ".join(f"{k} {len(v['monitor'])}" for k, v in lists.items())
     params = sum(p.numel() for p in model.parameters())
+    names = {"h": "left to right", "v": "top to bottom", "hv": "both ways"}
+    views = (f", averaged over the photo and its mirror images ({', '.join(names[f] for f in cfg.model.flips)}),"
+             if cfg.model.flips else "")
+    flags = "".join((f" --threshold {v:g}" if k == "threshold" else f" --flips {','.join(v) or 'none'}")
+                    for k, v in settings.items())
     card = f"""# restore `{name}` damage detector
 
 A U-Net that marks scratches, cracks, creases, dust, specks and worn edges on scans of old prints,
@@ -311,7 +319,7 @@ fills what it finds with the inpainting model.
   branches, hair, text, stars, highlights, in {cfg.hard_negatives:.0%} of crops
 - loss: cross-entropy (damaged pixels weighted {cfg.pos_weight:g}) + {cfg.dice_weight:g} soft Dice; Adam, cosine lr
   {cfg.lr:g} -> {cfg.lr_min:g}, batch {cfg.batch_size}, {cfg.epochs} x {cfg.steps_per_epoch} steps; weights averaged (EMA {cfg.ema})
-- a pixel is damage above probability {cfg.model.threshold:g}; specks under {cfg.model.min_area} px are dropped; the mask is
+- a pixel is damage where its probability{views} is above {cfg.model.threshold:g}; specks under {cfg.model.min_area} px are dropped; the mask is
   grown by {cfg.model.grow} px before filling
 - training: {cpu_seconds / 3600:.2f} CPU-hours (training seconds x torch threads, {platform.machine()}, no GPU), over
   {', '.join(runs)}; last monitor F1 {float(last['val_f1']):.3f} (2 px tolerance), false alarms
@@ -321,7 +329,7 @@ Commands (from the runs' command.txt):
 
 ```
 {commands}
-restore-train export {run_dir} --name {name}
+restore-train export {run_dir} --name {name}{flags}
 ```
 
 ## Scores
