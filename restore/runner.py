@@ -40,6 +40,7 @@ class Job:
     shared_mask: bool = False  # mask_file is one mask for every photo (--masks FILE): scaled to fit
     paired: bool = False  # masks were given (--masks): a photo without one is skipped, or detected only
     clash: Path | None = None  # an earlier photo of this run that writes to the same output
+    clash_file: Path | None = None  # the file both would write (the output, its mask or its comparison)
 
 
 @dataclass
@@ -78,7 +79,8 @@ def plan(photos: list[tuple[Path, Path]], out_dir: Path, masks: Path | None, rec
             job.mask_file = index.get(key)
             used.add(key)
         targets = [t for t in (job.out, job.mask_out, job.compare_out) if t is not None]
-        job.clash = next((claimed[t] for t in targets if t in claimed), None)
+        job.clash_file = next((t for t in targets if t in claimed), None)
+        job.clash = claimed[job.clash_file] if job.clash_file is not None else None
         if job.clash is None:
             claimed.update(dict.fromkeys(targets, photo))
         jobs.append(job)
@@ -183,8 +185,8 @@ class Runner:
     def _load(self, job: Job) -> _Loaded:
         item = _Loaded(job)
         if job.clash is not None:
-            item.outcome = Outcome(job, "failed", f"{job.photo}: {job.clash} of this run writes the same output "
-                                                  f"file; rename one of them or restore them in separate runs")
+            item.outcome = Outcome(job, "failed", f"{job.photo}: {job.clash} of this run also writes {job.clash_file}; "
+                                                  f"rename one of them or restore them in separate runs")
             return item
         if job.out.exists() and not self.overwrite:
             item.outcome = Outcome(job, "skipped", f"{job.out}: exists (use --overwrite to replace it)")

@@ -128,6 +128,17 @@ def test_same_photo_twice_and_unwritable_output(tmp_path, model_dir):
     assert res.exit_code == 1 and "cannot create the output folder" in res.output
 
 
+def test_two_photos_of_one_name_clash_on_their_mask_file(tmp_path, model_dir):
+    """x.jpg and x.png have outputs of their own but one drawn mask file, x_mask.png: the second one fails and
+    the message names that file, not the outputs."""
+    write_photo(tmp_path / "p" / "x.png", 30, 30)
+    Image.open(tmp_path / "p" / "x.png").save(tmp_path / "p" / "x.jpg")
+    out = tmp_path / "o"
+    res = invoke("run", tmp_path / "p", "-o", out, "--model", model_dir)
+    assert res.exit_code == 1 and last_line(res) == "1 restored, 0 skipped, 1 failed"
+    assert f"of this run also writes {out / 'x_mask.png'};" in res.output
+
+
 def test_two_photos_with_one_output_name_never_overwrite_each_other(tmp_path, model_dir):
     """a/x.png and b/x.png given together would both land on out/x.png: the second one fails."""
     a = write_photo(tmp_path / "a" / "x.png", 30, 30)
@@ -136,7 +147,7 @@ def test_two_photos_with_one_output_name_never_overwrite_each_other(tmp_path, mo
     for extra in ([], ["--overwrite"]):
         res = invoke("run", tmp_path / "a", tmp_path / "b", "-o", out, "--model", model_dir, *extra)
         assert res.exit_code == 1
-        assert f"{tmp_path / 'b' / 'x.png'}: {a} of this run writes the same output" in res.output
+        assert f"{tmp_path / 'b' / 'x.png'}: {a} of this run also writes {out / 'x.png'};" in res.output
         assert last_line(res) == "1 restored, 0 skipped, 1 failed"
     assert sorted(p.name for p in out.iterdir()) == ["x.png", "x_mask.png"]
     known = np.asarray(Image.open(out / "x_mask.png")) == 0
