@@ -100,13 +100,15 @@ def _mask(mask, size: tuple[int, int]) -> np.ndarray:
     return holes
 
 
-def detect_damage(image, model: str = hub.DEFAULT_DETECTOR, device: str = "auto"):
+def detect_damage(image, model: str = hub.DEFAULT_DETECTOR, device: str = "auto", max_side: int | None = None):
     """The damage on `image` (scratches, cracks, creases, dust, specks, worn edges) as a bool (H, W)
     numpy mask, True = damaged, grown by the detector's rim so that `inpaint(image, mask)` fills it whole.
 
     image: as `inpaint` takes it (a PIL image, or a uint8 / uint16 array (H, W), (H, W, 3) or (H, W, 4));
         the detector sees its colours at 8 bits, the alpha channel is not looked at.
     model: damage (the released detector), a detector folder, or hf:OWNER/REPO[@REVISION], as `--damage-model`.
+    max_side: as `--detect-side`: an image whose long side is over it is also searched on a copy brought down
+        to it (default: the detector's own); 0 searches it at its own size only.
     """
     from .damage.detector import detect
 
@@ -118,7 +120,7 @@ def detect_damage(image, model: str = hub.DEFAULT_DETECTOR, device: str = "auto"
         view = (arr >> 8).astype(np.uint8) if arr.dtype == np.uint16 else arr
         rgb = np.repeat(view[..., None], 3, axis=2) if arr.ndim == 2 else view[..., :3]
     net, dev = _detector(model, device)
-    return detect(net, np.ascontiguousarray(rgb), dev)
+    return detect(net, np.ascontiguousarray(rgb), dev, max_side)
 
 
 @lru_cache(maxsize=2)

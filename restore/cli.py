@@ -42,7 +42,12 @@ def _model_options(fn, default: str | None = hub.DEFAULT_MODEL, note: str = ""):
     return fn
 
 
+_DETECT_SIDE = click.option("--detect-side", type=click.IntRange(min=0), default=None, metavar="PX",
+                            help="with --detect-damage: a photo whose long side is over PX is also searched on a copy brought down to PX, the scale at which the detector learnt scratches and dust (a high-resolution scan shows them wider); 0 searches every photo at its own size only  [default: the detector's own, config.json's max_side]")
+
+
 def _detect_options(fn):
+    fn = _DETECT_SIDE(fn)
     fn = click.option("--damage-model", default=hub.DEFAULT_DETECTOR, show_default=True,
                       help="the damage detector for --detect-damage: a released name, a folder, or hf:OWNER/REPO[@REVISION]")(fn)
     return click.option("--detect-damage", is_flag=True,
@@ -50,8 +55,11 @@ def _detect_options(fn):
                              "found is saved beside each output as NAME_mask.png. With --masks, both are filled.")(fn)
 
 
-def _load_detector(spec: str, dev):
+def _load_detector(spec: str, dev, max_side: int | None = None):
+    """The damage detector `spec` on `dev`; `max_side` (--detect-side) replaces the side its config reads photos at."""
     net, where = hub.load(spec, dev, kind="damage")
+    if max_side is not None:
+        net.cfg.max_side = max_side
     click.echo(f"damage detector {spec} ({where.source}: {where.folder}) on {dev}", err=True)
     return net
 
@@ -135,7 +143,7 @@ def main():
 @_errors
 def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwrite, recursive, strict_masks, batch_size,
         context, detail, mirror, tile_thin, blend_thin, smooth_thin, texture, shard, model, device, threads, detect_damage,
-        damage_model):
+        damage_model, detect_side):
     """Restore the photos in INPUTS (files or folders) into the output folder."""
     from tqdm import tqdm
 
@@ -177,7 +185,9 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
     except OSError as e:
         raise click.ClickException(f"{output}: cannot create the output folder ({e.strerror})") from None
     net, dev = _load_model(model, device, threads)
-    detector = _load_detector(damage_model, dev) if detect_damage else None
+    if detect_side is not None and not detect_damage:
+        raise click.UsageError("--detect-side sets how --detect-damage reads the photos; give --detect-damage too")
+    detector = _load_detector(damage_model, dev, detect_side) if detect_damage else None
     if smooth_thin is None:
         from .inpainting.thin import DAMAGE_THIN_PX
 
@@ -220,9 +230,10 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
                    "review and touch them up, then `restore run PHOTOS --masks FOLDER`")
 @click.option("--damage-model", default=hub.DEFAULT_DETECTOR, show_default=True,
               help="the damage detector: a released name, a folder, or hf:OWNER/REPO[@REVISION]")
+@_DETECT_SIDE
 @click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cpu or cuda (for --detect-damage)")
 @_errors
-def masks(inputs, output, seed, holes, recursive, overwrite, detect_damage, damage_model, device):
+def masks(inputs, output, seed, holes, recursive, overwrite, detect_damage, damage_model, detect_side, device):
     """Draw the paper's Gaussian-rectangle masks for photos (the same ones `run --seed` draws), or with
     --detect-damage the damage found on them (the same masks `run --detect-damage` fills)."""
     from tqdm import tqdm
@@ -236,13 +247,15 @@ def masks(inputs, output, seed, holes, recursive, overwrite, detect_damage, dama
     if not photos:
         raise click.UsageError(f"no photos found in {', '.join(map(str, inputs))}")
     find = None
+    if detect_side is not None and not detect_damage:
+        raise click.UsageError("--detect-side sets how --detect-damage reads the photos; give --detect-damage too")
     if detect_damage:
         from .damage.detector import detect
         from .device import pick_device
         from .io.photos import photo_rgb
 
         dev = pick_device(device)
-        detector = _load_detector(damage_model, dev)
+        detector = _load_detector(damage_model, dev, detect_side)
 
         def find(im):
             return detect(detector, photo_rgb(im), dev)

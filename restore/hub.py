@@ -82,10 +82,11 @@ REGISTRY: dict[str, Release] = {
     "damage": Release(
         name="damage",
         repo_id="restore-inpainting/restore-damage",
-        revision="v2.1",  # v2: v1 fine-tuned on more cracks and dust, and more dark scratches and cracks;
-        # v2.1: the photo's mirrored views averaged in ("flips"), threshold 0.4 (config only)
+        revision="v2.2",  # v2: v1 fine-tuned on more cracks and dust, and more dark scratches and cracks;
+        # v2.1: the photo's mirrored views averaged in ("flips"), threshold 0.4 (config only);
+        # v2.2: photos longer than 1024 px read from a copy brought down to 1024 ("max_side", config only)
         sha256={
-            "config.json": "1db49b41f7ceb6493f4b48a98447d7d97e57cfb05ed6d0636b7f61c914661339",
+            "config.json": "5cba15e63f1f62d8ca0dbb5b421f76a9bf02448f4dc5fc5b8926caf87c73be63",
             "model.safetensors": "c17fc432e42d2b54d15d0e16bdaf769f26e9f1589d46f15da31692513b4a4ef8",
         },
         description="damage detector (scratches, cracks, creases, dust, specks, worn edges) trained on synthetic "

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from restore.damage import synthetic
-from restore.damage.detector import DamageDetector, DetectorConfig, probabilities, to_mask
+from restore.damage.detector import (DamageDetector, DetectorConfig, detect, probabilities, reading_scale,
+                                     smaller_reading, to_mask)
 from restore.eval.detection import counts
 
 
@@ -132,6 +133,44 @@ def test_flips_average_mirrored_views():
     four = probabilities(net, photo)
     np.testing.assert_allclose(probabilities(net, photo[::-1, ::-1])[::-1, ::-1], four, atol=1e-6)
     np.testing.assert_allclose(probabilities(net, photo[::-1])[::-1], four, atol=1e-6)
+
+
+def test_a_large_photo_is_also_read_at_max_side():
+    """A scan longer than max_side is read at its own size and from a copy brought down to max_side (where a
+    scratch three times as wide as the network learnt looks as it learnt it); damage either finds is kept."""
+    from PIL import Image
+
+    assert reading_scale((300, 200, 3), 100) == 3 and reading_scale((90, 60), 100) == 1 and reading_scale((900, 600), 0) == 1
+    torch.manual_seed(0)
+    net = DamageDetector(DetectorConfig(widths=(4, 8, 8), max_side=60, grow=0, min_area=1)).eval()
+    big = _photo(120, 90)
+    small = np.asarray(Image.fromarray(big).resize((45, 60), Image.Resampling.BOX))
+    up = np.asarray(Image.fromarray(probabilities(net, small)).resize((90, 120), Image.Resampling.BILINEAR))
+    np.testing.assert_allclose(smaller_reading(net, big, 2.0), up, atol=1e-6)
+    own = probabilities(net, big)
+    net.cfg.threshold = float(np.median(own))  # half the photo at its own size
+    found = detect(net, big)
+    assert found.shape == (120, 90)
+    np.testing.assert_array_equal(found, (own > net.cfg.threshold) | (up > net.cfg.threshold))
+    assert (found != detect(net, big, max_side=0)).any()  # the copy finds more than the photo alone
+    np.testing.assert_array_equal(detect(net, big, max_side=0), own > net.cfg.threshold)
+    np.testing.assert_array_equal(detect(net, small), detect(net, small, max_side=0))  # not over max_side: read once
+    # The copy's smallest speck is counted in its own pixels (twice the side, four times the area); its rim in
+    # the photo's.
+    cfg = DetectorConfig(threshold=0.5, grow=1, min_area=3)
+    prob = np.zeros((40, 40), np.float32)
+    prob[20, 20] = prob[20, 21] = prob[21, 20] = prob[21, 21] = 1  # a 2x2 speck: 4 px, one px of the copy
+    assert to_mask(prob, cfg)[19:23, 19:23].all() and not to_mask(prob, cfg, scale=2).any()  # under 12 px here: grain
+    prob[10:12, 5:35] = 1
+    for scale in (1, 2):
+        assert to_mask(prob, cfg, scale)[9:13, 5:35].all() and not to_mask(prob, cfg, scale)[8].any()
+
+
+def test_max_side_is_a_side_or_zero():
+    with pytest.raises(ValueError, match="max_side -1"):
+        DetectorConfig(max_side=-1)
+    assert DetectorConfig.from_dict({}).max_side == 0  # configs written before it read every photo at its own size
+    assert DetectorConfig.from_dict(DetectorConfig(max_side=1024).to_dict()).max_side == 1024
 
 
 def test_unknown_flips_are_refused():

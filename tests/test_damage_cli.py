@@ -106,6 +106,40 @@ def test_masks_command_writes_what_run_fills(tmp_path, model_dir, detectors):
     np.testing.assert_array_equal(written, direct)
 
 
+def test_detect_side_reads_a_large_photo_from_a_smaller_copy(tmp_path, model_dir, detectors):
+    """--detect-side PX (restore run and restore masks) and max_side= (restore.detect_damage) read a photo longer
+    than PX from a copy brought down to PX; the same masks by every route, and others than at the photo's own size."""
+    import shutil
+
+    photos = tmp_path / "photos"
+    write_photo(photos / "a.png", 40, 48)
+    # The random detector with its line drawn at the median of what it says of this photo, nothing grown or
+    # dropped: half of it is damage.
+    detector = tmp_path / "half"
+    shutil.copytree(detectors / "random", detector)
+    cfg = json.loads((detector / "config.json").read_text())
+    net, _ = hub.load(str(detector), kind="damage")
+    cfg["threshold"] = float(np.median(probabilities(net, np.asarray(Image.open(photos / "a.png").convert("RGB")))))
+    cfg["grow"], cfg["min_area"] = 0, 1
+    (detector / "config.json").write_text(json.dumps(cfg))
+    masks = {}
+    for side in (0, 24):
+        res = run("masks", photos, "-o", tmp_path / f"m{side}", "--detect-damage", "--damage-model", detector,
+                  "--detect-side", side)
+        assert res.exit_code == 0, res.output
+        masks[side] = np.asarray(Image.open(tmp_path / f"m{side}" / "a_mask.png")) > 127
+        res = run("run", photos, "-o", tmp_path / f"o{side}", "--model", model_dir, "--detect-damage", "--damage-model",
+                  detector, "--detect-side", side)
+        assert res.exit_code == 0, res.output
+        np.testing.assert_array_equal(masks[side], np.asarray(Image.open(tmp_path / f"o{side}" / "a_mask.png")) > 127)
+        direct = restore.detect_damage(Image.open(photos / "a.png"), model=str(detector), max_side=side)
+        np.testing.assert_array_equal(masks[side], direct)
+    assert masks[0].shape == masks[24].shape == (40, 48) and 0.2 < masks[0].mean() < 0.9 and (masks[0] != masks[24]).any()
+    for command in (["run", photos, "-o", tmp_path / "o", "--model", model_dir], ["masks", photos, "-o", tmp_path / "m"]):
+        res = run(*command, "--detect-side", 24)
+        assert res.exit_code == 2 and "--detect-side sets how --detect-damage reads the photos" in res.output
+
+
 def test_detect_damage_from_python(detectors):
     rgb = np.zeros((33, 40, 3), np.uint8)
     mask = restore.detect_damage(rgb, model=str(detectors / "all"))

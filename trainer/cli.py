@@ -493,8 +493,11 @@ def _flips(value: str | None) -> tuple[str, ...] | None:
 @click.option("--flips", default=None, metavar="h,v,hv|none",
               help="damage detector: mirrored views averaged with the photo's own (h left-right, v upside down, "
                    "hv both)  [default: the run's]")
+@click.option("--max-side", type=click.IntRange(min=0), default=None,
+              help="damage detector: photos with a longer side are also read from a copy brought down to this side "
+                   "(0 = every photo at its own size only)  [default: the run's]")
 def export(run_dir, name, out, data_dir, n, context, detail, detail_scale, mirror, tile_thin, texture, texture_gain, blend_thin,
-           blend_weight, blend_sigma, thin_px, thin_gain, threshold, flips):
+           blend_weight, blend_sigma, thin_px, thin_gain, threshold, flips, max_side):
     """Write the release pair (config.json + model.safetensors) and its model card (of an inpainting run or,
     for a `restore-train damage` or `texture` run, of the damage detector or the texture stage)."""
     from .export import export_run
@@ -514,14 +517,15 @@ def export(run_dir, name, out, data_dir, n, context, detail, detail_scale, mirro
             return
         if thin_px is not None or thin_gain is not None:
             raise ValueError("--thin-px and --thin-gain are settings of a texture stage; this run is not one")
-        detector = {k: v for k, v in (("threshold", threshold), ("flips", _flips(flips))) if v is not None}
+        detector = {k: v for k, v in (("threshold", threshold), ("flips", _flips(flips)), ("max_side", max_side))
+                    if v is not None}
         if kind == "damage":
             from .damage import export_detector
 
             click.echo(str(export_detector(run_dir, name, out, data_dir, n, settings=detector)))
             return
         if detector:
-            raise ValueError("--threshold and --flips are settings of a damage detector; this run is not one")
+            raise ValueError("--threshold, --flips and --max-side are settings of a damage detector; this run is not one")
         if texture is not None:
             texture = "" if texture.lower() == "none" else texture
         folder = export_run(run_dir, name, out, data_dir, n, context=context, detail=detail, mirror=mirror,

@@ -295,8 +295,11 @@ def export_detector(run_dir: Path, name: str, out: Path | None = None, data_dir:
     names = {"h": "left to right", "v": "top to bottom", "hv": "both ways"}
     views = (f", averaged over the photo and its mirror images ({', '.join(names[f] for f in cfg.model.flips)}),"
              if cfg.model.flips else "")
-    flags = "".join((f" --threshold {v:g}" if k == "threshold" else f" --flips {','.join(v) or 'none'}")
-                    for k, v in settings.items())
+    flag = {"threshold": lambda v: f" --threshold {v:g}", "flips": lambda v: f" --flips {','.join(v) or 'none'}",
+            "max_side": lambda v: f" --max-side {v}"}
+    flags = "".join(flag[k](v) for k, v in settings.items())
+    larger = (f"; a photo whose long side is over {cfg.model.max_side} px is also read from a copy brought down to"
+              " it, and what either reading finds is damage" if cfg.model.max_side else "")
     card = f"""# restore `{name}` damage detector
 
 A U-Net that marks scratches, cracks, creases, dust, specks and worn edges on scans of old prints,
@@ -320,7 +323,7 @@ fills what it finds with the inpainting model.
 - loss: cross-entropy (damaged pixels weighted {cfg.pos_weight:g}) + {cfg.dice_weight:g} soft Dice; Adam, cosine lr
   {cfg.lr:g} -> {cfg.lr_min:g}, batch {cfg.batch_size}, {cfg.epochs} x {cfg.steps_per_epoch} steps; weights averaged (EMA {cfg.ema})
 - a pixel is damage where its probability{views} is above {cfg.model.threshold:g}; specks under {cfg.model.min_area} px are dropped; the mask is
-  grown by {cfg.model.grow} px before filling
+  grown by {cfg.model.grow} px before filling{larger}
 - training: {cpu_seconds / 3600:.2f} CPU-hours (training seconds x torch threads, {platform.machine()}, no GPU), over
   {', '.join(runs)}; last monitor F1 {float(last['val_f1']):.3f} (2 px tolerance), false alarms
   {100 * float(last['val_false_alarm']):.3f} % of pixels on clean crops

@@ -26,6 +26,12 @@ class DetectorConfig:
     min_area: int = 3  # connected specks smaller than this (in pixels) are dropped as grain
     tile: int = 1024  # photos larger than tile x tile go through in tiles of this side
     flips: tuple[str, ...] = ()  # mirrored views averaged with the photo's own: "h" left-right, "v" upside down, "hv" both
+    # A photo whose long side is over this is read twice: at its own size, and from a copy brought down to this
+    # side, whose damage is scaled back up; a pixel either reading finds is damage (0: its own size only).
+    # Damage is as many pixels wide as the scan's resolution makes it, and the network learnt it on photos of
+    # about 1024 px: a 3000 px scan read at its own size shows it scratches three times as wide as any it saw,
+    # and read at 1024 px alone it loses the hairlines.
+    max_side: int = 0
     arch: str = ARCH
 
     def __post_init__(self):
@@ -33,6 +39,8 @@ class DetectorConfig:
         bad = [f for f in self.flips if f not in FLIPS]
         if bad:
             raise ValueError(f"flips {bad}: each is one of {sorted(FLIPS)}")
+        if self.max_side < 0:
+            raise ValueError(f"max_side {self.max_side}: a side in pixels, or 0 to read every photo at its own size")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -97,10 +105,28 @@ class DamageDetector(nn.Module):
         return F.pixel_shuffle(self.head(y), 2)
 
 
+def reading_scale(shape: tuple[int, ...], max_side: int) -> float:
+    """How many times larger than the copy the detector reads a photo of `shape` (H, W, ...) is: 1 unless its
+    long side is over `max_side` (0 = never)."""
+    side = max(shape[:2])
+    return side / max_side if max_side and side > max_side else 1.0
+
+
+def smaller_reading(model: DamageDetector, rgb: np.ndarray, scale: float, device="cpu") -> np.ndarray:
+    """Damage probability (H, W) float32 of a uint8 RGB photo read from a copy `scale` times smaller (area
+    average), scaled back up (bilinear)."""
+    from PIL import Image
+
+    h, w = rgb.shape[:2]
+    small = Image.fromarray(rgb).resize((max(1, round(w / scale)), max(1, round(h / scale))), Image.Resampling.BOX)
+    prob = probabilities(model, np.asarray(small), device)
+    return np.asarray(Image.fromarray(prob).resize((w, h), Image.Resampling.BILINEAR))
+
+
 @torch.inference_mode()
 def probabilities(model: DamageDetector, rgb: np.ndarray, device="cpu") -> np.ndarray:
-    """Damage probability (H, W) float32 for a uint8 RGB photo, in overlapping tiles when large; the mean over
-    the photo and the mirrored views of the model's `flips`."""
+    """Damage probability (H, W) float32 for a uint8 RGB photo at its own size, in overlapping tiles when large;
+    the mean over the photo and the mirrored views of the model's `flips`."""
     from ..tiles import blend, padded
 
     overlap = 64  # the network sees about this far; tiles are blended over it so seams do not show
@@ -125,20 +151,30 @@ def probabilities(model: DamageDetector, rgb: np.ndarray, device="cpu") -> np.nd
     return total.div_(1 + len(model.cfg.flips)).cpu().numpy()
 
 
-def to_mask(prob: np.ndarray, cfg: DetectorConfig) -> np.ndarray:
-    """Probabilities to the mask restore fills: thresholded, specks under `min_area` dropped, grown by `grow`."""
+def to_mask(prob: np.ndarray, cfg: DetectorConfig, scale: float = 1.0) -> np.ndarray:
+    """Probabilities to the mask restore fills: thresholded, specks under `min_area` pixels of the copy the
+    detector read (`scale` times smaller than `prob`) dropped, grown by `grow` pixels of the photo.
+
+    The rim is not scaled: a copy's damage scaled back up is as wide as the photo shows it, and on large photos
+    a rim of `scale` pixels flagged twice the clean pixels around the fine damage of both readings."""
     from scipy import ndimage
 
     mask = prob > cfg.threshold
-    if cfg.min_area > 1 and mask.any():
+    min_area, grow = round(cfg.min_area * scale * scale), cfg.grow
+    if min_area > 1 and mask.any():
         labels, n = ndimage.label(mask, structure=np.ones((3, 3), bool))
         sizes = np.bincount(labels.ravel(), minlength=n + 1)
-        mask = (sizes >= cfg.min_area)[labels] & mask
-    if cfg.grow > 0 and mask.any():
-        mask = ndimage.binary_dilation(mask, structure=np.ones((3, 3), bool), iterations=cfg.grow)
+        mask = (sizes >= min_area)[labels] & mask
+    if grow > 0 and mask.any():
+        mask = ndimage.binary_dilation(mask, structure=np.ones((3, 3), bool), iterations=grow)
     return mask
 
 
-def detect(model: DamageDetector, rgb: np.ndarray, device="cpu") -> np.ndarray:
-    """The damage mask (H, W) bool, True = damaged, of a uint8 RGB photo."""
-    return to_mask(probabilities(model, rgb, device), model.cfg)
+def detect(model: DamageDetector, rgb: np.ndarray, device="cpu", max_side: int | None = None) -> np.ndarray:
+    """The damage mask (H, W) bool, True = damaged, of a uint8 RGB photo: what the model finds at the photo's own
+    size and, on a photo longer than `max_side` (default: the model's), on a copy brought down to it."""
+    mask = to_mask(probabilities(model, rgb, device), model.cfg)
+    scale = reading_scale(rgb.shape, model.cfg.max_side if max_side is None else max_side)
+    if scale > 1:  # the copy's smallest speck is `scale` x `scale` times larger here
+        mask |= to_mask(smaller_reading(model, rgb, scale, device), model.cfg, scale)
+    return mask
