@@ -322,8 +322,8 @@ fills what it finds with the inpainting model.
   branches, hair, text, stars, highlights, in {cfg.hard_negatives:.0%} of crops
 - loss: cross-entropy (damaged pixels weighted {cfg.pos_weight:g}) + {cfg.dice_weight:g} soft Dice; Adam, cosine lr
   {cfg.lr:g} -> {cfg.lr_min:g}, batch {cfg.batch_size}, {cfg.epochs} x {cfg.steps_per_epoch} steps; weights averaged (EMA {cfg.ema})
-- a pixel is damage where its probability{views} is above {cfg.model.threshold:g}; specks under {cfg.model.min_area} px are dropped; the mask is
-  grown by {cfg.model.grow} px before filling{larger}
+- a pixel is damage where its probability{views} is above {cfg.model.threshold:g}; specks under
+  {cfg.model.min_area} px are dropped; the mask is grown by {cfg.model.grow} px before filling{larger}
 - training: {cpu_seconds / 3600:.2f} CPU-hours (training seconds x torch threads, {platform.machine()}, no GPU), over
   {', '.join(runs)}; last monitor F1 {float(last['val_f1']):.3f} (2 px tolerance), false alarms
   {100 * float(last['val_false_alarm']):.3f} % of pixels on clean crops

@@ -155,8 +155,8 @@ def to_mask(prob: np.ndarray, cfg: DetectorConfig, scale: float = 1.0) -> np.nda
     """Probabilities to the mask restore fills: thresholded, specks under `min_area` pixels of the copy the
     detector read (`scale` times smaller than `prob`) dropped, grown by `grow` pixels of the photo.
 
-    The rim is not scaled: a copy's damage scaled back up is as wide as the photo shows it, and on large photos
-    a rim of `scale` pixels flagged twice the clean pixels around the fine damage of both readings."""
+    The rim is not scaled: a copy's damage scaled back up is already as wide as the photo shows it, and a rim of
+    `scale` pixels flagged the clean pixels around fine damage on large photos (docs/damage.md)."""
     from scipy import ndimage
 
     mask = prob > cfg.threshold
