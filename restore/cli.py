@@ -49,6 +49,11 @@ _DETECT_SIDE = click.option(
          "every photo at its own size only  [default: the detector's own, config.json's max_side]")
 
 
+def _detect_side_needs_detection(detect_side: int | None, detect_damage: bool) -> None:
+    if detect_side is not None and not detect_damage:
+        raise click.UsageError("--detect-side sets how --detect-damage reads the photos; give --detect-damage too")
+
+
 def _detect_options(fn):
     fn = _DETECT_SIDE(fn)
     fn = click.option("--damage-model", default=hub.DEFAULT_DETECTOR, show_default=True,
@@ -188,8 +193,7 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
     except OSError as e:
         raise click.ClickException(f"{output}: cannot create the output folder ({e.strerror})") from None
     net, dev = _load_model(model, device, threads)
-    if detect_side is not None and not detect_damage:
-        raise click.UsageError("--detect-side sets how --detect-damage reads the photos; give --detect-damage too")
+    _detect_side_needs_detection(detect_side, detect_damage)
     detector = _load_detector(damage_model, dev, detect_side) if detect_damage else None
     if smooth_thin is None:
         from .inpainting.thin import DAMAGE_THIN_PX
@@ -250,8 +254,7 @@ def masks(inputs, output, seed, holes, recursive, overwrite, detect_damage, dama
     if not photos:
         raise click.UsageError(f"no photos found in {', '.join(map(str, inputs))}")
     find = None
-    if detect_side is not None and not detect_damage:
-        raise click.UsageError("--detect-side sets how --detect-damage reads the photos; give --detect-damage too")
+    _detect_side_needs_detection(detect_side, detect_damage)
     if detect_damage:
         from .damage.detector import detect
         from .device import pick_device

@@ -160,13 +160,13 @@ def to_mask(prob: np.ndarray, cfg: DetectorConfig, scale: float = 1.0) -> np.nda
     from scipy import ndimage
 
     mask = prob > cfg.threshold
-    min_area, grow = round(cfg.min_area * scale * scale), cfg.grow
+    min_area = round(cfg.min_area * scale * scale)
     if min_area > 1 and mask.any():
         labels, n = ndimage.label(mask, structure=np.ones((3, 3), bool))
         sizes = np.bincount(labels.ravel(), minlength=n + 1)
         mask = (sizes >= min_area)[labels] & mask
-    if grow > 0 and mask.any():
-        mask = ndimage.binary_dilation(mask, structure=np.ones((3, 3), bool), iterations=grow)
+    if cfg.grow > 0 and mask.any():
+        mask = ndimage.binary_dilation(mask, structure=np.ones((3, 3), bool), iterations=cfg.grow)
     return mask
 
 
