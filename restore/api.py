@@ -100,7 +100,8 @@ def _mask(mask, size: tuple[int, int]) -> np.ndarray:
     return holes
 
 
-def detect_damage(image, model: str = hub.DEFAULT_DETECTOR, device: str = "auto", max_side: int | None = None):
+def detect_damage(image, model: str = hub.DEFAULT_DETECTOR, device: str = "auto", max_side: int | None = None,
+                  threshold: float | None = None):
     """The damage on `image` (scratches, cracks, creases, dust, specks, worn edges) as a bool (H, W)
     numpy mask, True = damaged, grown by the detector's rim so that `inpaint(image, mask)` fills it whole.
 
@@ -109,8 +110,12 @@ def detect_damage(image, model: str = hub.DEFAULT_DETECTOR, device: str = "auto"
     model: damage (the released detector), a detector folder, or hf:OWNER/REPO[@REVISION], as `--damage-model`.
     max_side: as `--detect-side`: an image whose long side is over it is also searched on a copy brought down
         to it (default: the detector's own); 0 searches it at its own size only.
+    threshold: as `--damage-threshold`: the probability above which a pixel is damage (default: the detector's
+        own); lower finds fainter damage and flags more of the image's own texture.
     """
-    from .damage.detector import detect
+    from .damage.detector import check_threshold, detect
+
+    check_threshold(threshold)
 
     _size(image)
     if isinstance(image, Image.Image):
@@ -120,7 +125,7 @@ def detect_damage(image, model: str = hub.DEFAULT_DETECTOR, device: str = "auto"
         view = (arr >> 8).astype(np.uint8) if arr.dtype == np.uint16 else arr
         rgb = np.repeat(view[..., None], 3, axis=2) if arr.ndim == 2 else view[..., :3]
     net, dev = _detector(model, device)
-    return detect(net, np.ascontiguousarray(rgb), dev, max_side)
+    return detect(net, np.ascontiguousarray(rgb), dev, max_side, threshold)
 
 
 @lru_cache(maxsize=2)

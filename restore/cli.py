@@ -49,12 +49,23 @@ _DETECT_SIDE = click.option(
          "every photo at its own size only  [default: the detector's own, config.json's max_side]")
 
 
-def _detect_side_needs_detection(detect_side: int | None, detect_damage: bool) -> None:
-    if detect_side is not None and not detect_damage:
-        raise click.UsageError("--detect-side sets how --detect-damage reads the photos; give --detect-damage too")
+_DAMAGE_THRESHOLD = click.option(
+    "--damage-threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None, metavar="P",
+    help="with --detect-damage: the detector's probability above which a pixel is damage; lower finds fainter "
+         "scratches and smaller specks and flags more of the photo's own texture, higher the reverse (README's Old "
+         "photos has the trade-off)  [default: the detector's own, config.json's threshold: 0.4 for damage]")
+
+
+def _needs_detection(detect_damage: bool, **given) -> None:
+    """--detect-side and --damage-threshold set how --detect-damage reads the photos: alone they would do nothing."""
+    for name, value in given.items():
+        if value is not None and not detect_damage:
+            flag = "--" + name.replace("_", "-")
+            raise click.UsageError(f"{flag} sets how --detect-damage reads the photos; give --detect-damage too")
 
 
 def _detect_options(fn):
+    fn = _DAMAGE_THRESHOLD(fn)
     fn = _DETECT_SIDE(fn)
     fn = click.option("--damage-model", default=hub.DEFAULT_DETECTOR, show_default=True,
                       help="the damage detector for --detect-damage: a released name, a folder, or hf:OWNER/REPO[@REVISION]")(fn)
@@ -63,12 +74,16 @@ def _detect_options(fn):
                              "found is saved beside each output as NAME_mask.png. With --masks, both are filled.")(fn)
 
 
-def _load_detector(spec: str, dev, max_side: int | None = None):
-    """The damage detector `spec` on `dev`; `max_side` (--detect-side) replaces the side its config reads photos at."""
+def _load_detector(spec: str, dev, max_side: int | None = None, threshold: float | None = None):
+    """The damage detector `spec` on `dev`; `max_side` (--detect-side) replaces the side its config reads photos at,
+    `threshold` (--damage-threshold) the probability it draws the line at."""
     net, where = hub.load(spec, dev, kind="damage")
     if max_side is not None:
         net.cfg.max_side = max_side
-    click.echo(f"damage detector {spec} ({where.source}: {where.folder}) on {dev}", err=True)
+    if threshold is not None:
+        net.cfg.threshold = threshold
+    click.echo(f"damage detector {spec} ({where.source}: {where.folder}) on {dev}, threshold {net.cfg.threshold:g}",
+               err=True)
     return net
 
 
@@ -151,7 +166,7 @@ def main():
 @_errors
 def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwrite, recursive, strict_masks, batch_size,
         context, detail, mirror, tile_thin, blend_thin, smooth_thin, texture, shard, model, device, threads, detect_damage,
-        damage_model, detect_side):
+        damage_model, detect_side, damage_threshold):
     """Restore the photos in INPUTS (files or folders) into the output folder."""
     from tqdm import tqdm
 
@@ -193,8 +208,8 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
     except OSError as e:
         raise click.ClickException(f"{output}: cannot create the output folder ({e.strerror})") from None
     net, dev = _load_model(model, device, threads)
-    _detect_side_needs_detection(detect_side, detect_damage)
-    detector = _load_detector(damage_model, dev, detect_side) if detect_damage else None
+    _needs_detection(detect_damage, detect_side=detect_side, damage_threshold=damage_threshold)
+    detector = _load_detector(damage_model, dev, detect_side, damage_threshold) if detect_damage else None
     if smooth_thin is None:
         from .inpainting.thin import DAMAGE_THIN_PX
 
@@ -238,9 +253,11 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
 @click.option("--damage-model", default=hub.DEFAULT_DETECTOR, show_default=True,
               help="the damage detector: a released name, a folder, or hf:OWNER/REPO[@REVISION]")
 @_DETECT_SIDE
+@_DAMAGE_THRESHOLD
 @click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cpu or cuda (for --detect-damage)")
 @_errors
-def masks(inputs, output, seed, holes, recursive, overwrite, detect_damage, damage_model, detect_side, device):
+def masks(inputs, output, seed, holes, recursive, overwrite, detect_damage, damage_model, detect_side, damage_threshold,
+          device):
     """Draw the paper's Gaussian-rectangle masks for photos (the same ones `run --seed` draws), or with
     --detect-damage the damage found on them (the same masks `run --detect-damage` fills)."""
     from tqdm import tqdm
@@ -254,14 +271,14 @@ def masks(inputs, output, seed, holes, recursive, overwrite, detect_damage, dama
     if not photos:
         raise click.UsageError(f"no photos found in {', '.join(map(str, inputs))}")
     find = None
-    _detect_side_needs_detection(detect_side, detect_damage)
+    _needs_detection(detect_damage, detect_side=detect_side, damage_threshold=damage_threshold)
     if detect_damage:
         from .damage.detector import detect
         from .device import pick_device
         from .io.photos import photo_rgb
 
         dev = pick_device(device)
-        detector = _load_detector(damage_model, dev, detect_side)
+        detector = _load_detector(damage_model, dev, detect_side, damage_threshold)
 
         def find(im):
             return detect(detector, photo_rgb(im), dev)
@@ -350,6 +367,9 @@ def download(names):
               help="the damage protocol instead: old prints made of the photos, with synthetic scratches, cracks, dust "
                    "and specks; scores the detector (--damage-model) and the restorations it gives")
 @click.option("--damage-model", default=hub.DEFAULT_DETECTOR, show_default=True, help="with --damage: the detector")
+@click.option("--damage-threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None, metavar="P",
+              help="with --damage: as restore run --damage-threshold; the scores at other thresholds are in the "
+                   "summary's sensitivity table either way  [default: the detector's own]")
 @click.option("--lpips-weights", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="LPIPS (AlexNet) weights for the perceptual scores  [env: RESTORE_LPIPS_WEIGHTS; default "
                    "../shared/weights/alexnet_lpips.safetensors]")
@@ -358,7 +378,8 @@ def download(names):
 @_errors
 def bench(dataset, photos, size, masks_per_photo, context, detail, mirror, tile_thin, blend_thin, smooth_thin, texture, masks_dir,
           data_dir, split,
-          n, seed, mask_kind, classical, methods, batch_size, damage, damage_model, lpips_weights, output, model, device, threads):
+          n, seed, mask_kind, classical, methods, batch_size, damage, damage_model, damage_threshold, lpips_weights, output, model,
+          device, threads):
     """Score the model against classical inpainting: the paper's Table 1 at 64x64, or photos at their own size;
     with --damage, the damage detector on old prints."""
     import time
@@ -383,10 +404,12 @@ def bench(dataset, photos, size, masks_per_photo, context, detail, mirror, tile_
         raise click.BadParameter(str(e), param_hint="--methods") from None
     if not classical:
         picked = ()
+    if damage_threshold is not None and not damage:
+        raise click.UsageError("--damage-threshold sets the detector of --damage; give --damage too")
     lp, lp_note = _lpips_or_note(lpips_weights)
     if damage:
         return _bench_damage(dataset, photos, data_dir, split, n, seed, damage_model, lp, lp_note, classical, output,
-                             model, device, threads, smooth_thin)
+                             model, device, threads, smooth_thin, damage_threshold)
     if size == "native":
         if masks_dir is not None:
             raise click.UsageError("--size native draws its own holes of three kinds; --masks is for --size 64")
@@ -470,13 +493,13 @@ def _lpips_or_note(weights: Path | None):
 
 
 def _bench_damage(dataset, photos, data_dir, split, n, seed, damage_model, lp, lp_note, classical, output, model,
-                  device, threads, smooth_thin=None):
+                  device, threads, smooth_thin=None, threshold=None):
     """restore bench --damage: see restore/eval/damage.py."""
     import time
 
     from tqdm import tqdm
 
-    from .damage.detector import detect
+    from .damage.detector import read
     from .eval import damage
     from .eval.classical import have_opencv, telea_one
     from .inpainting.pipeline import Restorer
@@ -497,20 +520,21 @@ def _bench_damage(dataset, photos, data_dir, split, n, seed, damage_model, lp, l
         loaded, label = damage.val_photos(dataset, data_dir, n, split), dataset
     model = model or _default_bench_model(dataset if photos is None else None)
     net, dev = _load_model(model, device, threads)
-    detector = _load_detector(damage_model, dev)
+    detector = _load_detector(damage_model, dev, threshold=threshold)
     # As restore run --detect-damage fills, unless --smooth-thin says otherwise.
     restorer = Restorer(net, dev, smooth_thin=DAMAGE_THIN_PX if smooth_thin is None else smooth_thin)
     if lp is None:
         click.echo(f"note: LPIPS left out: {lp_note}", err=True)
     classical_fill = telea_one if classical and have_opencv() else None
     bar = tqdm(total=len(loaded) * len(damage.VARIANTS), desc="old prints", unit="print", file=sys.stderr, leave=False)
-    result = damage.run(loaded, lambda rgb: detect(detector, rgb, dev), restorer.restore, lp, seed, classical_fill,
-                        progress=lambda: bar.update(1))
+    result = damage.run(loaded, lambda rgb: read(detector, rgb, dev), restorer.restore, lp, seed, classical_fill,
+                        progress=lambda: bar.update(1), sweep=damage.sweep_thresholds(detector.cfg.threshold))
     bar.close()
-    md = damage.table(result)
+    md = damage.table(result, detector.cfg.threshold)
     out_dir = output or Path("bench") / f"damage-{label}"
     meta = {"dataset": label, "split": split if photos is None else None, "photos": len(loaded), "seed": seed,
-            "model": model, "damage_model": damage_model, "smooth_thin": restorer.smooth_thin, "device": str(dev),
+            "model": model, "damage_model": damage_model, "damage_threshold": detector.cfg.threshold,
+            "smooth_thin": restorer.smooth_thin, "device": str(dev),
             "seconds": round(time.perf_counter() - t0, 1), "command": " ".join(["restore", *sys.argv[1:]])}
     damage.write(out_dir, result, meta, md)
     click.echo(md)

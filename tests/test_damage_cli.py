@@ -140,6 +140,71 @@ def test_detect_side_reads_a_large_photo_from_a_smaller_copy(tmp_path, model_dir
         assert res.exit_code == 2 and "--detect-side sets how --detect-damage reads the photos" in res.output
 
 
+def test_damage_threshold_moves_the_line(tmp_path, model_dir, detectors):
+    """--damage-threshold P (restore run, restore masks) and threshold= (restore.detect_damage) flag what the detector
+    puts above P, the same by every route: lower flags more; out of range, or without --detect-damage, is refused."""
+    from restore.damage.detector import to_mask
+
+    photos = tmp_path / "photos"
+    write_photo(photos / "a.png", 40, 48)
+    rgb = np.asarray(Image.open(photos / "a.png").convert("RGB"))
+    net, _ = hub.load(str(detectors / "random"), kind="damage")
+    prob = probabilities(net, rgb)
+    found = {}
+    for q in (0.3, 0.7):
+        p = float(np.quantile(prob, q))
+        res = run("masks", photos, "-o", tmp_path / f"m{q}", "--detect-damage", "--damage-model", detectors / "random",
+                  "--damage-threshold", p)
+        assert res.exit_code == 0, res.output
+        found[q] = np.asarray(Image.open(tmp_path / f"m{q}" / "a_mask.png")) > 127
+        np.testing.assert_array_equal(found[q], to_mask(prob, net.cfg, threshold=p))
+        res = run("run", photos, "-o", tmp_path / f"o{q}", "--model", model_dir, "--detect-damage", "--damage-model",
+                  detectors / "random", "--damage-threshold", p)
+        assert res.exit_code == 0, res.output
+        assert f"threshold {p:g}" in res.output  # the line it drew is said
+        np.testing.assert_array_equal(found[q], np.asarray(Image.open(tmp_path / f"o{q}" / "a_mask.png")) > 127)
+        direct = restore.detect_damage(rgb, model=str(detectors / "random"), threshold=p)
+        np.testing.assert_array_equal(found[q], direct)
+    assert found[0.3].sum() > found[0.7].sum() and (found[0.3] | found[0.7]).sum() == found[0.3].sum()
+    for command in (["run", photos, "-o", tmp_path / "o", "--model", model_dir], ["masks", photos, "-o", tmp_path / "m"]):
+        res = run(*command, "--damage-threshold", 0.5)
+        assert res.exit_code == 2 and "--damage-threshold sets how --detect-damage reads the photos" in res.output
+        res = run(*command, "--detect-damage", "--damage-model", detectors / "random", "--damage-threshold", 1)
+        assert res.exit_code == 2 and "--damage-threshold" in res.output
+    with pytest.raises(ValueError, match="damage threshold 1.5: a probability between 0 and 1"):
+        restore.detect_damage(rgb, model=str(detectors / "random"), threshold=1.5)
+
+
+def test_bench_damage_scores_every_threshold(tmp_path, model_dir, detectors):
+    """restore bench --damage adds the sensitivity table: the same prints at each threshold, the one used marked;
+    recall falls and false alarms fall as the threshold rises."""
+    photos = tmp_path / "photos"
+    for i in range(2):
+        write_photo(photos / f"p{i}.png", 72, 80, seed=i)
+    out = tmp_path / "bench"
+    res = run("bench", "--damage", "--photos", photos, "--model", model_dir, "--damage-model", detectors / "random",
+              "--damage-threshold", 0.45, "--no-classical", "-o", out)
+    assert res.exit_code == 0, res.output
+    md = (out / "summary.md").read_text()
+    assert "| threshold | scratches, cracks | dust, specks | mixed | false alarms: mean / max | mixed, filled: PSNR dB |" in md
+    assert "| 0.45 (used above) |" in md and "| 0.2 |" in md and "| 0.7 |" in md
+    summary = json.loads((out / "summary.json").read_text())
+    sweep = summary["rows"]["sensitivity"]
+    assert list(sweep) == ["0.2", "0.3", "0.4", "0.45", "0.5", "0.6", "0.7"]
+    assert summary["meta"]["damage_threshold"] == 0.45
+    recalls = [sweep[t]["lines"]["recall"] for t in sweep]
+    alarms = [sweep[t]["false_alarms"]["mean"] for t in sweep]
+    assert recalls == sorted(recalls, reverse=True) and alarms == sorted(alarms, reverse=True)
+    assert recalls[0] > recalls[-1] and alarms[0] > alarms[-1]
+    assert sweep["0.45"]["lines"]["f1"] == pytest.approx(summary["rows"]["detection"]["lines"]["f1"])
+    restored = summary["rows"]["restoration"]
+    assert sweep["0.45"]["restored_psnr"] == pytest.approx(restored["detected + restore"]["psnr"])
+    assert sweep["0.2"]["restored_psnr"] != sweep["0.7"]["restored_psnr"]  # every pixel filled, against none
+    assert sweep["0.7"]["restored_psnr"] == pytest.approx(restored["damaged, untouched"]["psnr"])
+    res = run("bench", "--photos", photos, "--model", model_dir, "--damage-threshold", 0.45)
+    assert res.exit_code == 2 and "--damage-threshold sets the detector of --damage" in res.output
+
+
 def test_detect_damage_from_python(detectors):
     rgb = np.zeros((33, 40, 3), np.uint8)
     mask = restore.detect_damage(rgb, model=str(detectors / "all"))

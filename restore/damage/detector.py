@@ -151,15 +151,16 @@ def probabilities(model: DamageDetector, rgb: np.ndarray, device="cpu") -> np.nd
     return total.div_(1 + len(model.cfg.flips)).cpu().numpy()
 
 
-def to_mask(prob: np.ndarray, cfg: DetectorConfig, scale: float = 1.0) -> np.ndarray:
-    """Probabilities to the mask restore fills: thresholded, specks under `min_area` pixels of the copy the
-    detector read (`scale` times smaller than `prob`) dropped, grown by `grow` pixels of the photo.
+def to_mask(prob: np.ndarray, cfg: DetectorConfig, scale: float = 1.0, threshold: float | None = None) -> np.ndarray:
+    """Probabilities to the mask restore fills: above `threshold` (default: the model's), specks under `min_area`
+    pixels of the copy the detector read (`scale` times smaller than `prob`) dropped, grown by `grow` pixels of
+    the photo.
 
     The rim is not scaled: a copy's damage scaled back up is already as wide as the photo shows it, and a rim of
     `scale` pixels flagged the clean pixels around fine damage on large photos (docs/damage.md)."""
     from scipy import ndimage
 
-    mask = prob > cfg.threshold
+    mask = prob > (cfg.threshold if threshold is None else threshold)
     min_area = round(cfg.min_area * scale * scale)
     if min_area > 1 and mask.any():
         labels, n = ndimage.label(mask, structure=np.ones((3, 3), bool))
@@ -170,11 +171,44 @@ def to_mask(prob: np.ndarray, cfg: DetectorConfig, scale: float = 1.0) -> np.nda
     return mask
 
 
-def detect(model: DamageDetector, rgb: np.ndarray, device="cpu", max_side: int | None = None) -> np.ndarray:
-    """The damage mask (H, W) bool, True = damaged, of a uint8 RGB photo: what the model finds at the photo's own
-    size and, on a photo longer than `max_side` (default: the model's), on a copy brought down to it."""
-    mask = to_mask(probabilities(model, rgb, device), model.cfg)
+def check_threshold(threshold: float | None) -> None:
+    if threshold is not None and not 0 < threshold < 1:
+        raise ValueError(f"damage threshold {threshold}: a probability between 0 and 1 (the detector's own is "
+                         f"{DetectorConfig.threshold} unless its config.json says otherwise)")
+
+
+@dataclass
+class Reading:
+    """What the detector read on one photo: its probability maps, each with how many times smaller than the photo
+    the copy it read was (1 for the photo itself). `mask` thresholds them at any level without reading again."""
+
+    maps: list[tuple[np.ndarray, float]]
+    cfg: DetectorConfig
+
+    def mask(self, threshold: float | None = None) -> np.ndarray:
+        """The damage mask (H, W) bool at `threshold` (default: the model's): what any reading finds."""
+        check_threshold(threshold)
+        out = None
+        for prob, scale in self.maps:
+            found = to_mask(prob, self.cfg, scale, threshold)
+            out = found if out is None else out | found
+        return out
+
+
+def read(model: DamageDetector, rgb: np.ndarray, device="cpu", max_side: int | None = None) -> Reading:
+    """The detector's readings of a uint8 RGB photo: at its own size and, on a photo longer than `max_side`
+    (default: the model's), on a copy brought down to it."""
+    maps = [(probabilities(model, rgb, device), 1.0)]
     scale = reading_scale(rgb.shape, model.cfg.max_side if max_side is None else max_side)
     if scale > 1:  # the copy's smallest speck is `scale` x `scale` times larger here
-        mask |= to_mask(smaller_reading(model, rgb, scale, device), model.cfg, scale)
-    return mask
+        maps.append((smaller_reading(model, rgb, scale, device), scale))
+    return Reading(maps, model.cfg)
+
+
+def detect(model: DamageDetector, rgb: np.ndarray, device="cpu", max_side: int | None = None,
+           threshold: float | None = None) -> np.ndarray:
+    """The damage mask (H, W) bool, True = damaged, of a uint8 RGB photo: what the model finds at the photo's own
+    size and, on a photo longer than `max_side` (default: the model's), on a copy brought down to it, above
+    `threshold` (default: the model's; lower finds fainter damage and flags more of the photo)."""
+    check_threshold(threshold)
+    return read(model, rgb, device, max_side).mask(threshold)

@@ -25,6 +25,7 @@ from .detection import Counts, counts
 from .metrics import psnr
 
 VARIANTS = {"lines": synthetic.LINES, "spots": synthetic.SPOTS, "mixed": None, "clean": ()}
+SWEEP = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)  # the thresholds of the sensitivity table, beside the detector's own
 TOPHAT_SIZE, TOPHAT_THRESHOLD = 7, 28  # the classical baseline: white and black top-hat on brightness
 
 
@@ -46,17 +47,28 @@ def prints(photos: list[tuple[str, np.ndarray]], seed: int = 0) -> list[dict]:
     return cases
 
 
+def sweep_thresholds(own: float) -> tuple[float, ...]:
+    """The thresholds the sensitivity table scores: SWEEP and the detector's own."""
+    return tuple(sorted({*SWEEP, round(own, 4)}))
+
+
 def run(photos: list[tuple[str, np.ndarray]], detect: Callable[[np.ndarray], np.ndarray],
         fill: Callable[[np.ndarray, np.ndarray], np.ndarray], lpips_model=None, seed: int = 0,
-        classical_fill: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None, progress=None) -> dict:
-    """Score `detect` (uint8 RGB -> bool mask) and `fill` (uint8 RGB, bool mask -> uint8 RGB) on the protocol.
+        classical_fill: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None, progress=None,
+        sweep: tuple[float, ...] = ()) -> dict:
+    """Score `detect` and `fill` (uint8 RGB, bool mask -> uint8 RGB) on the protocol.
 
+    `detect` takes a uint8 RGB print and gives its bool mask, or a `restore.damage.detector.Reading`, whose
+    mask at each threshold of `sweep` is scored too (the sensitivity table; the rest uses its own threshold).
     Returns {'detection': {variant: scores}, 'false_alarms': {...}, 'restoration': {method: scores},
-    'per_image': [...], 'timing': {...}, 'figure': [...]}.
+    'sensitivity': {threshold: {...}}, 'per_image': [...], 'timing': {...}, 'figure': [...]}.
     """
     from .lpips import distance
 
     cases = prints(photos, seed)
+    at = {t: {v: Counts() for v in VARIANTS if v != "clean"} for t in sweep}
+    at_alarms: dict[float, list[float]] = {t: [] for t in sweep}
+    at_psnr: dict[float, list[float]] = {t: [] for t in sweep}  # mixed prints filled with the mask at each threshold
     found = {v: Counts() for v in VARIANTS if v != "clean"}
     baseline = {v: Counts() for v in VARIANTS if v != "clean"}
     alarms, base_alarms = [], []
@@ -66,9 +78,29 @@ def run(photos: list[tuple[str, np.ndarray]], detect: Callable[[np.ndarray], np.
     timing = {"detect": 0.0, "fill": 0.0}
     for case in cases:
         t0 = time.perf_counter()
-        detected = detect(case["damaged"])
+        reading = detect(case["damaged"])
+        detected = reading.mask() if hasattr(reading, "mask") else reading
         t1 = time.perf_counter()
         timing["detect"] += t1 - t0
+        if sweep and not hasattr(reading, "mask"):
+            raise TypeError("a sensitivity sweep needs detect to give a Reading, not a mask")
+        by_detected = None
+        if case["variant"] == "mixed":
+            t2 = time.perf_counter()
+            by_detected = fill(case["damaged"], detected) if detected.any() else case["damaged"]
+            timing["fill"] += time.perf_counter() - t2
+        for t in sweep:
+            mask = reading.mask(t)
+            if case["variant"] == "clean":
+                at_alarms[t].append(float(mask.mean()))
+                continue
+            at[t][case["variant"]] += counts(mask, case["mask"])
+            if case["variant"] == "mixed":
+                if np.array_equal(mask, detected):  # the threshold used: filled once
+                    out = by_detected
+                else:
+                    out = fill(case["damaged"], mask) if mask.any() else case["damaged"]
+                at_psnr[t].append(psnr(out, case["clean"]))
         classic = tophat_mask(case["damaged"])
         row = {"photo": case["name"], "variant": case["variant"]}
         if case["variant"] == "clean":
@@ -84,9 +116,6 @@ def run(photos: list[tuple[str, np.ndarray]], detect: Callable[[np.ndarray], np.
         baseline[case["variant"]] += b
         row.update(precision=c.precision, recall=c.recall, f1=c.f1, tophat_f1=b.f1)
         if case["variant"] == "mixed":
-            t2 = time.perf_counter()
-            by_detected = fill(case["damaged"], detected) if detected.any() else case["damaged"]
-            timing["fill"] += time.perf_counter() - t2
             outs = {
                 "damaged, untouched": case["damaged"],
                 next(k for k in methods if k.startswith("top-hat")): (classical_fill or fill)(case["damaged"], classic),
@@ -117,6 +146,10 @@ def run(photos: list[tuple[str, np.ndarray]], detect: Callable[[np.ndarray], np.
                          "tophat_mean": mean(base_alarms)},
         "restoration": {m: {k: mean([s[k] for s in scores]) for k in (scores[0] if scores else {})}
                         for m, scores in methods.items()},
+        "sensitivity": {t: {**{v: {"precision": c.precision, "recall": c.recall, "f1": c.f1} for v, c in at[t].items()},
+                            "false_alarms": {"mean": mean(at_alarms[t]), "max": max(at_alarms[t], default=float("nan"))},
+                            "restored_psnr": mean(at_psnr[t])}
+                        for t in sweep},
         "per_image": per_image,
         "timing": {"detect_s_per_photo": timing["detect"] / max(1, len(cases)),
                    "fill_s_per_photo": timing["fill"] / max(1, sum(c["variant"] == "mixed" for c in cases))},
@@ -124,8 +157,13 @@ def run(photos: list[tuple[str, np.ndarray]], detect: Callable[[np.ndarray], np.
     }
 
 
-def table(result: dict) -> str:
-    """The summary as markdown: detection by variant, false alarms, restoration by method."""
+def _score(x: float) -> str:
+    return f"{x:.3f}" if np.isfinite(x) else "-"  # no pixel flagged: no precision
+
+
+def table(result: dict, threshold: float | None = None) -> str:
+    """The summary as markdown: detection by variant, false alarms, restoration by method, and the sensitivity
+    table when the run swept thresholds (`threshold`, the one the rest was scored at, is marked in it)."""
     lines = ["| damage | precision | recall | F1 | top-hat F1 |", "|---|---|---|---|---|"]
     for v, s in result["detection"].items():
         lines.append(f"| {v} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {s['tophat_f1']:.3f} |")
@@ -137,6 +175,17 @@ def table(result: dict) -> str:
     for m, s in result["restoration"].items():
         lp = f"{s['lpips']:.4f}" if "lpips" in s else "-"
         lines.append(f"| {m} | {s['psnr']:.2f} | {lp} |")
+    if result.get("sensitivity"):
+        lines += ["", "Sensitivity (`--damage-threshold`): the same prints at other thresholds, precision / recall / F1, "
+                      "and the mixed prints filled with what each finds",
+                  "", "| threshold | scratches, cracks | dust, specks | mixed | false alarms: mean / max | mixed, filled: PSNR dB |",
+                  "|---|---|---|---|---|---|"]
+        for t, s in result["sensitivity"].items():
+            cells = [" / ".join(_score(s[v][k]) for k in ("precision", "recall", "f1")) for v in ("lines", "spots", "mixed")]
+            fa = s["false_alarms"]
+            mark = " (used above)" if threshold is not None and abs(t - threshold) < 1e-9 else ""
+            lines.append(f"| {t:g}{mark} | {' | '.join(cells)} | {100 * fa['mean']:.3f} / {100 * fa['max']:.3f} % | "
+                         f"{s['restored_psnr']:.2f} |")
     t = result["timing"]
     lines += ["", f"Detection {t['detect_s_per_photo']:.2f} s a photo, fill {t['fill_s_per_photo']:.2f} s a photo "
                   "(in process, one thread pool; disk-to-disk speed is benchmarks/speed.py's)"]
@@ -151,6 +200,8 @@ def write(out_dir: Path, result: dict, meta: dict, md: str) -> None:
     from .report import write_summary
 
     summary = {k: result[k] for k in ("detection", "false_alarms", "restoration", "timing")}
+    if result.get("sensitivity"):
+        summary["sensitivity"] = {f"{t:g}": s for t, s in result["sensitivity"].items()}
     methods = list(result["restoration"])
     header = [*CSV, *(f"{m}: psnr" for m in methods)]
     rows = ([r.get(k, "") for k in header] for r in result["per_image"])
@@ -194,7 +245,7 @@ def val_photos(dataset: str = "natural", data_dir: Path | None = None, n: int | 
 def score_release(folder: Path, data_dir: Path | None = None, n: int | None = None, dataset: str = "natural") -> str:
     """The protocol's tables for a detector folder, filling with the default inpainting model (for its card)."""
     from restore import hub
-    from restore.damage.detector import detect
+    from restore.damage.detector import read
     from restore.inpainting.pipeline import Restorer
     from restore.inpainting.thin import DAMAGE_THIN_PX
 
@@ -207,6 +258,7 @@ def score_release(folder: Path, data_dir: Path | None = None, n: int | None = No
     except LpipsError:
         lp = None
     photos = val_photos(dataset, data_dir, n)
-    result = run(photos, lambda rgb: detect(detector, rgb), restorer.restore, lp)
+    own = detector.cfg.threshold
+    result = run(photos, lambda rgb: read(detector, rgb), restorer.restore, lp, sweep=sweep_thresholds(own))
     return (f"{len(photos)} `val` photos of {dataset}/ at their own size, each made an old print with lines, spots, "
-            f"mixed and no damage, seed 0 (`restore bench --damage`):\n\n" + table(result))
+            f"mixed and no damage, seed 0 (`restore bench --damage`):\n\n" + table(result, own))
