@@ -8,8 +8,9 @@
 
     from restore import detect_damage
     scan = Image.open("old_print.jpg")
-    # no mask: the detector finds the damage; thin damage is interpolated, as restore run --detect-damage does
-    inpaint(scan, detect_damage(scan), smooth_thin=9).save("repaired.png")
+    # no mask: the detector finds the damage; thin damage is interpolated and the texture stage left out,
+    # as restore run --detect-damage does
+    inpaint(scan, detect_damage(scan), smooth_thin=9, texture="none").save("repaired.png")
 
 A PIL image comes back as a PIL image of the same mode, size and info (ICC profile, dpi,
 transparency), with only the hole's pixels changed; a numpy array comes back as an array of
@@ -49,7 +50,7 @@ def inpaint(image, mask, model: str = hub.DEFAULT_MODEL, device: str = "auto", *
     context, detail, mirror, tile_thin: as the options of `restore run`; None takes the model's own.
     smooth_thin: as `restore run --smooth-thin`: holes at most this many pixels thick are interpolated
         from their border, not filled by the networks (0 = none; `restore run --detect-damage` uses 9).
-    texture: as `restore run --texture`: a released texture stage or a folder, "" for none; None takes the
+    texture: as `restore run --texture`: a released texture stage or a folder, "none" (or "") for none; None takes the
         model's own.
     blend_thin: as `restore run --blend-thin/--no-blend-thin`; None takes the model's own.
     """
@@ -116,6 +117,9 @@ def detect_damage(image, model: str = hub.DEFAULT_DETECTOR, device: str = "auto"
     from .damage.detector import check_threshold, detect
 
     check_threshold(threshold)
+    if max_side is not None and (isinstance(max_side, bool) or not isinstance(max_side, (int, np.integer)) or max_side < 0):
+        raise ValueError(f"max_side {max_side!r}: give a side in pixels, 0 to search at the image's own size only, or "
+                         "None for the detector's own")
 
     _size(image)
     if isinstance(image, Image.Image):

@@ -168,6 +168,7 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
         context, detail, mirror, tile_thin, blend_thin, smooth_thin, texture, shard, model, device, threads, detect_damage,
         damage_model, detect_side, damage_threshold):
     """Restore the photos in INPUTS (files or folders) into the output folder."""
+    _needs_detection(detect_damage, detect_side=detect_side, damage_threshold=damage_threshold)
     from tqdm import tqdm
 
     from .inpainting.pipeline import Restorer
@@ -208,7 +209,6 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
     except OSError as e:
         raise click.ClickException(f"{output}: cannot create the output folder ({e.strerror})") from None
     net, dev = _load_model(model, device, threads)
-    _needs_detection(detect_damage, detect_side=detect_side, damage_threshold=damage_threshold)
     detector = _load_detector(damage_model, dev, detect_side, damage_threshold) if detect_damage else None
     if smooth_thin is None:
         from .inpainting.thin import DAMAGE_THIN_PX
@@ -255,9 +255,10 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
 @_DETECT_SIDE
 @_DAMAGE_THRESHOLD
 @click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cpu or cuda (for --detect-damage)")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch (for --detect-damage)")
 @_errors
 def masks(inputs, output, seed, holes, recursive, overwrite, detect_damage, damage_model, detect_side, damage_threshold,
-          device):
+          device, threads):
     """Draw the paper's Gaussian-rectangle masks for photos (the same ones `run --seed` draws), or with
     --detect-damage the damage found on them (the same masks `run --detect-damage` fills)."""
     from tqdm import tqdm
@@ -277,6 +278,10 @@ def masks(inputs, output, seed, holes, recursive, overwrite, detect_damage, dama
         from .device import pick_device
         from .io.photos import photo_rgb
 
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
         dev = pick_device(device)
         detector = _load_detector(damage_model, dev, detect_side, damage_threshold)
 

@@ -177,12 +177,14 @@ class Resolved:
     expected: dict | None  # sha256 to verify, when known
 
 
-def resolve(spec: str) -> Resolved:
-    """Find the folder a --model value refers to (no network unless spec is hf:...)."""
+def resolve(spec: str, kind: str = "inpaint") -> Resolved:
+    """Find the folder a --model value (or, by `kind`, a --damage-model or --texture value) refers to (no network
+    unless spec is hf:...); errors name the option that took it, and the released models of its kind."""
+    option = KINDS[kind][1]
     if spec.startswith("hf:"):
         repo, _, rev = spec[3:].partition("@")
         if repo.count("/") != 1:
-            raise ModelError(f"--model {spec}: expected hf:OWNER/REPO[@REVISION]")
+            raise ModelError(f"{option} {spec}: expected hf:OWNER/REPO[@REVISION]")
         known = next((r for r in REGISTRY.values() if r.repo_id == repo and (not rev or r.revision == rev)), None)
         return Resolved(_hub_download(repo, rev or None), "hub", known.sha256 if known else None)
     path = Path(spec)
@@ -195,8 +197,8 @@ def resolve(spec: str) -> Resolved:
         if cached is not None:
             return Resolved(cached, "hub-cache", release.sha256)
         return Resolved(BUNDLED_DIR / spec, "bundled", release.sha256)
-    known = ", ".join(REGISTRY) or "none released yet"
-    raise ModelError(f"--model {spec}: no such file or folder, and not a released model (known: {known})")
+    known = ", ".join(n for n, r in REGISTRY.items() if r.kind == kind) or "none released yet"
+    raise ModelError(f"{option} {spec}: no such file or folder, and not a released model (known: {known})")
 
 
 def download(name: str) -> Path:
@@ -283,7 +285,7 @@ def load_pretrained(folder: Path, expected: dict | None = None, device="cpu"):
 def load(spec: str = DEFAULT_MODEL, device="cpu", kind: str = "inpaint"):
     """Resolve, verify and load a --model (or, with kind='damage', a --damage-model) value; returns
     (model, Resolved). A model of the other kind is refused with a message that says which option takes it."""
-    where = resolve(spec)
+    where = resolve(spec, kind)
     model = load_pretrained(where.folder, where.expected, device)
     found = kind_of(model)
     if found != kind:
@@ -296,7 +298,7 @@ def load_texture(model, spec: str | None = None, device="cpu"):
     """The texture stage to run over `model`'s fills: `spec` (a released name or a folder; "" = none), or when
     None the one the model's config.json names; None when there is none."""
     spec = model.cfg.texture if spec is None else spec
-    if not spec:
+    if not spec or spec.strip().lower() in ("none", "off"):  # as restore run --texture none
         return None
     net, _ = load(spec, device, kind="texture")
     return net

@@ -197,3 +197,32 @@ def test_to_mask_drops_specks_and_grows():
     assert mask[9:12, 3:15].all() and mask.sum() == 3 * 14
     cfg.grow = 0
     assert to_mask(prob, cfg).sum() == 12
+
+
+def test_threads_sharing_a_fresh_detector_read_what_one_thread_reads():
+    """restore run finds damage in its reader threads, several photos at once, on one detector: the first calls
+    must not race to convert its weights (to channels-last) while another call runs it."""
+    import copy
+    import threading
+
+    torch.manual_seed(0)
+    fresh = DamageDetector(DetectorConfig()).eval()
+    rng = np.random.default_rng(0)
+    photos = [rng.integers(0, 256, (160, 192, 3), dtype=np.uint8) for _ in range(6)]
+    expected = [probabilities(copy.deepcopy(fresh), p) for p in photos]
+    for _ in range(4):
+        net = copy.deepcopy(fresh)  # not yet converted
+        start = threading.Barrier(len(photos))
+        got = [None] * len(photos)
+
+        def read(i):
+            start.wait()
+            got[i] = probabilities(net, photos[i])
+
+        threads = [threading.Thread(target=read, args=(i,)) for i in range(len(photos))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for g, e in zip(got, expected, strict=True):
+            np.testing.assert_allclose(g, e, atol=1e-5)

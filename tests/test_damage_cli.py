@@ -104,6 +104,13 @@ def test_masks_command_writes_what_run_fills(tmp_path, model_dir, detectors):
     np.testing.assert_array_equal(written, np.asarray(Image.open(tmp_path / "out" / "a_mask.png")) > 127)
     direct = restore.detect_damage(np.asarray(Image.open(photos / "a.png")), model=str(detectors / "random"))
     np.testing.assert_array_equal(written, direct)
+    # README's review route: the masks filled as --detect-damage fills what it finds, to the byte.
+    res = run("run", photos, "--masks", tmp_path / "masks", "--smooth-thin", 9, "--texture", "none", "-o",
+              tmp_path / "out2", "--model", model_dir)
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "out2" / "a.png").read_bytes() == (tmp_path / "out" / "a.png").read_bytes()
+    by_python = restore.inpaint(Image.open(photos / "a.png"), direct, model=str(model_dir), smooth_thin=9, texture="none")
+    np.testing.assert_array_equal(np.asarray(by_python), np.asarray(Image.open(tmp_path / "out" / "a.png")))
 
 
 def test_detect_side_reads_a_large_photo_from_a_smaller_copy(tmp_path, model_dir, detectors):
@@ -171,8 +178,15 @@ def test_damage_threshold_moves_the_line(tmp_path, model_dir, detectors):
         assert res.exit_code == 2 and "--damage-threshold sets how --detect-damage reads the photos" in res.output
         res = run(*command, "--detect-damage", "--damage-model", detectors / "random", "--damage-threshold", 1)
         assert res.exit_code == 2 and "--damage-threshold" in res.output
-    with pytest.raises(ValueError, match="damage threshold 1.5: a probability between 0 and 1"):
-        restore.detect_damage(rgb, model=str(detectors / "random"), threshold=1.5)
+    for bad in (1.5, 0, "abc", float("nan")):
+        with pytest.raises(ValueError, match=f"damage threshold {bad!r}: give a probability between 0 and 1"):
+            restore.detect_damage(rgb, model=str(detectors / "random"), threshold=bad)
+    for bad in (-1, 0.5):
+        with pytest.raises(ValueError, match=f"max_side {bad!r}: give a side in pixels"):
+            restore.detect_damage(rgb, model=str(detectors / "random"), max_side=bad)
+    # Refused before anything is written: no output folder is left behind.
+    res = run("run", photos, "-o", tmp_path / "never", "--model", model_dir, "--damage-threshold", 0.5)
+    assert res.exit_code == 2 and not (tmp_path / "never").exists()
 
 
 def test_bench_damage_scores_every_threshold(tmp_path, model_dir, detectors):
@@ -224,6 +238,11 @@ def test_models_of_the_other_kind_are_refused(tmp_path, model_dir, detectors):
     res = run("run", photos, "-o", tmp_path / "out", "--model", detectors / "none")
     assert res.exit_code == 1
     assert "this is a damage detector; give it to --damage-model" in res.output
+    res = run("run", photos, "-o", tmp_path / "out", "--model", model_dir, "--detect-damage", "--damage-model", "nope")
+    assert res.exit_code == 1
+    assert "--damage-model nope: no such file or folder, and not a released model (known: damage)" in res.output
+    with pytest.raises(ValueError, match="--damage-model nope: no such file"):
+        restore.detect_damage(np.zeros((8, 8, 3), np.uint8), model="nope")
 
 
 def test_save_load_gives_the_same_probabilities(tmp_path):

@@ -7,6 +7,7 @@ is large) and gives one logit per pixel; above `threshold` is damage. Images go 
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
@@ -123,6 +124,20 @@ def smaller_reading(model: DamageDetector, rgb: np.ndarray, scale: float, device
     return np.asarray(Image.fromarray(prob).resize((w, h), Image.Resampling.BILINEAR))
 
 
+_CONVERTING = threading.Lock()
+
+
+def channels_last(model: DamageDetector) -> None:
+    """Store the model's weights channels-last, once: oneDNN runs these convolutions 2-3x faster so on a CPU
+    (docs/performance.md). restore run reads photos in several threads that share one detector, and converting it
+    while another thread runs it corrupted its weights for the rest of the run, so the first call converts it
+    under a lock and the others wait for it."""
+    with _CONVERTING:
+        if not getattr(model, "_channels_last", False):
+            model.to(memory_format=torch.channels_last)
+            model._channels_last = True
+
+
 @torch.inference_mode()
 def probabilities(model: DamageDetector, rgb: np.ndarray, device="cpu") -> np.ndarray:
     """Damage probability (H, W) float32 for a uint8 RGB photo at its own size, in overlapping tiles when large;
@@ -132,8 +147,8 @@ def probabilities(model: DamageDetector, rgb: np.ndarray, device="cpu") -> np.nd
     overlap = 64  # the network sees about this far; tiles are blended over it so seams do not show
     x = torch.from_numpy(np.array(rgb, dtype=np.uint8, copy=True)).to(device).permute(2, 0, 1)[None].float() / 127.5 - 1
     cpu = x.device.type == "cpu"
-    if cpu:  # oneDNN runs these convolutions 2-3x faster on channels-last tensors (docs/performance.md)
-        model.to(memory_format=torch.channels_last)
+    if cpu:
+        channels_last(model)
     h, w = rgb.shape[:2]
     total = None
     for dims in [()] + [FLIPS[f] for f in model.cfg.flips]:
@@ -171,10 +186,14 @@ def to_mask(prob: np.ndarray, cfg: DetectorConfig, scale: float = 1.0, threshold
     return mask
 
 
-def check_threshold(threshold: float | None) -> None:
-    if threshold is not None and not 0 < threshold < 1:
-        raise ValueError(f"damage threshold {threshold}: a probability between 0 and 1 (the detector's own is "
-                         f"{DetectorConfig.threshold} unless its config.json says otherwise)")
+def check_threshold(threshold) -> None:
+    """A damage threshold is None (the detector's own) or a probability strictly between 0 and 1."""
+    if threshold is None:
+        return
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating, np.integer)) \
+            or not 0 < threshold < 1:
+        raise ValueError(f"damage threshold {threshold!r}: give a probability between 0 and 1, or None for the "
+                         "detector's own (its config.json's threshold)")
 
 
 @dataclass
