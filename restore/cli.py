@@ -49,8 +49,15 @@ _DETECT_SIDE = click.option(
          "every photo at its own size only  [default: the detector's own, config.json's max_side]")
 
 
+def _threshold(ctx, param, value):
+    """A --damage-threshold is a probability strictly between 0 and 1 (FloatRange lets nan through)."""
+    if value is not None and not 0 < value < 1:
+        raise click.BadParameter(f"{value} is not a probability between 0 and 1", ctx, param)
+    return value
+
+
 _DAMAGE_THRESHOLD = click.option(
-    "--damage-threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None, metavar="P",
+    "--damage-threshold", type=float, callback=_threshold, default=None, metavar="P",
     help="with --detect-damage: the detector's probability above which a pixel is damage; lower finds fainter "
          "scratches and smaller specks and flags more of the photo's own texture, higher the reverse (README's Old "
          "photos has the trade-off)  [default: the detector's own, config.json's threshold: 0.4 for damage]")
@@ -272,7 +279,7 @@ def masks(inputs, output, seed, holes, recursive, overwrite, detect_damage, dama
     if not photos:
         raise click.UsageError(f"no photos found in {', '.join(map(str, inputs))}")
     find = None
-    _needs_detection(detect_damage, detect_side=detect_side, damage_threshold=damage_threshold)
+    _needs_detection(detect_damage, detect_side=detect_side, damage_threshold=damage_threshold, threads=threads)
     if detect_damage:
         from .damage.detector import detect
         from .device import pick_device
@@ -372,7 +379,7 @@ def download(names):
               help="the damage protocol instead: old prints made of the photos, with synthetic scratches, cracks, dust "
                    "and specks; scores the detector (--damage-model) and the restorations it gives")
 @click.option("--damage-model", default=hub.DEFAULT_DETECTOR, show_default=True, help="with --damage: the detector")
-@click.option("--damage-threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None, metavar="P",
+@click.option("--damage-threshold", type=float, callback=_threshold, default=None, metavar="P",
               help="with --damage: as restore run --damage-threshold; the scores at other thresholds are in the "
                    "summary's sensitivity table either way  [default: the detector's own]")
 @click.option("--lpips-weights", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,

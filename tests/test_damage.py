@@ -202,6 +202,15 @@ def test_to_mask_drops_specks_and_grows():
 def test_threads_sharing_a_fresh_detector_read_what_one_thread_reads():
     """restore run finds damage in its reader threads, several photos at once, on one detector: the first calls
     must not race to convert its weights (to channels-last) while another call runs it."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # on one thread the old code's conversion never met another call: nothing to catch
+    try:
+        _threads_read_alike()
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _threads_read_alike():
     import copy
     import threading
 

@@ -176,14 +176,17 @@ def test_damage_threshold_moves_the_line(tmp_path, model_dir, detectors):
     for command in (["run", photos, "-o", tmp_path / "o", "--model", model_dir], ["masks", photos, "-o", tmp_path / "m"]):
         res = run(*command, "--damage-threshold", 0.5)
         assert res.exit_code == 2 and "--damage-threshold sets how --detect-damage reads the photos" in res.output
-        res = run(*command, "--detect-damage", "--damage-model", detectors / "random", "--damage-threshold", 1)
-        assert res.exit_code == 2 and "--damage-threshold" in res.output
+        for bad in (1, 0, "nan", "abc"):
+            res = run(*command, "--detect-damage", "--damage-model", detectors / "random", "--damage-threshold", bad)
+            assert res.exit_code == 2 and "--damage-threshold" in res.output
     for bad in (1.5, 0, "abc", float("nan")):
         with pytest.raises(ValueError, match=f"damage threshold {bad!r}: give a probability between 0 and 1"):
             restore.detect_damage(rgb, model=str(detectors / "random"), threshold=bad)
     for bad in (-1, 0.5):
         with pytest.raises(ValueError, match=f"max_side {bad!r}: give a side in pixels"):
             restore.detect_damage(rgb, model=str(detectors / "random"), max_side=bad)
+    res = run("masks", photos, "-o", tmp_path / "m1", "--threads", 1)
+    assert res.exit_code == 2 and "--threads sets how --detect-damage reads the photos" in res.output
     # Refused before anything is written: no output folder is left behind.
     res = run("run", photos, "-o", tmp_path / "never", "--model", model_dir, "--damage-threshold", 0.5)
     assert res.exit_code == 2 and not (tmp_path / "never").exists()
@@ -198,6 +201,10 @@ def test_bench_damage_scores_every_threshold(tmp_path, model_dir, detectors):
     out = tmp_path / "bench"
     res = run("bench", "--damage", "--photos", photos, "--model", model_dir, "--damage-model", detectors / "random",
               "--damage-threshold", 0.45, "--no-classical", "-o", out)
+    from restore.eval.damage import sweep_thresholds
+
+    assert sweep_thresholds(0.12345) == (0.12345, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)  # its own, exactly
+    assert sweep_thresholds(0.4) == (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
     assert res.exit_code == 0, res.output
     md = (out / "summary.md").read_text()
     assert "| threshold | scratches, cracks | dust, specks | mixed | false alarms: mean / max | mixed, filled: PSNR dB |" in md

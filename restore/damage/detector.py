@@ -204,6 +204,10 @@ class Reading:
     maps: list[tuple[np.ndarray, float]]
     cfg: DetectorConfig
 
+    def __post_init__(self):
+        if not self.maps:
+            raise ValueError("a Reading holds at least one probability map: the photo's own")
+
     def mask(self, threshold: float | None = None) -> np.ndarray:
         """The damage mask (H, W) bool at `threshold` (default: the model's): what any reading finds."""
         check_threshold(threshold)

@@ -48,8 +48,8 @@ def prints(photos: list[tuple[str, np.ndarray]], seed: int = 0) -> list[dict]:
 
 
 def sweep_thresholds(own: float) -> tuple[float, ...]:
-    """The thresholds the sensitivity table scores: SWEEP and the detector's own."""
-    return tuple(sorted({*SWEEP, round(own, 4)}))
+    """The thresholds the sensitivity table scores: SWEEP and, exactly, the detector's own (or --damage-threshold)."""
+    return tuple(sorted([own, *(t for t in SWEEP if abs(t - own) > 1e-9)]))
 
 
 def run(photos: list[tuple[str, np.ndarray]], detect: Callable[[np.ndarray], np.ndarray],
