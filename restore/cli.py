@@ -200,6 +200,9 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
         raise click.UsageError(f"no photos found in {', '.join(map(str, inputs))} "
                                f"(looked for {' '.join(PHOTO_EXTS)}"
                                f"{'' if recursive else '; use --recursive for sub-folders'})")
+    # Planned over the whole folder, then cut to the shard: masks are paired and clashing outputs found the same
+    # way in every shard's process, and a mask whose photo is in another shard is not an orphan.
+    jobs, orphans = plan(photos, out_dir, masks, recursive, concat, detect=detect_damage)
     if shard is not None:
         from .runner import in_shard, parse_shard
 
@@ -207,8 +210,7 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
             index, count = parse_shard(shard)
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="--shard") from None
-        photos = [(p, rel) for p, rel in photos if in_shard(rel, index, count)]
-    jobs, orphans = plan(photos, out_dir, masks, recursive, concat, detect=detect_damage)
+        jobs = [j for j in jobs if in_shard(j.rel, index, count)]
     for m in orphans:
         click.echo(f"warning: {m}: mask has no photo with the same name", err=True)
     try:

@@ -1,6 +1,7 @@
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -163,6 +164,28 @@ def test_shards_cover_the_folder_exactly_once(tmp_path, model_dir):
     assert sorted(seen) == sorted(p.name for p in photos.iterdir())
     res = CliRunner().invoke(main, ["run", str(photos), "--shard", "3/3"])
     assert res.exit_code == 2 and "need 0 <= I < N" in res.output
+
+
+def test_shards_pair_masks_and_find_clashes_over_the_whole_folder(tmp_path, model_dir):
+    """A mask whose photo falls in another shard is not an orphan, and two photos that would write the same file
+    are found in whichever shards they fall: the same one fails in every shard's run."""
+    from restore.runner import in_shard
+
+    photos, masks = tmp_path / "p", tmp_path / "m"
+    for i in range(12):
+        write_photo(photos / f"{i:02d}.png", 30, 30, seed=i)
+        write_mask(masks / f"{i:02d}.png", 30, 30)
+    # x.jpg and x.png share x_mask.png when masks are drawn; put them in different shards.
+    stem = next(f"x{k}" for k in range(100) if in_shard(Path(f"x{k}.jpg"), 0, 2) != in_shard(Path(f"x{k}.png"), 0, 2))
+    write_photo(photos / f"{stem}.png", 30, 30, seed=50)
+    Image.open(photos / f"{stem}.png").save(photos / f"{stem}.jpg")
+    failed = []
+    for i in range(2):
+        res = run("run", photos, "-o", tmp_path / f"o{i}", "--model", model_dir, "--masks", masks, "--shard", f"{i}/2")
+        assert "has no photo with the same name" not in res.output, res.output
+        res = run("run", photos, "-o", tmp_path / f"d{i}", "--model", model_dir, "--shard", f"{i}/2")
+        failed += [line for line in res.output.splitlines() if line.startswith("error:")]
+    assert len(failed) == 1 and f"{stem}_mask.png" in failed[0], failed
 
 
 def test_explain_draws_attention_figure(tmp_path, model_dir):
