@@ -64,7 +64,8 @@ _DAMAGE_THRESHOLD = click.option(
 
 
 def _needs_detection(detect_damage: bool, **given) -> None:
-    """--detect-side and --damage-threshold set how --detect-damage reads the photos: alone they would do nothing."""
+    """Options that set how --detect-damage reads the photos (--detect-side, --damage-threshold, and restore masks'
+    --threads) would do nothing without it: refused, before any folder is made or model loaded."""
     for name, value in given.items():
         if value is not None and not detect_damage:
             flag = "--" + name.replace("_", "-")

@@ -128,7 +128,7 @@ _CONVERTING = threading.Lock()
 
 
 def channels_last(model: DamageDetector) -> None:
-    """Store the model's weights channels-last, once: oneDNN runs these convolutions 2-3x faster so on a CPU
+    """Store the model's weights channels-last, once: on a CPU, oneDNN runs these convolutions 2-3x faster so
     (docs/performance.md). restore run reads photos in several threads that share one detector, and converting it
     while another thread runs it corrupted its weights for the rest of the run, so the first call converts it
     under a lock and the others wait for it."""
