@@ -266,16 +266,22 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
 @_DAMAGE_THRESHOLD
 @click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cpu or cuda (for --detect-damage)")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch (for --detect-damage)")
+@click.option("--overlay", is_flag=True,
+              help="also write NAME_overlay.png beside each mask: the photo at its own size with what the mask covers "
+                   "painted magenta, to review before filling")
 @_errors
 def masks(inputs, output, seed, holes, recursive, overwrite, detect_damage, damage_model, detect_side, damage_threshold,
-          device, threads):
+          device, threads, overlay):
     """Draw the paper's Gaussian-rectangle masks for photos (the same ones `run --seed` draws), or with
     --detect-damage the damage found on them (the same masks `run --detect-damage` fills)."""
     from tqdm import tqdm
 
+    from PIL import Image
+
     from .io.decode import open_photo
     from .io.files import find_photos
     from .io.masks import save_mask
+    from .io.photos import photo_rgb
     from .runner import draw_mask
 
     photos = find_photos(list(inputs), recursive, exclude=output.resolve())
@@ -286,7 +292,6 @@ def masks(inputs, output, seed, holes, recursive, overwrite, detect_damage, dama
     if detect_damage:
         from .damage.detector import detect
         from .device import pick_device
-        from .io.photos import photo_rgb
 
         if threads:
             import torch
@@ -295,21 +300,35 @@ def masks(inputs, output, seed, holes, recursive, overwrite, detect_damage, dama
         dev = pick_device(device)
         detector = _load_detector(damage_model, dev, detect_side, damage_threshold)
 
-        def find(im):
-            return detect(detector, photo_rgb(im), dev)
+        def find(rgb):
+            return detect(detector, rgb, dev)
 
     written = failed = skipped = 0
+    claimed: dict[Path, Path] = {}  # mask file -> the photo it was written for: x.jpg and x.png share x_mask.png
     for photo, rel in tqdm(photos, unit="photo", desc="finding damage" if find else "drawing", file=sys.stderr,
                            disable=not find, dynamic_ncols=True):
         target = output / rel.with_name(f"{rel.stem}_mask.png")
+        if target in claimed:
+            click.echo(f"error: {photo}: its mask would be {target}, which {claimed[target]} writes; rename one of "
+                       "the two photos", err=True)
+            failed += 1
+            continue
+        claimed[target] = photo
         if target.exists() and not overwrite:
             skipped += 1
             continue
         try:
             im, _, _ = open_photo(photo)
-            mask = find(im) if find else draw_mask(seed, rel, im.height, im.width, holes)
+            rgb = photo_rgb(im) if find or overlay else None
+            mask = find(rgb) if find else draw_mask(seed, rel, im.height, im.width, holes)
             target.parent.mkdir(parents=True, exist_ok=True)
             save_mask(mask, target)
+            if overlay:
+                from .eval.figures import show_holes
+                from .io.atomic import atomic_save
+
+                atomic_save(Image.fromarray(show_holes(rgb, mask)), target.with_name(f"{rel.stem}_overlay.png"),
+                            format="PNG")
             written += 1
         except (ValueError, OSError) as e:
             click.echo(f"error: {e}", err=True)

@@ -94,10 +94,15 @@ def test_given_and_detected_holes_are_both_filled(tmp_path, model_dir, detectors
 def test_masks_command_writes_what_run_fills(tmp_path, model_dir, detectors):
     photos = tmp_path / "photos"
     write_photo(photos / "a.png", 37, 45)
-    res = run("masks", photos, "-o", tmp_path / "masks", "--detect-damage", "--damage-model", detectors / "random")
+    res = run("masks", photos, "-o", tmp_path / "masks", "--detect-damage", "--damage-model", detectors / "random",
+              "--overlay")
     assert res.exit_code == 0, res.output
     assert "1 masks written" in res.output
     written = np.asarray(Image.open(tmp_path / "masks" / "a_mask.png")) > 127
+    # --overlay: the photo with what the mask covers in magenta, the rest as it is.
+    overlay, rgb = np.asarray(Image.open(tmp_path / "masks" / "a_overlay.png")), np.asarray(Image.open(photos / "a.png"))
+    assert written.any() and (overlay[written] == [255, 0, 255]).all()
+    np.testing.assert_array_equal(overlay[~written], rgb[~written][:, :3])
     res = run("run", photos, "-o", tmp_path / "out", "--model", model_dir, "--detect-damage", "--damage-model",
               detectors / "random")
     assert res.exit_code == 0, res.output
@@ -321,3 +326,15 @@ def test_train_export_and_use_a_tiny_detector(tmp_path, model_dir):
     res = run("run", photos, "-o", tmp_path / "out", "--model", model_dir, "--detect-damage", "--damage-model", folder)
     assert res.exit_code == 0, res.output
     assert (tmp_path / "out" / "a_mask.png").exists()
+
+
+def test_masks_command_refuses_two_photos_for_one_mask_file(tmp_path):
+    """x.jpg and x.png would both write x_mask.png: the second is an error naming the file, not a silent skip
+    (or, with --overwrite, a replaced mask)."""
+    photos = tmp_path / "photos"
+    write_photo(photos / "x.png", 30, 30)
+    Image.open(photos / "x.png").save(photos / "x.jpg")
+    for extra in ([], ["--overwrite"]):
+        res = run("masks", photos, "-o", tmp_path / "m", *extra)
+        assert res.exit_code == 1
+        assert f"its mask would be {tmp_path / 'm' / 'x_mask.png'}, which" in res.output
