@@ -235,3 +235,28 @@ def _threads_read_alike():
             t.join()
         for g, e in zip(got, expected, strict=True):
             np.testing.assert_allclose(g, e, atol=1e-5)
+
+
+def test_enlarge_averages_a_reading_of_a_larger_copy():
+    """With `enlarge`, the reading at the learnt scale is the mean of the photo's own (mirrored views included) and
+    of a copy that many times larger, read once, brought back to the photo's size; for a photo over max_side that
+    reading is its copy's. Configs without it read as before, and a factor of 1 or less is refused."""
+    from restore.damage.detector import larger_reading, read
+
+    torch.manual_seed(0)
+    net = DamageDetector(DetectorConfig(widths=(4, 8, 8), flips=("h",), grow=0, min_area=1)).eval()
+    rgb = np.random.default_rng(0).integers(0, 256, (40, 56, 3), dtype=np.uint8)
+    own = probabilities(net, rgb)
+    big = larger_reading(net, rgb, 1.5)
+    assert big.shape == own.shape and not np.allclose(big, own)
+    net.cfg.enlarge = 1.5
+    np.testing.assert_allclose(read(net, rgb).maps[0][0], (own + big) / 2, atol=1e-6)
+    np.testing.assert_array_equal(detect(net, rgb), (own + big) / 2 > net.cfg.threshold)
+    net.cfg.max_side = 28  # over it: the photo's own reading stays plain, its copy's is averaged
+    reading = read(net, rgb)
+    np.testing.assert_allclose(reading.maps[0][0], own, atol=1e-6)
+    assert reading.maps[1][1] == 2
+    assert DetectorConfig.from_dict({}).enlarge == 0
+    for bad in (1, 0.5, -2):
+        with pytest.raises(ValueError, match=f"enlarge {bad}"):
+            DetectorConfig(enlarge=bad)

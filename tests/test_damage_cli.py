@@ -293,14 +293,16 @@ def test_train_export_and_use_a_tiny_detector(tmp_path, model_dir):
     res = CliRunner().invoke(train_main, ["export", str(run_dir), "--name", "tiny", "--flips", "h,x"])
     assert res.exit_code == 1 and "--flips h,x: x is not one of h, v, hv (or none)" in res.output
     res = CliRunner().invoke(train_main, ["export", str(run_dir), "--name", "tiny", "--data-dir", str(tmp_path / "data"),
-                                          "--n", "1", "--threshold", "0.4", "--flips", "h,v", "--max-side", "512"])
+                                          "--n", "1", "--threshold", "0.4", "--flips", "h,v", "--max-side", "512",
+                                          "--enlarge", "1.5"])
     assert res.exit_code == 0, res.output
     folder = run_dir / "export" / "tiny"
     card = (folder / "README.md").read_text()
     assert "damage detector" in card and "CPU-hours" in card and "| lines |" in card
     cfg = json.loads((folder / "config.json").read_text())
-    assert cfg["threshold"] == 0.4 and cfg["flips"] == ["h", "v"] and cfg["max_side"] == 512
-    assert f"restore-train export {run_dir} --name tiny --threshold 0.4 --flips h,v --max-side 512" in card
+    assert cfg["threshold"] == 0.4 and cfg["flips"] == ["h", "v"] and cfg["max_side"] == 512 and cfg["enlarge"] == 1.5
+    assert f"restore-train export {run_dir} --name tiny --threshold 0.4 --flips h,v --max-side 512 --enlarge 1.5" in card
+    assert "averaged with one of a copy 1.5 times larger, read once" in card
     assert "a photo whose long side is over 512 px is also read from a copy brought down to it" in card
     assert ("where its probability, averaged over the photo and its mirror images (left to right, top to bottom), "
             "is above 0.4;") in card

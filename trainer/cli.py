@@ -496,8 +496,11 @@ def _flips(value: str | None) -> tuple[str, ...] | None:
 @click.option("--max-side", type=click.IntRange(min=0), default=None,
               help="damage detector: photos with a longer side are also read from a copy brought down to this side "
                    "(0 = every photo at its own size only)  [default: the run's]")
+@click.option("--enlarge", type=click.FloatRange(min=0), default=None,
+              help="damage detector: average the reading at the learnt scale with one of a copy this many times "
+                   "larger, read once (0 = none)  [default: the run's]")
 def export(run_dir, name, out, data_dir, n, context, detail, detail_scale, mirror, tile_thin, texture, texture_gain, blend_thin,
-           blend_weight, blend_sigma, thin_px, thin_gain, threshold, flips, max_side):
+           blend_weight, blend_sigma, thin_px, thin_gain, threshold, flips, max_side, enlarge):
     """Write the release pair (config.json + model.safetensors) and its model card (of an inpainting run or,
     for a `restore-train damage` or `texture` run, of the damage detector or the texture stage)."""
     from .export import export_run
@@ -517,15 +520,16 @@ def export(run_dir, name, out, data_dir, n, context, detail, detail_scale, mirro
             return
         if thin_px is not None or thin_gain is not None:
             raise ValueError("--thin-px and --thin-gain are settings of a texture stage; this run is not one")
-        detector = {k: v for k, v in (("threshold", threshold), ("flips", _flips(flips)), ("max_side", max_side))
-                    if v is not None}
+        detector = {k: v for k, v in (("threshold", threshold), ("flips", _flips(flips)), ("max_side", max_side),
+                                      ("enlarge", enlarge)) if v is not None}
         if kind == "damage":
             from .damage import export_detector
 
             click.echo(str(export_detector(run_dir, name, out, data_dir, n, settings=detector)))
             return
         if detector:
-            raise ValueError("--threshold, --flips and --max-side are settings of a damage detector; this run is not one")
+            raise ValueError("--threshold, --flips, --max-side and --enlarge are settings of a damage detector; this run "
+                             "is not one")
         if texture is not None:
             texture = "" if texture.lower() == "none" else texture
         folder = export_run(run_dir, name, out, data_dir, n, context=context, detail=detail, mirror=mirror,

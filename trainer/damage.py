@@ -296,10 +296,13 @@ def export_detector(run_dir: Path, name: str, out: Path | None = None, data_dir:
     views = (f", averaged over the photo and its mirror images ({', '.join(names[f] for f in cfg.model.flips)}),"
              if cfg.model.flips else "")
     flag = {"threshold": lambda v: f" --threshold {v:g}", "flips": lambda v: f" --flips {','.join(v) or 'none'}",
-            "max_side": lambda v: f" --max-side {v}"}
+            "max_side": lambda v: f" --max-side {v}", "enlarge": lambda v: f" --enlarge {v:g}"}
     flags = "".join(flag[k](v) for k, v in settings.items())
     larger = (f"; a photo whose long side is over {cfg.model.max_side} px is also read from a copy brought down to"
               " it, and what either reading finds is damage" if cfg.model.max_side else "")
+    if cfg.model.enlarge:
+        larger += (f"; the reading at the learnt scale (the photo, or that copy) is averaged with one of a copy "
+                   f"{cfg.model.enlarge:g} times larger, read once")
     card = f"""# restore `{name}` damage detector
 
 A U-Net that marks scratches, cracks, creases, dust, specks and worn edges on scans of old prints,

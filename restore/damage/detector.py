@@ -33,6 +33,11 @@ class DetectorConfig:
     # about 1024 px: a 3000 px scan read at its own size shows it scratches three times as wide as any it saw,
     # and read at 1024 px alone it loses the hairlines.
     max_side: int = 0
+    # The reading at the scale the network learnt (the photo itself, or for a photo over max_side its copy) is
+    # averaged with a reading of a copy this many times larger, read once, unmirrored (0: none). Faint scratch ends
+    # and small specks are larger there, and what only one of the two readings sees is mostly the photo's own
+    # texture (docs/damage.md).
+    enlarge: float = 0.0
     arch: str = ARCH
 
     def __post_init__(self):
@@ -42,6 +47,8 @@ class DetectorConfig:
             raise ValueError(f"flips {bad}: each is one of {sorted(FLIPS)}")
         if self.max_side < 0:
             raise ValueError(f"max_side {self.max_side}: a side in pixels, or 0 to read every photo at its own size")
+        if self.enlarge != 0 and not self.enlarge > 1:
+            raise ValueError(f"enlarge {self.enlarge}: how many times larger a copy to read as well (over 1), or 0 for none")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -115,13 +122,33 @@ def reading_scale(shape: tuple[int, ...], max_side: int) -> float:
 
 def smaller_reading(model: DamageDetector, rgb: np.ndarray, scale: float, device="cpu") -> np.ndarray:
     """Damage probability (H, W) float32 of a uint8 RGB photo read from a copy `scale` times smaller (area
-    average), scaled back up (bilinear)."""
+    average; with the model's `enlarge` reading, as at the learnt scale), scaled back up (bilinear)."""
     from PIL import Image
 
     h, w = rgb.shape[:2]
     small = Image.fromarray(rgb).resize((max(1, round(w / scale)), max(1, round(h / scale))), Image.Resampling.BOX)
-    prob = probabilities(model, np.asarray(small), device)
+    prob = learnt_scale_reading(model, np.asarray(small), device)
     return np.asarray(Image.fromarray(prob).resize((w, h), Image.Resampling.BILINEAR))
+
+
+def larger_reading(model: DamageDetector, rgb: np.ndarray, factor: float, device="cpu") -> np.ndarray:
+    """Damage probability (H, W) float32 of a uint8 RGB photo read once, unmirrored, from a copy `factor` times
+    larger (bicubic), brought back to the photo's size (area average)."""
+    from PIL import Image
+
+    h, w = rgb.shape[:2]
+    big = Image.fromarray(rgb).resize((round(w * factor), round(h * factor)), Image.Resampling.BICUBIC)
+    prob = probabilities(model, np.asarray(big), device, mirrored=False)
+    return np.asarray(Image.fromarray(prob).resize((w, h), Image.Resampling.BOX))
+
+
+def learnt_scale_reading(model: DamageDetector, rgb: np.ndarray, device="cpu") -> np.ndarray:
+    """The probability (H, W) float32 of a photo at about the scale the network learnt: its own reading (mirrored
+    views included), averaged with the reading of a copy `enlarge` times larger when the model's config asks."""
+    prob = probabilities(model, rgb, device)
+    if model.cfg.enlarge:
+        prob = (prob + larger_reading(model, rgb, model.cfg.enlarge, device)) / 2
+    return prob
 
 
 _CONVERTING = threading.Lock()
@@ -139,9 +166,9 @@ def channels_last(model: DamageDetector) -> None:
 
 
 @torch.inference_mode()
-def probabilities(model: DamageDetector, rgb: np.ndarray, device="cpu") -> np.ndarray:
+def probabilities(model: DamageDetector, rgb: np.ndarray, device="cpu", mirrored: bool = True) -> np.ndarray:
     """Damage probability (H, W) float32 for a uint8 RGB photo at its own size, in overlapping tiles when large;
-    the mean over the photo and the mirrored views of the model's `flips`."""
+    the mean over the photo and (when `mirrored`) the mirrored views of the model's `flips`."""
     from ..tiles import blend, padded
 
     overlap = 64  # the network sees about this far; tiles are blended over it so seams do not show
@@ -151,7 +178,8 @@ def probabilities(model: DamageDetector, rgb: np.ndarray, device="cpu") -> np.nd
         channels_last(model)
     h, w = rgb.shape[:2]
     total = None
-    for dims in [()] + [FLIPS[f] for f in model.cfg.flips]:
+    views = [()] + ([FLIPS[f] for f in model.cfg.flips] if mirrored else [])
+    for dims in views:
         view = x.flip(dims) if dims else x
 
         def run(rows: slice, cols: slice, view=view) -> torch.Tensor:
@@ -163,7 +191,7 @@ def probabilities(model: DamageDetector, rgb: np.ndarray, device="cpu") -> np.nd
         prob = blend(1, h, w, model.cfg.tile, overlap, run, device)[0]
         prob = prob.flip(dims) if dims else prob
         total = prob if total is None else total.add_(prob)
-    return total.div_(1 + len(model.cfg.flips)).cpu().numpy()
+    return total.div_(len(views)).cpu().numpy()
 
 
 def to_mask(prob: np.ndarray, cfg: DetectorConfig, scale: float = 1.0, threshold: float | None = None) -> np.ndarray:
@@ -220,12 +248,14 @@ class Reading:
 
 def read(model: DamageDetector, rgb: np.ndarray, device="cpu", max_side: int | None = None) -> Reading:
     """The detector's readings of a uint8 RGB photo: at its own size and, on a photo longer than `max_side`
-    (default: the model's), on a copy brought down to it."""
-    maps = [(probabilities(model, rgb, device), 1.0)]
+    (default: the model's), on a copy brought down to it. The one at the scale the network learnt (the copy when
+    there is one) is averaged with the reading of an enlarged copy when the model's `enlarge` asks."""
     scale = reading_scale(rgb.shape, model.cfg.max_side if max_side is None else max_side)
-    if scale > 1:  # the copy's smallest speck is `scale` x `scale` times larger here
-        maps.append((smaller_reading(model, rgb, scale, device), scale))
-    return Reading(maps, model.cfg)
+    if scale == 1:
+        return Reading([(learnt_scale_reading(model, rgb, device), 1.0)], model.cfg)
+    # The copy's smallest speck is `scale` x `scale` times larger here.
+    return Reading([(probabilities(model, rgb, device), 1.0), (smaller_reading(model, rgb, scale, device), scale)],
+                   model.cfg)
 
 
 def detect(model: DamageDetector, rgb: np.ndarray, device="cpu", max_side: int | None = None,
