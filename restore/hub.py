@@ -82,11 +82,12 @@ REGISTRY: dict[str, Release] = {
     "damage": Release(
         name="damage",
         repo_id="restore-inpainting/restore-damage",
-        revision="v2.2",  # v2: v1 fine-tuned on more cracks and dust, and more dark scratches and cracks;
+        revision="v2.3",  # v2: v1 fine-tuned on more cracks and dust, and more dark scratches and cracks;
         # v2.1: the photo's mirrored views averaged in ("flips"), threshold 0.4 (config only);
-        # v2.2: photos longer than 1024 px also read from a copy brought down to 1024 ("max_side", config only)
+        # v2.2: photos longer than 1024 px also read from a copy brought down to 1024 ("max_side", config only);
+        # v2.3: the reading at the learnt scale averaged with one of a copy 1.5x larger ("enlarge", config only)
         sha256={
-            "config.json": "5cba15e63f1f62d8ca0dbb5b421f76a9bf02448f4dc5fc5b8926caf87c73be63",
+            "config.json": "5dc2c73d03a8e27508dc0f36bc0682e8d2c82d637d044d0b752567a805096677",
             "model.safetensors": "c17fc432e42d2b54d15d0e16bdaf769f26e9f1589d46f15da31692513b4a4ef8",
         },
         description="damage detector (scratches, cracks, creases, dust, specks, worn edges) trained on synthetic "
