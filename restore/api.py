@@ -112,7 +112,7 @@ def detect_damage(image, model: str = hub.DEFAULT_DETECTOR, device: str = "auto"
         the detector sees its colours at 8 bits, the alpha channel is not looked at.
     model: damage (the released detector), a detector folder, or hf:OWNER/REPO[@REVISION], as `--damage-model`.
     max_side: as `--detect-side`: an image whose long side is over it is also searched on a copy brought down
-        to it (default: the detector's own); 0 searches it at its own size only.
+        to it (default: the detector's own); 0 reads it at its own size, never brought down.
     threshold: as `--damage-threshold`: the probability above which a pixel is damage (default: the detector's
         own); lower finds fainter damage and flags more of the image's own texture.
     """

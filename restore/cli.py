@@ -45,8 +45,9 @@ def _model_options(fn, default: str | None = hub.DEFAULT_MODEL, note: str = ""):
 _DETECT_SIDE = click.option(
     "--detect-side", type=click.IntRange(min=0), default=None, metavar="PX",
     help="with --detect-damage: a photo whose long side is over PX is also searched on a copy brought down to PX, the "
-         "scale at which the detector learnt scratches and dust (a high-resolution scan shows them wider); 0 searches "
-         "every photo at its own size only  [default: the detector's own, config.json's max_side]")
+         "scale at which the detector learnt scratches and dust (a high-resolution scan shows them wider); 0 reads "
+         "every photo at its own size, however large, never brought down  [default: the detector's own, config.json's "
+         "max_side]")
 
 
 def _threshold(ctx, param, value):

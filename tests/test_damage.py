@@ -256,6 +256,17 @@ def test_enlarge_averages_a_reading_of_a_larger_copy():
     reading = read(net, rgb)
     np.testing.assert_allclose(reading.maps[0][0], own, atol=1e-6)
     assert reading.maps[1][1] == 2
+    from PIL import Image
+
+    copy = np.asarray(Image.fromarray(rgb).resize((28, 20), Image.Resampling.BOX))
+    averaged = (probabilities(net, copy) + larger_reading(net, copy, 1.5)) / 2
+    back = np.asarray(Image.fromarray(averaged).resize((56, 40), Image.Resampling.BILINEAR))
+    np.testing.assert_allclose(reading.maps[1][0], back, atol=1e-6)
+    # The larger copy is read once, unmirrored, whatever the model's flips.
+    plain = DamageDetector(DetectorConfig(widths=(4, 8, 8))).eval()
+    plain.load_state_dict(net.state_dict())
+    np.testing.assert_allclose(probabilities(net, rgb, mirrored=False), probabilities(plain, rgb), atol=1e-6)
+    assert not np.allclose(probabilities(net, rgb), probabilities(plain, rgb))
     assert DetectorConfig.from_dict({}).enlarge == 0
     for bad in (1, 0.5, -2):
         with pytest.raises(ValueError, match=f"enlarge {bad}"):
