@@ -197,6 +197,48 @@ def test_damage_threshold_moves_the_line(tmp_path, model_dir, detectors):
     assert res.exit_code == 2 and not (tmp_path / "never").exists()
 
 
+def test_detect_enlarge_sets_the_enlarged_reading(tmp_path, model_dir, detectors):
+    """--detect-enlarge X (restore run, restore masks) averages in a copy X times larger, 0 leaves it out; by every
+    route the same mask as the detector with that setting; a factor of 1 or less, or without --detect-damage, is
+    refused."""
+    import shutil
+
+    from restore.damage.detector import detect
+
+    photos = tmp_path / "photos"
+    write_photo(photos / "a.png", 40, 48)
+    rgb = np.asarray(Image.open(photos / "a.png").convert("RGB"))
+    # The random detector drawing its line at the median of what it says of this photo, nothing grown or dropped:
+    # half of it is damage, and masks that differ show it.
+    detector = tmp_path / "half"
+    shutil.copytree(detectors / "random", detector)
+    net, _ = hub.load(str(detector), kind="damage")
+    cfg = json.loads((detector / "config.json").read_text())
+    cfg.update(threshold=float(np.median(probabilities(net, rgb))), grow=0, min_area=1)
+    (detector / "config.json").write_text(json.dumps(cfg))
+    net, _ = hub.load(str(detector), kind="damage")
+    masks = {}
+    for x in (0, 1.5):
+        net.cfg.enlarge = x
+        expected = detect(net, rgb)
+        res = run("masks", photos, "-o", tmp_path / f"m{x}", "--detect-damage", "--damage-model", detector,
+                  "--detect-enlarge", x)
+        assert res.exit_code == 0, res.output
+        masks[x] = np.asarray(Image.open(tmp_path / f"m{x}" / "a_mask.png")) > 127
+        np.testing.assert_array_equal(masks[x], expected)
+        res = run("run", photos, "-o", tmp_path / f"o{x}", "--model", model_dir, "--detect-damage", "--damage-model",
+                  detector, "--detect-enlarge", x)
+        assert res.exit_code == 0, res.output
+        np.testing.assert_array_equal(masks[x], np.asarray(Image.open(tmp_path / f"o{x}" / "a_mask.png")) > 127)
+    assert (masks[0] != masks[1.5]).any()
+    for bad in (1, 0.5, -1):
+        res = run("masks", photos, "-o", tmp_path / "mb", "--detect-damage", "--damage-model", detectors / "random",
+                  "--detect-enlarge", bad)
+        assert res.exit_code == 2 and "--detect-enlarge" in res.output
+    res = run("masks", photos, "-o", tmp_path / "mb", "--detect-enlarge", 1.5)
+    assert res.exit_code == 2 and "--detect-enlarge sets how --detect-damage reads the photos" in res.output
+
+
 def test_bench_damage_scores_every_threshold(tmp_path, model_dir, detectors):
     """restore bench --damage adds the sensitivity table: the same prints at each threshold, the one used marked;
     recall falls and false alarms fall as the threshold rises."""
