@@ -55,8 +55,7 @@ def inpaint(image, mask, model: str = hub.DEFAULT_MODEL, device: str = "auto", *
     blend_thin: as `restore run --blend-thin/--no-blend-thin`; None takes the model's own.
     """
     holes = _mask(mask, _size(image))
-    if isinstance(texture, str) and texture.strip().lower() in ("none", "off"):
-        texture = ""  # one cached pipeline for every spelling of none
+    texture = hub.texture_spec(texture)  # one cached pipeline for every spelling of none
     restorer = _restorer(model, device, context, detail, mirror, tile_thin, float(smooth_thin), texture, blend_thin)
     if isinstance(image, Image.Image):
         return merge_into(image, restorer.restore(photo_rgb(image), holes), holes)

@@ -50,29 +50,32 @@ _DETECT_SIDE = click.option(
          "max_side]")
 
 
-def _enlarge(ctx, param, value):
-    """A --detect-enlarge is 0 (no enlarged reading) or a factor over 1."""
-    if value is not None and value != 0 and not value > 1:
-        raise click.BadParameter(f"{value} is neither 0 nor a factor over 1", ctx, param)
-    return value
+def _detector_check(name: str):
+    """A click callback running restore.damage.detector's check `name` on a given value: the detector's own rule,
+    as one red line (imported only when the option is given, so --help stays instant)."""
+
+    def callback(ctx, param, value):
+        if value is not None:
+            from .damage import detector
+
+            try:
+                getattr(detector, name)(value)
+            except ValueError as e:
+                raise click.BadParameter(str(e), ctx, param) from None
+        return value
+
+    return callback
 
 
 _DETECT_ENLARGE = click.option(
-    "--detect-enlarge", type=float, callback=_enlarge, default=None, metavar="X",
+    "--detect-enlarge", type=float, callback=_detector_check("check_enlarge"), default=None, metavar="X",
     help="with --detect-damage: also read a copy X times larger and average it in, where faint scratches and small "
          "specks are larger; 0 leaves it out, for about 2.3 times faster detection and less found (README's Old "
          "photos)  [default: the detector's own, config.json's enlarge: 1.5 for damage]")
 
 
-def _threshold(ctx, param, value):
-    """A --damage-threshold is a probability strictly between 0 and 1 (FloatRange lets nan through)."""
-    if value is not None and not 0 < value < 1:
-        raise click.BadParameter(f"{value} is not a probability between 0 and 1", ctx, param)
-    return value
-
-
-_DAMAGE_THRESHOLD = click.option(
-    "--damage-threshold", type=float, callback=_threshold, default=None, metavar="P",
+_DAMAGE_THRESHOLD = click.option(  # not FloatRange: it lets nan through
+    "--damage-threshold", type=float, callback=_detector_check("check_threshold"), default=None, metavar="P",
     help="with --detect-damage: the detector's probability above which a pixel is damage; lower finds fainter "
          "scratches and smaller specks and flags more of the photo's own texture, higher the reverse (README's Old "
          "photos has the trade-off)  [default: the detector's own, config.json's threshold: 0.4 for damage]")
@@ -113,13 +116,6 @@ def _load_detector(spec: str, dev, max_side: int | None = None, threshold: float
     click.echo(f"damage detector {spec} ({where.source}: {where.folder}) on {dev}, threshold {net.cfg.threshold:g}",
                err=True)
     return net
-
-
-def _texture(spec: str | None) -> str | None:
-    """--texture as the pipeline takes it: None (the model's own), "" (none) or a name or folder."""
-    if spec is None:
-        return None
-    return "" if spec.strip().lower() in ("none", "off", "") else spec
 
 
 def _load_model(model: str, device: str, threads: int | None):
@@ -246,7 +242,7 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
         from .inpainting.thin import DAMAGE_THIN_PX
 
         smooth_thin = DAMAGE_THIN_PX if detect_damage else 0.0
-    texture = _texture(texture)
+    texture = hub.texture_spec(texture)
     if texture is None and detect_damage:
         texture = ""
     restorer = Restorer(net, dev, batch_size, context, detail, mirror, tile_thin, smooth_thin,
@@ -425,7 +421,7 @@ def download(names):
               help="the damage protocol instead: old prints made of the photos, with synthetic scratches, cracks, dust "
                    "and specks; scores the detector (--damage-model) and the restorations it gives")
 @click.option("--damage-model", default=hub.DEFAULT_DETECTOR, show_default=True, help="with --damage: the detector")
-@click.option("--damage-threshold", type=float, callback=_threshold, default=None, metavar="P",
+@click.option("--damage-threshold", type=float, callback=_detector_check("check_threshold"), default=None, metavar="P",
               help="with --damage: as restore run --damage-threshold; the scores at other thresholds are in the "
                    "summary's sensitivity table either way  [default: the detector's own]")
 @click.option("--lpips-weights", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
@@ -625,7 +621,7 @@ def _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, co
                                                                      file=sys.stderr, leave=False)]
     model = model or _default_bench_model(dataset)
     net, dev = _load_model(model, device, threads)
-    texture = _texture(texture)
+    texture = hub.texture_spec(texture)
     texture = net.cfg.texture if texture is None else texture
     restorer = Restorer(net, dev, batch_size, context, detail, mirror, tile_thin, smooth_thin,
                         hub.load_texture(net, texture, dev), blend_thin)

@@ -295,11 +295,19 @@ def load(spec: str = DEFAULT_MODEL, device="cpu", kind: str = "inpaint"):
     return model, where
 
 
+def texture_spec(spec: str | None) -> str | None:
+    """A --texture (or `inpaint(texture=)`) value as the pipeline takes it: None (the model's own), "" (none: also
+    spelt "none" or "off") or a released name or folder."""
+    if spec is None:
+        return None
+    return "" if spec.strip().lower() in ("none", "off", "") else spec
+
+
 def load_texture(model, spec: str | None = None, device="cpu"):
-    """The texture stage to run over `model`'s fills: `spec` (a released name or a folder; "" = none), or when
-    None the one the model's config.json names; None when there is none."""
-    spec = model.cfg.texture if spec is None else spec
-    if not spec or spec.strip().lower() in ("none", "off"):  # as restore run --texture none
+    """The texture stage to run over `model`'s fills: `spec` (a released name or a folder; none as `texture_spec`
+    reads it), or when None the one the model's config.json names; None when there is none."""
+    spec = model.cfg.texture if spec is None else texture_spec(spec)
+    if not spec:
         return None
     net, _ = load(spec, device, kind="texture")
     return net

@@ -530,8 +530,9 @@ def export(run_dir, name, out, data_dir, n, context, detail, detail_scale, mirro
         if detector:
             raise ValueError("--threshold, --flips, --max-side and --enlarge are settings of a damage detector; this run "
                              "is not one")
-        if texture is not None:
-            texture = "" if texture.lower() == "none" else texture
+        from restore.hub import texture_spec
+
+        texture = texture_spec(texture)  # "none" as restore run --texture reads it
         folder = export_run(run_dir, name, out, data_dir, n, context=context, detail=detail, mirror=mirror,
                             tile_thin=tile_thin, texture=texture, **model_only)
     except ValueError as e:

@@ -47,8 +47,7 @@ class DetectorConfig:
             raise ValueError(f"flips {bad}: each is one of {sorted(FLIPS)}")
         if self.max_side < 0:
             raise ValueError(f"max_side {self.max_side}: a side in pixels, or 0 to read every photo at its own size")
-        if self.enlarge != 0 and not self.enlarge > 1:
-            raise ValueError(f"enlarge {self.enlarge}: how many times larger a copy to read as well (over 1), or 0 for none")
+        check_enlarge(self.enlarge)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -214,14 +213,20 @@ def to_mask(prob: np.ndarray, cfg: DetectorConfig, scale: float = 1.0, threshold
     return mask
 
 
+def check_enlarge(factor: float) -> None:
+    """An `enlarge` factor is 0 (no enlarged reading) or over 1."""
+    if factor != 0 and not factor > 1:
+        raise ValueError(f"enlarge {factor}: how many times larger a copy to read as well (over 1), or 0 for none")
+
+
 def check_threshold(threshold) -> None:
     """A damage threshold is None (the detector's own) or a probability strictly between 0 and 1."""
     if threshold is None:
         return
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating, np.integer)) \
             or not 0 < threshold < 1:
-        raise ValueError(f"damage threshold {threshold!r}: give a probability between 0 and 1, or None for the "
-                         "detector's own (its config.json's threshold)")
+        raise ValueError(f"damage threshold {threshold!r}: give a probability between 0 and 1, or none at all for "
+                         "the detector's own (its config.json's threshold)")
 
 
 @dataclass
