@@ -25,21 +25,35 @@ def starts(size: int, tile: int, overlap: int) -> list[int]:
     return sorted(set(range(0, size - tile, tile - overlap)) | {size - tile})
 
 
+def spans(size: int, tile: int, overlap: int, balanced: bool = False, multiple: int = 1) -> list[tuple[int, int]]:
+    """The (start, stop) of the tiles of one side. Plain: tiles of `tile` (see `starts`). Balanced: as few tiles
+    as plain but of equal length (rounded up to a `multiple`; `tile` should be one), no longer than `tile`,
+    overlapping by at least `overlap`. A side of 1536 px in tiles of at most 1024 is then read as two of 800
+    rather than two of 1024, which a network covering every tile runs in 40 % less time."""
+    if not balanced or size <= tile:
+        return [(s, min(s + tile, size)) for s in starts(size, tile, overlap)]
+    n = -(-(size - overlap) // (tile - overlap))
+    length = -(-(size + (n - 1) * overlap) // n)
+    length = min(-(-length // multiple) * multiple, tile)
+    return [(s, s + length) for s in starts(size, length, overlap)]
+
+
 def _tent(n: int, overlap: int, device) -> torch.Tensor:
     i = torch.arange(n, device=device)
     return torch.minimum(i + 1, n - i).float().clamp(max=overlap)
 
 
 def blend(channels: int, h: int, w: int, tile: int, overlap: int,
-          run: Callable[[slice, slice], torch.Tensor | None], device) -> torch.Tensor:
+          run: Callable[[slice, slice], torch.Tensor | None], device, balanced: bool = False,
+          multiple: int = 1) -> torch.Tensor:
     """(channels, h, w): `run(rows, cols)`'s output (channels x the tile's size) for every tile, or None to skip
     one, averaged where tiles overlap with tent weights: a tile's rim, which saw less context, counts less
-    than its centre. Pixels that no tile covered are 0."""
+    than its centre. Pixels that no tile covered are 0. `balanced`: tiles of equal length, a `multiple` (`spans`)."""
     out = torch.zeros((channels, h, w), device=device)
     weight = torch.zeros((h, w), device=device)
-    for y0 in starts(h, tile, overlap):
-        for x0 in starts(w, tile, overlap):
-            rows, cols = slice(y0, min(y0 + tile, h)), slice(x0, min(x0 + tile, w))
+    for y0, y1 in spans(h, tile, overlap, balanced, multiple):
+        for x0, x1 in spans(w, tile, overlap, balanced, multiple):
+            rows, cols = slice(y0, y1), slice(x0, x1)
             y = run(rows, cols)
             if y is None:
                 continue

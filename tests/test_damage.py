@@ -114,6 +114,21 @@ def test_tiles_agree_with_the_whole_photo():
     assert np.abs(whole - tiled).max() < 0.1
 
 
+@pytest.mark.parametrize("size", [1025, 1100, 1536, 2048, 3000, 4001])
+def test_balanced_tiles_are_equal_few_and_cover_the_side(size):
+    from restore.tiles import spans
+
+    plain, balanced = spans(size, 1024, 64), spans(size, 1024, 64, balanced=True, multiple=16)
+    lengths = {b - a for a, b in balanced}
+    assert len(balanced) == len(plain) and len(lengths) == 1
+    length = lengths.pop()
+    assert length % 16 == 0 and length <= 1024
+    assert sum(b - a for a, b in balanced) < sum(b - a for a, b in plain)  # less to read
+    assert balanced[0][0] == 0 and balanced[-1][1] == size
+    assert all(a1 - b0 >= 64 for (_, a1), (b0, _) in zip(balanced, balanced[1:]))  # they overlap as asked
+    assert spans(1000, 1024, 64, balanced=True, multiple=16) == [(0, 1000)]
+
+
 def test_flips_average_mirrored_views():
     torch.manual_seed(0)
     net = DamageDetector(DetectorConfig(widths=(4, 8, 8))).eval()

@@ -187,7 +187,7 @@ def probabilities(model: DamageDetector, rgb: np.ndarray, device="cpu", mirrored
                 tile = tile.contiguous(memory_format=torch.channels_last)
             return torch.sigmoid(model(tile))[0, :, :th, :tw]
 
-        prob = blend(1, h, w, model.cfg.tile, overlap, run, device)[0]
+        prob = blend(1, h, w, model.cfg.tile, overlap, run, device, balanced=True, multiple=model.multiple)[0]
         prob = prob.flip(dims) if dims else prob
         total = prob if total is None else total.add_(prob)
     return total.div_(len(views)).cpu().numpy()
