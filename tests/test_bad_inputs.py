@@ -106,6 +106,42 @@ def test_exif_rotated_jpeg_is_restored_upright(tmp_path, model_dir):
     assert out.getexif().get(0x0112, 1) == 1
 
 
+def test_damaged_exif_is_restored_as_stored_and_the_batch_goes_on(tmp_path, model_dir):
+    photos = tmp_path / "p"
+    photos.mkdir()
+    exif = Image.Exif()
+    exif[0x010E] = "a description"
+    Image.fromarray(smooth_photo(40, 60)).save(photos / "b.jpg", exif=exif, quality=95, dpi=(72, 72))
+    data = bytearray((photos / "b.jpg").read_bytes())
+    at = data.index(b"MM\x00*")
+    data[at + 3] = 0x31  # the EXIF block's TIFF header is no longer valid; the JPEG still is
+    (photos / "b.jpg").write_bytes(bytes(data))
+    write_photo(photos / "c.png", 30, 30)
+    res = invoke("run", photos, "-o", tmp_path / "o", "--model", model_dir)
+    assert res.exit_code == 0, res.output
+    assert last_line(res) == "2 restored, 0 skipped, 0 failed"
+    assert f"warning: {photos / 'b.jpg'}: its EXIF block is damaged" in res.stderr
+    assert Image.open(tmp_path / "o" / "b.jpg").size == (60, 40)
+
+
+def test_whatever_a_decoder_raises_is_one_line_and_the_batch_goes_on(tmp_path, model_dir, monkeypatch):
+    photos = tmp_path / "p"
+    write_photo(photos / "bad.png", 30, 30)
+    write_photo(photos / "ok.png", 30, 30)
+    load = Image.Image.load
+
+    def broken(im):  # as Pillow's TIFF decoder does on a damaged IFD: TypeError("Missing dimensions")
+        if getattr(im, "filename", "").endswith("bad.png"):
+            raise TypeError("Missing dimensions")
+        return load(im)
+
+    monkeypatch.setattr(Image.Image, "load", broken)
+    res = invoke("run", photos, "-o", tmp_path / "o", "--model", model_dir)
+    assert res.exit_code == 1
+    assert f"error: {photos / 'bad.png'}: cannot read image (Missing dimensions)" in res.stderr
+    assert last_line(res) == "1 restored, 0 skipped, 1 failed" and "Traceback" not in res.output
+
+
 def test_decompression_bomb_is_refused(tmp_path, model_dir, monkeypatch):
     photos = tmp_path / "p"
     write_photo(photos / "big.png", 300, 300)

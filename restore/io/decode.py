@@ -25,7 +25,8 @@ def decode_photo(path: Path, keep_depth: bool = True) -> tuple[Image.Image, Imag
     `keep_depth` (the photo will be written back), a deep colour file that cannot be is a PhotoError."""
     notes = []
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(record=True) as caught:  # Pillow's complaints become notes on one line
+            warnings.simplefilter("always")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im = Image.open(path)
             fmt = im.format or FORMATS.get(path.suffix.lower(), "PNG")
@@ -38,12 +39,22 @@ def decode_photo(path: Path, keep_depth: bool = True) -> tuple[Image.Image, Imag
             deep = keep_depth and is_deep(im, raw, path)
             im.load()
             pixels16 = read_deep(path, np.asarray(im)) if deep else None
+        notes += [f"{path}: {_first_line(w.message)}" for w in caught if issubclass(w.category, UserWarning)]
     except PhotoError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise PhotoError(f"{path}: too many pixels for a safe decode (Pillow's limit is {Image.MAX_IMAGE_PIXELS:,}); "
                          "downscale the photo first") from None
-    except (OSError, SyntaxError, ValueError) as e:
-        raise PhotoError(f"{path}: cannot read image ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
-    upright = ImageOps.exif_transpose(im)
+    except Exception as e:  # noqa: BLE001 - a damaged file makes Pillow's decoders raise almost anything
+        raise PhotoError(f"{path}: cannot read image ({_first_line(e)})") from None
+    try:
+        upright = ImageOps.exif_transpose(im)
+    except Exception as e:  # noqa: BLE001 - a damaged EXIF block; the pixels themselves decoded
+        notes.append(f"{path}: its EXIF block is damaged ({_first_line(e)}); the photo is restored as stored, "
+                     "without turning it upright")
+        upright = im
     return im, upright, fmt, notes, pixels16
+
+
+def _first_line(e: BaseException) -> str:
+    return str(e).splitlines()[0] if str(e) else type(e).__name__

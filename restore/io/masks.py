@@ -29,8 +29,11 @@ def decode_mask(path: str | Path) -> tuple[np.ndarray, str]:
         with Image.open(path) as im:
             im.load()
             return mask_from_image(im)
-    except (OSError, SyntaxError, ValueError) as e:
-        raise MaskError(f"{path}: cannot read mask ({e}); masks must be image files") from None
+    except MaskError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a damaged file makes Pillow's decoders raise almost anything
+        raise MaskError(f"{path}: cannot read mask ({str(e).splitlines()[0] if str(e) else type(e).__name__}); "
+                        "masks must be image files") from None
 
 
 def mask_from_image(im: Image.Image) -> tuple[np.ndarray, str]:
