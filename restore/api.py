@@ -21,6 +21,8 @@ next call, so a loop over many images pays the load once; for batches across ima
 
 from __future__ import annotations
 
+import numbers
+
 from functools import lru_cache
 
 import numpy as np
@@ -55,6 +57,12 @@ def inpaint(image, mask, model: str = hub.DEFAULT_MODEL, device: str = "auto", *
     blend_thin: as `restore run --blend-thin/--no-blend-thin`; None takes the model's own.
     """
     holes = _mask(mask, _size(image))
+    if context is not None and (isinstance(context, bool) or not isinstance(context, numbers.Real) or not context >= 1):
+        raise ValueError(f"context {context!r}: how many times the hole's size the window around it is (at least 1), "
+                         "or None for the model's own")
+    if isinstance(smooth_thin, bool) or not isinstance(smooth_thin, numbers.Real) or not smooth_thin >= 0:
+        raise ValueError(f"smooth_thin {smooth_thin!r}: the thickness in pixels up to which holes are interpolated "
+                         "(0 for none)")
     texture = hub.texture_spec(texture)  # one cached pipeline for every spelling of none
     restorer = _restorer(model, device, context, detail, mirror, tile_thin, float(smooth_thin), texture, blend_thin)
     if isinstance(image, Image.Image):
@@ -89,6 +97,8 @@ def _size(image) -> tuple[int, int]:
 
 def _mask(mask, size: tuple[int, int]) -> np.ndarray:
     """The holes as a bool (H, W) array of the image's size; a MaskError says what does not fit."""
+    if mask is None:
+        raise MaskError("mask: None; give a PIL image or a numpy array of the image's size, nonzero = hole")
     if isinstance(mask, Image.Image):
         holes = mask_from_image(mask)[0]
     else:
@@ -103,7 +113,7 @@ def _mask(mask, size: tuple[int, int]) -> np.ndarray:
 
 
 def detect_damage(image, model: str = hub.DEFAULT_DETECTOR, device: str = "auto", max_side: int | None = None,
-                  threshold: float | None = None):
+                  threshold: float | None = None, enlarge: float | None = None):
     """The damage on `image` (scratches, cracks, creases, dust, specks, worn edges) as a bool (H, W)
     numpy mask, True = damaged, grown by the detector's rim so that `inpaint(image, mask)` fills it whole.
 
@@ -114,10 +124,14 @@ def detect_damage(image, model: str = hub.DEFAULT_DETECTOR, device: str = "auto"
         to it (default: the detector's own); 0 reads it at its own size, never brought down.
     threshold: as `--damage-threshold`: the probability above which a pixel is damage (default: the detector's
         own); lower finds fainter damage and flags more of the image's own texture.
+    enlarge: as `--detect-enlarge`: also read a copy this many times larger and average it in (default: the
+        detector's own, 1.5 for damage); 0 leaves it out, for about 2.3 times faster detection and less found.
     """
-    from .damage.detector import check_threshold, detect
+    from .damage.detector import check_enlarge, check_threshold, detect
 
     check_threshold(threshold)
+    if enlarge is not None:
+        check_enlarge(enlarge)
     if max_side is not None and (isinstance(max_side, bool) or not isinstance(max_side, (int, np.integer)) or max_side < 0):
         raise ValueError(f"max_side {max_side!r}: give a side in pixels, 0 to search at the image's own size only, or "
                          "None for the detector's own")
@@ -130,7 +144,7 @@ def detect_damage(image, model: str = hub.DEFAULT_DETECTOR, device: str = "auto"
         view = (arr >> 8).astype(np.uint8) if arr.dtype == np.uint16 else arr
         rgb = np.repeat(view[..., None], 3, axis=2) if arr.ndim == 2 else view[..., :3]
     net, dev = _detector(model, device)
-    return detect(net, np.ascontiguousarray(rgb), dev, max_side, threshold)
+    return detect(net, np.ascontiguousarray(rgb), dev, max_side, threshold, enlarge)
 
 
 @lru_cache(maxsize=2)

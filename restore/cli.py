@@ -198,7 +198,7 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
 
     from .inpainting.pipeline import Restorer
     from .io.files import PHOTO_EXTS, find_photos
-    from .runner import Runner, plan
+    from .runner import Runner, overwritten_input, plan
 
     out_dir = output.resolve()
     for p in inputs:
@@ -221,6 +221,13 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
     # Planned over the whole folder, then cut to the shard: masks are paired and clashing outputs found the same
     # way in every shard's process, and a mask whose photo is in another shard is not an orphan.
     jobs, orphans = plan(photos, out_dir, masks, recursive, concat, detect=detect_damage)
+    if (hit := overwritten_input(jobs, orphans)) is not None:
+        raise click.UsageError(f"-o {output} would write over the input {hit}; choose another output folder")
+    if masks is not None and masks.is_dir() and not detect_damage and not any(j.mask_file for j in jobs):
+        found = (f"it holds {orphans[0].name}" + (f" and {len(orphans) - 1} more" if len(orphans) > 1 else "")
+                 if orphans else "it holds no image files")
+        raise click.UsageError(f"--masks {masks}: no mask is named after a photo ({found}); the mask of a.jpg is "
+                               "a.png or a_mask.png")
     if shard is not None:
         from .runner import in_shard, parse_shard
 
@@ -298,7 +305,7 @@ def masks(inputs, output, seed, holes, recursive, overwrite, detect_damage, dama
     from PIL import Image
 
     from .io.decode import open_photo
-    from .io.files import find_photos
+    from .io.files import OVERLAY_SUFFIX, find_photos
     from .io.masks import save_mask
     from .io.photos import photo_rgb
     from .runner import draw_mask
@@ -306,6 +313,12 @@ def masks(inputs, output, seed, holes, recursive, overwrite, detect_damage, dama
     photos = find_photos(list(inputs), recursive, exclude=output.resolve())
     if not photos:
         raise click.UsageError(f"no photos found in {', '.join(map(str, inputs))}")
+    given = {p.resolve() for p, _ in photos}
+    for _, rel in photos:
+        for suffix in ("_mask", OVERLAY_SUFFIX) if overlay else ("_mask",):
+            if (target := output / rel.with_name(f"{rel.stem}{suffix}.png")).resolve() in given:
+                raise click.UsageError(f"-o {output} would write over the input {target}; choose another output "
+                                       "folder")
     find = None
     _needs_detection(detect_damage, detect_side=detect_side, damage_threshold=damage_threshold,
                      detect_enlarge=detect_enlarge, threads=threads)
@@ -347,7 +360,7 @@ def masks(inputs, output, seed, holes, recursive, overwrite, detect_damage, dama
                 from .eval.figures import show_holes
                 from .io.atomic import atomic_save
 
-                atomic_save(Image.fromarray(show_holes(rgb, mask)), target.with_name(f"{rel.stem}_overlay.png"),
+                atomic_save(Image.fromarray(show_holes(rgb, mask)), target.with_name(f"{rel.stem}{OVERLAY_SUFFIX}.png"),
                             format="PNG")
             written += 1
         except (ValueError, OSError) as e:

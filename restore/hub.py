@@ -188,16 +188,18 @@ def resolve(spec: str, kind: str = "inpaint") -> Resolved:
             raise ModelError(f"{option} {spec}: expected hf:OWNER/REPO[@REVISION]")
         known = next((r for r in REGISTRY.values() if r.repo_id == repo and (not rev or r.revision == rev)), None)
         return Resolved(_hub_download(repo, rev or None), "hub", known.sha256 if known else None)
-    path = Path(spec)
-    if path.exists():
-        folder = path.parent if path.is_file() else path
-        return Resolved(folder, "path", None)
+    # A released name is always the release, even beside a folder of that name (a folder of texture photos
+    # named texture/ must not stand in for the texture stage); such a folder is reached as ./texture.
     if spec in REGISTRY:
         release = REGISTRY[spec]
         cached = _hub_location(release)
         if cached is not None:
             return Resolved(cached, "hub-cache", release.sha256)
         return Resolved(BUNDLED_DIR / spec, "bundled", release.sha256)
+    path = Path(spec)
+    if path.exists():
+        folder = path.parent if path.is_file() else path
+        return Resolved(folder, "path", None)
     known = ", ".join(n for n, r in REGISTRY.items() if r.kind == kind) or "none released yet"
     raise ModelError(f"{option} {spec}: no such file or folder, and not a released model (known: {known})")
 

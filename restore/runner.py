@@ -60,7 +60,11 @@ def plan(photos: list[tuple[Path, Path]], out_dir: Path, masks: Path | None, rec
     a.jpg and a.png), a single mask file for every photo, or None to draw holes (or, with `detect`,
     to find the damage). With `detect` the mask that was filled is saved beside each output.
     """
-    index = index_masks(masks, recursive) if masks is not None and masks.is_dir() else None
+    index = None
+    if masks is not None and masks.is_dir():
+        # Photos inside the masks folder (a.png beside a_mask.png): only files named as masks are masks.
+        beside = any(photo.resolve().is_relative_to(masks.resolve()) for photo, _ in photos)
+        index = index_masks(masks, recursive, marked_only=beside)
     used: set[str] = set()
     jobs = []
     claimed: dict[Path, Path] = {}  # output file -> the photo that writes it
@@ -86,6 +90,22 @@ def plan(photos: list[tuple[Path, Path]], out_dir: Path, masks: Path | None, rec
         jobs.append(job)
     orphans = sorted(p for key, p in index.items() if key not in used) if index is not None else []
     return jobs, orphans
+
+
+def overwritten_input(jobs: list[Job], masks: list[Path] = ()) -> Path | None:
+    """The photo or mask file that some job's output would replace, if any (-o
+    the masks folder, or a folder that holds the photos), else None. Such a run is refused before it begins:
+    inputs are never modified."""
+    inputs = {p.resolve() for p in masks}
+    for job in jobs:
+        inputs.add(job.photo.resolve())
+        if job.mask_file is not None:
+            inputs.add(job.mask_file.resolve())
+    for job in jobs:
+        for target in (job.out, job.mask_out, job.compare_out):
+            if target is not None and target.resolve() in inputs:
+                return target
+    return None
 
 
 def photo_seed(seed: int, rel: Path) -> np.random.Generator:

@@ -76,6 +76,13 @@ def test_what_does_not_fit_is_said_in_one_line(inpaint):
         inpaint(rgb, np.zeros((40, 60), bool))
     with pytest.raises(PhotoError, match="give uint8 or uint16"):
         inpaint(rgb.astype(np.float32), np.zeros((40, 50), bool))
+    with pytest.raises(MaskError, match="mask: None; give a PIL image or a numpy array"):
+        inpaint(rgb, None)
+    for bad in (0, -5, 0.5, float("nan")):
+        with pytest.raises(ValueError, match=f"context {bad!r}: how many times the hole's size"):
+            inpaint(rgb, np.zeros((40, 50), bool), context=bad)
+    with pytest.raises(ValueError, match="smooth_thin -1: the thickness in pixels"):
+        inpaint(rgb, np.zeros((40, 50), bool), smooth_thin=-1)
 
 
 def test_import_restore_stays_light():

@@ -31,6 +31,45 @@ def folder(tmp_path):
     return photos, masks
 
 
+def test_an_output_folder_above_the_photos_still_finds_them(folder, tmp_path, model_dir):
+    photos, masks = folder
+    res = run("run", photos, "--masks", masks, "-o", tmp_path, "--model", model_dir)  # tmp_path holds photos/
+    assert res.exit_code == 0, res.output
+    assert res.stdout.strip().splitlines()[-1] == "4 restored, 0 skipped, 0 failed"
+    assert (tmp_path / "a.png").exists() and (tmp_path / "b.jpg").exists()
+
+
+def test_photos_and_their_masks_side_by_side(tmp_path, model_dir):
+    both = tmp_path / "both"
+    write_photo(both / "a.png", 40, 50)
+    write_photo(both / "b.png", 40, 50, seed=1)
+    write_mask(both / "a_mask.png", 40, 50)
+    res = run("run", both, "--masks", both, "-o", tmp_path / "out", "--model", model_dir)
+    assert res.exit_code == 0, res.output
+    assert res.stdout.strip().splitlines()[-1] == "1 restored, 1 skipped, 0 failed"  # b has no mask: skipped
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png"]  # a_mask.png is a mask, not a photo
+    assert "b.png: no mask with the same name" in res.stderr
+
+
+def test_output_over_the_masks_is_refused_and_they_are_kept(folder, model_dir):
+    photos, masks = folder
+    before = {p.name: p.read_bytes() for p in masks.iterdir()}
+    res = run("run", photos, "--masks", masks, "-o", masks, "--overwrite", "--model", model_dir)
+    assert res.exit_code == 2
+    assert "would write over the input" in res.output and "choose another output folder" in res.output
+    assert {p.name: p.read_bytes() for p in masks.iterdir()} == before
+
+
+def test_masks_named_after_no_photo_are_an_error_not_a_quiet_skip(folder, tmp_path, model_dir):
+    photos, _ = folder
+    wrong = tmp_path / "wrong"
+    write_mask(wrong / "mask_a.png", 80, 100)
+    res = run("run", photos, "--masks", wrong, "-o", tmp_path / "out", "--model", model_dir)
+    assert res.exit_code == 2
+    assert f"--masks {wrong}: no mask is named after a photo (it holds mask_a.png)" in res.output
+    assert not (tmp_path / "out").exists()
+
+
 def test_run_with_masks(folder, tmp_path, model_dir):
     photos, masks = folder
     before = {p.name: p.read_bytes() for p in photos.iterdir()}

@@ -283,6 +283,6 @@ def test_enlarge_averages_a_reading_of_a_larger_copy():
     np.testing.assert_allclose(probabilities(net, rgb, mirrored=False), probabilities(plain, rgb), atol=1e-6)
     assert not np.allclose(probabilities(net, rgb), probabilities(plain, rgb))
     assert DetectorConfig.from_dict({}).enlarge == 0
-    for bad in (1, 0.5, -2):
-        with pytest.raises(ValueError, match=f"enlarge {bad}"):
+    for bad in (1, 0.5, -2, 4.5, float("nan"), True):
+        with pytest.raises(ValueError, match=f"enlarge {bad!r}"):
             DetectorConfig(enlarge=bad)

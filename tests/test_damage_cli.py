@@ -113,6 +113,7 @@ def test_masks_command_writes_what_run_fills(tmp_path, model_dir, detectors):
     res = run("run", photos, "--masks", tmp_path / "masks", "--smooth-thin", 9, "--texture", "none", "-o",
               tmp_path / "out2", "--model", model_dir)
     assert res.exit_code == 0, res.output
+    assert "overlay" not in res.output  # the overlay beside each mask is not a mask without a photo
     assert (tmp_path / "out2" / "a.png").read_bytes() == (tmp_path / "out" / "a.png").read_bytes()
     by_python = restore.inpaint(Image.open(photos / "a.png"), direct, model=str(model_dir), smooth_thin=9, texture="none")
     np.testing.assert_array_equal(np.asarray(by_python), np.asarray(Image.open(tmp_path / "out" / "a.png")))
@@ -230,8 +231,9 @@ def test_detect_enlarge_sets_the_enlarged_reading(tmp_path, model_dir, detectors
                   detector, "--detect-enlarge", x)
         assert res.exit_code == 0, res.output
         np.testing.assert_array_equal(masks[x], np.asarray(Image.open(tmp_path / f"o{x}" / "a_mask.png")) > 127)
+        np.testing.assert_array_equal(masks[x], restore.detect_damage(rgb, model=str(detector), enlarge=x))
     assert (masks[0] != masks[1.5]).any()
-    for bad in (1, 0.5, -1):
+    for bad in (1, 0.5, -1, 4.5, 1e9):
         res = run("masks", photos, "-o", tmp_path / "mb", "--detect-damage", "--damage-model", detectors / "random",
                   "--detect-enlarge", bad)
         assert res.exit_code == 2 and "--detect-enlarge" in res.output

@@ -122,6 +122,16 @@ def test_registered_name_falls_back_to_bundled(monkeypatch, tmp_path):
     assert where.source == "bundled" and where.folder == tmp_path / "toy"
 
 
+def test_a_folder_named_like_a_release_does_not_stand_in_for_it(monkeypatch, tmp_path):
+    monkeypatch.setattr(hub, "REGISTRY", {"toy": Release("toy", "nobody/none", "v1", {}, "")})
+    monkeypatch.setattr(hub, "BUNDLED_DIR", tmp_path / "bundled")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "toy").mkdir()  # a user's own folder, say of photos, in the working directory
+    assert hub.resolve("toy").source == "bundled"
+    assert hub.resolve("./toy") == hub.Resolved(Path("toy"), "path", None)
+
+
 def test_models_and_download_commands(monkeypatch, tmp_path, model_dir):
     import shutil
 

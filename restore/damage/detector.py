@@ -119,14 +119,15 @@ def reading_scale(shape: tuple[int, ...], max_side: int) -> float:
     return side / max_side if max_side and side > max_side else 1.0
 
 
-def smaller_reading(model: DamageDetector, rgb: np.ndarray, scale: float, device="cpu") -> np.ndarray:
+def smaller_reading(model: DamageDetector, rgb: np.ndarray, scale: float, device="cpu",
+                    enlarge: float | None = None) -> np.ndarray:
     """Damage probability (H, W) float32 of a uint8 RGB photo read from a copy `scale` times smaller (area
-    average; with the model's `enlarge` reading, as at the learnt scale), scaled back up (bilinear)."""
+    average; with the `enlarge` reading, as at the learnt scale), scaled back up (bilinear)."""
     from PIL import Image
 
     h, w = rgb.shape[:2]
     small = Image.fromarray(rgb).resize((max(1, round(w / scale)), max(1, round(h / scale))), Image.Resampling.BOX)
-    prob = learnt_scale_reading(model, np.asarray(small), device)
+    prob = learnt_scale_reading(model, np.asarray(small), device, enlarge)
     return np.asarray(Image.fromarray(prob).resize((w, h), Image.Resampling.BILINEAR))
 
 
@@ -141,12 +142,14 @@ def larger_reading(model: DamageDetector, rgb: np.ndarray, factor: float, device
     return np.asarray(Image.fromarray(prob).resize((w, h), Image.Resampling.BOX))
 
 
-def learnt_scale_reading(model: DamageDetector, rgb: np.ndarray, device="cpu") -> np.ndarray:
+def learnt_scale_reading(model: DamageDetector, rgb: np.ndarray, device="cpu", enlarge: float | None = None) -> np.ndarray:
     """The probability (H, W) float32 of a photo at about the scale the network learnt: its own reading (mirrored
-    views included), averaged with the reading of a copy `enlarge` times larger when the model's config asks."""
+    views included), averaged with the reading of a copy `enlarge` times larger (default: the model's config's; 0
+    for none)."""
+    enlarge = model.cfg.enlarge if enlarge is None else enlarge
     prob = probabilities(model, rgb, device)
-    if model.cfg.enlarge:
-        prob = (prob + larger_reading(model, rgb, model.cfg.enlarge, device)) / 2
+    if enlarge:
+        prob = (prob + larger_reading(model, rgb, enlarge, device)) / 2
     return prob
 
 
@@ -213,10 +216,15 @@ def to_mask(prob: np.ndarray, cfg: DetectorConfig, scale: float = 1.0, threshold
     return mask
 
 
+MAX_ENLARGE = 4.0  # a 1024-px photo read 4x larger is 16 times the work already
+
+
 def check_enlarge(factor: float) -> None:
-    """An `enlarge` factor is 0 (no enlarged reading) or over 1."""
-    if factor != 0 and not factor > 1:
-        raise ValueError(f"enlarge {factor}: how many times larger a copy to read as well (over 1), or 0 for none")
+    """An `enlarge` factor is 0 (no enlarged reading) or over 1, up to MAX_ENLARGE."""
+    if isinstance(factor, bool) or not isinstance(factor, (int, float, np.floating, np.integer)) \
+            or (factor != 0 and not 1 < factor <= MAX_ENLARGE):
+        raise ValueError(f"enlarge {factor!r}: how many times larger a copy to read as well (over 1, at most "
+                         f"{MAX_ENLARGE:g}), or 0 for none")
 
 
 def check_threshold(threshold) -> None:
@@ -251,22 +259,26 @@ class Reading:
         return out
 
 
-def read(model: DamageDetector, rgb: np.ndarray, device="cpu", max_side: int | None = None) -> Reading:
+def read(model: DamageDetector, rgb: np.ndarray, device="cpu", max_side: int | None = None,
+         enlarge: float | None = None) -> Reading:
     """The detector's readings of a uint8 RGB photo: at its own size and, on a photo longer than `max_side`
     (default: the model's), on a copy brought down to it. The one at the scale the network learnt (the copy when
-    there is one) is averaged with the reading of an enlarged copy when the model's `enlarge` asks."""
+    there is one) is averaged with the reading of a copy `enlarge` times larger (default: the model's)."""
     scale = reading_scale(rgb.shape, model.cfg.max_side if max_side is None else max_side)
     if scale == 1:
-        return Reading([(learnt_scale_reading(model, rgb, device), 1.0)], model.cfg)
+        return Reading([(learnt_scale_reading(model, rgb, device, enlarge), 1.0)], model.cfg)
     # The copy's smallest speck is `scale` x `scale` times larger here.
-    return Reading([(probabilities(model, rgb, device), 1.0), (smaller_reading(model, rgb, scale, device), scale)],
-                   model.cfg)
+    return Reading([(probabilities(model, rgb, device), 1.0),
+                    (smaller_reading(model, rgb, scale, device, enlarge), scale)], model.cfg)
 
 
 def detect(model: DamageDetector, rgb: np.ndarray, device="cpu", max_side: int | None = None,
-           threshold: float | None = None) -> np.ndarray:
+           threshold: float | None = None, enlarge: float | None = None) -> np.ndarray:
     """The damage mask (H, W) bool, True = damaged, of a uint8 RGB photo: what the model finds at the photo's own
     size and, on a photo longer than `max_side` (default: the model's), on a copy brought down to it, above
-    `threshold` (default: the model's; lower finds fainter damage and flags more of the photo)."""
+    `threshold` (default: the model's; lower finds fainter damage and flags more of the photo), with the reading of
+    a copy `enlarge` times larger averaged in at the learnt scale (default: the model's; 0 for none)."""
     check_threshold(threshold)
-    return read(model, rgb, device, max_side).mask(threshold)
+    if enlarge is not None:
+        check_enlarge(enlarge)
+    return read(model, rgb, device, max_side, enlarge).mask(threshold)

@@ -12,6 +12,7 @@ PHOTO_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
 OTHER_IMAGE_EXTS = {".heic", ".heif", ".avif", ".jxl", ".jp2", ".dng", ".cr2", ".cr3", ".nef", ".arw", ".orf",
                     ".rw2", ".raf", ".psd", ".exr"}
 MASK_SUFFIXES = ("_mask", "-mask", ".mask")
+OVERLAY_SUFFIX = "_overlay"  # restore masks --overlay: NAME_overlay.png, the photo with its mask painted in
 FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".webp": "WEBP",
            ".tif": "TIFF", ".tiff": "TIFF", ".gif": "GIF"}
 
@@ -20,26 +21,30 @@ def find_photos(paths: list[Path], recursive: bool = False, exclude: Path | list
                 unreadable: list[Path] | None = None) -> list[tuple[Path, Path]]:
     """(photo, path relative to its input root) for each image file in `paths`, sorted.
 
-    Folders are scanned for image extensions (recursively with `recursive`);
-    anything under `exclude` (the output folder, the masks) is skipped, and a photo
-    named twice is taken once. Image files of a kind restore does not read (HEIC, camera
-    raw, ...) are added to `unreadable` when it is given.
+    Folders are scanned for image extensions (recursively with `recursive`), and a photo named twice
+    is taken once. `exclude` (the output folder, the masks) is passed over where it lies inside a
+    folder being scanned; where it holds that folder (photos and their a_mask.png side by side,
+    or an output folder above the photos), only its files named as masks are. Image files of a
+    kind restore does not read (HEIC, camera raw, ...) are added to `unreadable` when it is given.
     """
     seen: set[Path] = set()
     out: list[tuple[Path, Path]] = []
     excl = [p.resolve() for p in ([exclude] if isinstance(exclude, Path) else exclude or [])]
     for root in paths:
         if root.is_file():
-            candidates = [(root, Path(root.name))]
+            candidates, inside, around = [(root, Path(root.name))], [], []
         else:
             it = root.rglob("*") if recursive else root.iterdir()
             candidates = sorted((p, p.relative_to(root)) for p in it if p.is_file())
+            here = root.resolve()
+            inside = [e for e in excl if e != here and e.is_relative_to(here)]
+            around = [e for e in excl if here.is_relative_to(e)]
         for p, rel in candidates:
             photo = p.suffix.lower() in PHOTO_EXTS
             if p.name.startswith(".") or not (photo or (unreadable is not None and p.suffix.lower() in OTHER_IMAGE_EXTS)):
                 continue
             rp = p.resolve()
-            if any(rp.is_relative_to(e) for e in excl):
+            if any(rp.is_relative_to(e) for e in inside) or (around and mask_stem(p) != p.stem):
                 continue
             if not photo:  # an image file of a kind restore does not read
                 unreadable.append(p)
@@ -51,16 +56,24 @@ def find_photos(paths: list[Path], recursive: bool = False, exclude: Path | list
     return out
 
 
-def index_masks(folder: Path, recursive: bool = False) -> dict[str, Path]:
-    """Mask files by the photo stem they belong to (see mask_stem); relative paths keep folders apart."""
+def index_masks(folder: Path, recursive: bool = False, marked_only: bool = False) -> dict[str, Path]:
+    """Mask files by the photo stem they belong to (see mask_stem); relative paths keep folders apart.
+
+    `marked_only`: only files named as masks (a_mask.png), for a folder that holds the photos too. The
+    NAME_overlay.png that `restore masks --overlay` writes beside NAME_mask.png is not a mask."""
     it = folder.rglob("*") if recursive else folder.iterdir()
     index: dict[str, Path] = {}
     for p in sorted(it):
         if p.is_file() and p.suffix.lower() in PHOTO_EXTS and not p.name.startswith("."):
+            if marked_only and mask_stem(p) == p.stem:
+                continue
             key = str(p.relative_to(folder).with_name(mask_stem(p)))
             # a plain a.png wins over a_mask.png only if both exist; prefer the explicit _mask name
             if key not in index or mask_stem(p) != p.stem:
                 index[key] = p
+    overlays = [k for k in index if k.endswith(OVERLAY_SUFFIX) and k[: -len(OVERLAY_SUFFIX)] in index]
+    for key in overlays:
+        del index[key]
     return index
 
 
