@@ -238,13 +238,20 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
         jobs = [j for j in jobs if in_shard(j.rel, index, count)]
     for m in orphans:
         click.echo(f"warning: {m}: mask has no photo with the same name", err=True)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise click.ClickException(f"{output}: cannot create the output folder ({e.strerror})") from None
+    if masks is not None and masks.is_file():  # one mask for every photo: a bad one is said once, not per photo
+        from .io.masks import decode_mask
+
+        try:
+            decode_mask(masks)
+        except ValueError as e:
+            raise click.ClickException(str(e)) from None
     net, dev = _load_model(model, device, threads)
     detector = (_load_detector(damage_model, dev, detect_side, damage_threshold, detect_enlarge) if detect_damage
                 else None)
+    try:  # made once the models load, so a bad --model or --device leaves no empty folder behind
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise click.ClickException(f"{output}: cannot create the output folder ({e.strerror})") from None
     if smooth_thin is None:
         from .inpainting.thin import DAMAGE_THIN_PX
 

@@ -193,7 +193,7 @@ class Runner:
                                         "colours in this run (white = hole)")
         if job.shared_mask and mask.shape != (height, width):
             if self.strict_masks:
-                check_size(mask, job.mask_file, (width, height))
+                check_size(mask, job.mask_file, (width, height), job.photo)
             notes += self._once(("scaled", width, height),
                                 f"{job.mask_file}: the {mask.shape[1]}x{mask.shape[0]} mask is scaled to {width}x{height} "
                                 f"(nearest neighbour) for {job.photo} and any other photo of that size")

@@ -302,7 +302,13 @@ def test_masks_file_applies_to_every_photo_scaled_to_fit(tmp_path, model_dir):
     assert not big[~want].any() and big[want].mean() > 0.5
     res = run("run", photos, "--masks", mask_file, "-o", tmp_path / "o2", "--model", model_dir, "--strict-masks")
     assert res.exit_code == 1 and last(res) == "1 restored, 0 skipped, 2 failed"
-    assert "stamp.png: mask is 50x40 but its photo is 100x80" in res.stderr
+    assert f"stamp.png: mask is 50x40 but the photo {photos / 'big.png'} is 100x80" in res.stderr
+    (tmp_path / "broken.png").write_bytes(b"not a png")  # one bad mask for every photo: said once, nothing made
+    res = run("run", photos, "--masks", tmp_path / "broken.png", "-o", tmp_path / "o3", "--model", model_dir)
+    assert res.exit_code == 1 and res.output.count("broken.png: cannot read mask") == 1
+    assert not (tmp_path / "o3").exists()
+    res = run("run", photos, "-o", tmp_path / "o4", "--model", tmp_path / "no-such-model")
+    assert res.exit_code == 1 and not (tmp_path / "o4").exists()
 
 
 def test_mask_file_inside_the_photo_folder_is_not_a_photo(tmp_path, model_dir):

@@ -54,11 +54,13 @@ def mask_from_image(im: Image.Image) -> tuple[np.ndarray, str]:
     return arr > 127, source
 
 
-def check_size(mask: np.ndarray, path: str | Path, size: tuple[int, int]) -> None:
-    """A MaskError naming the file unless the mask is `size` (width, height)."""
+def check_size(mask: np.ndarray, path: str | Path, size: tuple[int, int], photo: str | Path | None = None) -> None:
+    """A MaskError naming the file (and the `photo`, for a mask shared by several) unless the mask is `size`
+    (width, height)."""
     if (mask.shape[1], mask.shape[0]) != tuple(size):
+        whose = f"the photo {photo}" if photo is not None else "its photo"
         raise MaskError(
-            f"{path}: mask is {mask.shape[1]}x{mask.shape[0]} but its photo is {size[0]}x{size[1]}; "
+            f"{path}: mask is {mask.shape[1]}x{mask.shape[0]} but {whose} is {size[0]}x{size[1]}; "
             "resize the mask to the photo's size"
         )
 
