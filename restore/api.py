@@ -66,7 +66,9 @@ def inpaint(image, mask, model: str = hub.DEFAULT_MODEL, device: str = "auto", *
     texture = hub.texture_spec(texture)  # one cached pipeline for every spelling of none
     restorer = _restorer(model, device, context, detail, mirror, tile_thin, float(smooth_thin), texture, blend_thin)
     if isinstance(image, Image.Image):
-        return merge_into(image, restorer.restore(photo_rgb(image), holes), holes)
+        out = merge_into(image, restorer.restore(photo_rgb(image), holes), holes)
+        out.info.update({k: v for k, v in image.info.items() if k not in out.info})  # EXIF, XMP, PNG text, ...
+        return out
     arr = np.asarray(image)
     # 16 bits: the networks see the high bytes, the fill is scaled back up, known pixels keep all 16.
     deep = arr.dtype == np.uint16
