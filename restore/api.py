@@ -22,7 +22,6 @@ next call, so a loop over many images pays the load once; for batches across ima
 from __future__ import annotations
 
 import numbers
-
 from functools import lru_cache
 
 import numpy as np

@@ -307,9 +307,8 @@ def masks(inputs, output, seed, holes, recursive, overwrite, detect_damage, dama
           detect_enlarge, device, threads, overlay):
     """Draw the paper's Gaussian-rectangle masks for photos (the same ones `run --seed` draws), or with
     --detect-damage the damage found on them (the same masks `run --detect-damage` fills)."""
-    from tqdm import tqdm
-
     from PIL import Image
+    from tqdm import tqdm
 
     from .io.decode import open_photo
     from .io.files import OVERLAY_SUFFIX, find_photos

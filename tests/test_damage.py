@@ -5,8 +5,7 @@ import pytest
 import torch
 
 from restore.damage import synthetic
-from restore.damage.detector import (DamageDetector, DetectorConfig, detect, probabilities, reading_scale,
-                                     smaller_reading, to_mask)
+from restore.damage.detector import DamageDetector, DetectorConfig, detect, probabilities, reading_scale, smaller_reading, to_mask
 from restore.eval.detection import counts
 
 
@@ -125,7 +124,7 @@ def test_balanced_tiles_are_equal_few_and_cover_the_side(size):
     assert length % 16 == 0 and length <= 1024
     assert sum(b - a for a, b in balanced) < sum(b - a for a, b in plain)  # less to read
     assert balanced[0][0] == 0 and balanced[-1][1] == size
-    assert all(a1 - b0 >= 64 for (_, a1), (b0, _) in zip(balanced, balanced[1:]))  # they overlap as asked
+    assert all(a1 - b0 >= 64 for (_, a1), (b0, _) in zip(balanced, balanced[1:], strict=False))  # they overlap as asked
     assert spans(1000, 1024, 64, balanced=True, multiple=16) == [(0, 1000)]
 
 
@@ -239,7 +238,7 @@ def _threads_read_alike():
         start = threading.Barrier(len(photos))
         got = [None] * len(photos)
 
-        def read(i):
+        def read(i, net=net, start=start, got=got):
             start.wait()
             got[i] = probabilities(net, photos[i])
 
