@@ -266,8 +266,8 @@ class Runner:
             if restored is None:
                 # No hole: the file is copied byte for byte.
                 atomic_write_bytes(job.out, job.photo.read_bytes())
-                return item.outcome
-            if item.deep is not None:  # 16 bits a channel: the fill scaled up to them, the rest as it was
+                view = item.rgb
+            elif item.deep is not None:  # 16 bits a channel: the fill scaled up to them, the rest as it was
                 deep = item.deep.copy()
                 deep[item.mask, :3] = restored[item.mask].astype(np.uint16) * 257
                 atomic_write_bytes(job.out, deep_bytes(job.photo, item.fmt, stored(deep, item.orientation)))

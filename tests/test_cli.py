@@ -347,6 +347,14 @@ def test_concat_writes_a_comparison_beside_each_output(tmp_path, model_dir):
     assert fig.shape == (16 + 64, 2 * 96 + 2 * 64 + 3 * 6, 3)
     magenta = np.all(fig == (255, 0, 255), axis=2)
     assert magenta[:, :96].any() and not magenta[:, 96:96 + 96].any()
+    # A photo with nothing to fill is copied as it is, and gets its comparison too.
+    Image.new("L", (90, 60), 0).save(tmp_path / "empty.png")
+    res = run("run", photos / "a.png", "--masks", tmp_path / "empty.png", "--concat", "-o", tmp_path / "o2",
+              "--model", model_dir)
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "o2" / "a.png").read_bytes() == (photos / "a.png").read_bytes()
+    fig = np.asarray(Image.open(tmp_path / "o2" / "a_compare.png").convert("RGB"))
+    assert not np.all(fig == (255, 0, 255), axis=2).any()
 
 
 def test_image_files_restore_cannot_read_are_named_not_passed_over(tmp_path, model_dir):
