@@ -147,6 +147,29 @@ def test_corrupt_last_checkpoint_falls_back(tmp_path):
         assert checkpoint.load(tmp_path)["n"] == 1
 
 
+def test_a_run_whose_checkpoints_are_all_damaged_is_not_started_again(data, tmp_path):
+    run_dir = tmp_path / "run"
+    res = train("approx", "--dataset", data / "imgs", "--config", data / "tiny.json", "--run-dir", run_dir)
+    assert res.exit_code == 0, res.output
+    for name in checkpoint.NAMES:
+        (run_dir / "approx" / name).write_bytes(b"garbage")
+    res = CliRunner().invoke(main, ["approx", "--resume", str(run_dir)])
+    assert res.exit_code == 1 and "no readable checkpoint" in res.output and "new --run-dir" in res.output
+    assert all((run_dir / "approx" / name).read_bytes() == b"garbage" for name in checkpoint.NAMES)  # not trained over
+
+
+def test_a_first_start_that_failed_can_be_started_again(data, tmp_path):
+    run_dir = tmp_path / "run"
+    res = CliRunner().invoke(main, ["approx", "--dataset", str(tmp_path / "no-such-folder"), "--config",
+                                    str(data / "tiny.json"), "--run-dir", str(run_dir)])
+    assert res.exit_code == 1 and (run_dir / "config.json").exists()  # it failed after writing its config
+    res = train("approx", "--dataset", data / "imgs", "--config", data / "tiny.json", "--run-dir", run_dir)
+    assert res.exit_code == 0, res.output  # the corrected command, not "already holds a run"
+    assert json.loads((run_dir / "config.json").read_text())["dataset"] == str(data / "imgs")
+    res = train("approx", "--dataset", data / "imgs", "--config", data / "tiny.json", "--run-dir", run_dir)
+    assert res.exit_code != 0 and "already holds a run" in res.output  # one that began is kept
+
+
 def test_set_reaches_nested_hyper_parameters(data, tmp_path):
     run_dir = tmp_path / "run"
     res = train("approx", "--dataset", data / "imgs", "--config", data / "tiny.json", "--run-dir", run_dir,

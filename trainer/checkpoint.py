@@ -25,11 +25,16 @@ def present(folder: Path) -> bool:
     return any((folder / name).exists() for name in NAMES)
 
 
+class CheckpointError(ValueError):
+    """Checkpoints that are there but cannot be read: resuming would silently start the run again."""
+
+
 def load(folder: Path) -> dict | None:
     """The newest readable checkpoint in `folder`, or None when there is none.
 
     A damaged last.pt (a kill while the disk was full, say) falls back to prev.pt
-    with a warning rather than losing the run.
+    with a warning rather than losing the run; when every checkpoint there is damaged,
+    a CheckpointError says so rather than training again from the start over them.
     """
     for i, name in enumerate(NAMES):
         path = folder / name
@@ -43,4 +48,7 @@ def load(folder: Path) -> dict | None:
         if i > 0:
             warnings.warn(f"resuming from {path} (the newer checkpoint was unreadable)", stacklevel=2)
         return state
+    if present(folder):
+        raise CheckpointError(f"{folder}: no readable checkpoint ({' and '.join(NAMES)} are damaged); put back a copy "
+                              "from a backup, or start the run again in a new --run-dir")
     return None

@@ -13,6 +13,7 @@ import click
 
 from .config import TrainConfig
 from .damage import DamageTrainConfig
+from .runs import holds_run
 from .texture import TextureTrainConfig
 
 SCALAR_FIELDS = [f for f in dataclasses.fields(TrainConfig) if f.type in ("int", "float", "bool", "str", int, float, bool, str)]
@@ -155,7 +156,7 @@ def _setup(kw: dict) -> tuple[TrainConfig, Path, object, Path | None, bool]:
         if cfg.init:
             _init_state(cfg)  # refuses an architecture it cannot grow into before the run directory is written
         run_dir = run_dir or Path("runs") / Path(cfg.dataset).name
-        if (run_dir / "config.json").exists():
+        if holds_run(run_dir):
             raise click.ClickException(f"{run_dir} already holds a run; pass --resume {run_dir} or choose --run-dir")
     ctx.barrier()  # every process has checked the run directory before rank 0 writes into it
     device = ctx.device if ctx.world > 1 else pick_device(device_name)

@@ -1,5 +1,6 @@
 """Run directories of the trainer's stand-alone stages (the damage detector, the texture stage): the
-config.json a run keeps, its command.txt, and the rule that --resume continues a run as configured."""
+config.json a run keeps, its command.txt, and the rule that --resume continues a run as configured (`holds_run`
+serves the inpainting model's stages too)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,14 @@ def load_config(path: Path, cls):
     return cls.from_dict(json.loads(Path(path).read_text()))
 
 
+def holds_run(run_dir: Path) -> bool:
+    """Whether `run_dir` holds a run that began: its config.json and anything more than the command log. A first
+    start that failed before training (a wrong --data-dir, say) leaves only those two, and may be started again."""
+    if not (run_dir / "config.json").exists():
+        return False
+    return any(p.name not in ("config.json", "command.txt") for p in run_dir.iterdir())
+
+
 def setup_run(run_dir: Path | None, resume: Path | None, overrides: dict, invocation: str, cls, default: str):
     """(config, run directory) of a new run of `cls` (in runs/`default` unless told), or of the run `resume`
     continues, whose config.json the flags given must not change (but for threads)."""
@@ -49,7 +58,7 @@ def setup_run(run_dir: Path | None, resume: Path | None, overrides: dict, invoca
     else:
         cfg = cls.from_dict(overrides)
         run_dir = run_dir or Path("runs") / default
-        if (run_dir / "config.json").exists():
+        if holds_run(run_dir):
             raise ValueError(f"{run_dir} already holds a run; pass --resume {run_dir} or choose --run-dir")
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, run_dir / "config.json")
