@@ -170,6 +170,15 @@ def test_a_first_start_that_failed_can_be_started_again(data, tmp_path):
     assert res.exit_code != 0 and "already holds a run" in res.output  # one that began is kept
 
 
+def test_export_and_resume_of_what_is_not_a_run_are_one_line_errors(tmp_path):
+    res = CliRunner().invoke(main, ["export", str(tmp_path), "--name", "t"])
+    assert res.exit_code == 1 and f"{tmp_path}: no config.json" in res.output and "Traceback" not in res.output
+    (tmp_path / "config.json").write_text("{bad")
+    for args in (["export", str(tmp_path), "--name", "t"], ["approx", "--resume", str(tmp_path)]):
+        res = CliRunner().invoke(main, args)
+        assert res.exit_code == 1 and f"{tmp_path / 'config.json'}: not valid JSON" in res.output
+
+
 def test_set_reaches_nested_hyper_parameters(data, tmp_path):
     run_dir = tmp_path / "run"
     res = train("approx", "--dataset", data / "imgs", "--config", data / "tiny.json", "--run-dir", run_dir,

@@ -13,7 +13,7 @@ import click
 
 from .config import TrainConfig
 from .damage import DamageTrainConfig
-from .runs import holds_run
+from .runs import holds_run, read_json
 from .texture import TextureTrainConfig
 
 SCALAR_FIELDS = [f for f in dataclasses.fields(TrainConfig) if f.type in ("int", "float", "bool", "str", int, float, bool, str)]
@@ -508,7 +508,9 @@ def export(run_dir, name, out, data_dir, n, context, detail, detail_scale, mirro
 
     try:
         cfg_path = run_dir / "config.json"
-        kind = json.loads(cfg_path.read_text()).get("kind") if cfg_path.exists() else None
+        if not cfg_path.exists():
+            raise ValueError(f"{run_dir}: no config.json; export takes the run directory of a restore-train run")
+        kind = read_json(cfg_path).get("kind")
         model_only = {k: v for k, v in (("blend_thin", blend_thin), ("blend_weight", blend_weight), ("blend_sigma", blend_sigma),
                                          ("detail_scale", detail_scale), ("texture_gain", texture_gain)) if v is not None}
         if model_only and kind in ("texture", "damage"):

@@ -75,7 +75,9 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path: Path) -> TrainConfig:
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        from .runs import read_json
+
+        return cls.from_dict(read_json(path))
 
 
 TINY = dict(  # for tests: a few seconds on a CPU

@@ -31,8 +31,16 @@ def config_from_dict(cls, data: dict, model_cls):
     return cls(model=model, **{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
+def read_json(path: Path) -> dict:
+    """A run's JSON file; a damaged one is a ValueError naming it."""
+    try:
+        return json.loads(Path(path).read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from None
+
+
 def load_config(path: Path, cls):
-    return cls.from_dict(json.loads(Path(path).read_text()))
+    return cls.from_dict(read_json(path))
 
 
 def holds_run(run_dir: Path) -> bool:
