@@ -479,6 +479,11 @@ def bench(dataset, photos, size, masks_per_photo, context, detail, mirror, tile_
         picked = ()
     if damage_threshold is not None and not damage:
         raise click.UsageError("--damage-threshold sets the detector of --damage; give --damage too")
+    if output is not None:  # made now: a folder that cannot be should not cost the whole run first
+        try:
+            output.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise click.ClickException(f"-o {output}: cannot create the results folder ({e.strerror or e})") from None
     lp, lp_note = _lpips_or_note(lpips_weights)
     if damage:
         return _bench_damage(dataset, photos, data_dir, split, n, seed, damage_model, lp, lp_note, classical, output,
@@ -496,7 +501,7 @@ def bench(dataset, photos, size, masks_per_photo, context, detail, mirror, tile_
     else:
         from .io.files import find_photos
 
-        files = [p for p, _ in find_photos([photos])][:n]
+        files = [p for p, _ in find_photos([photos], exclude=masks_dir)][:n]
         if not files:
             raise click.UsageError(f"no photos found in {photos}")
         label = photos.name
@@ -507,7 +512,9 @@ def bench(dataset, photos, size, masks_per_photo, context, detail, mirror, tile_
         from .io.files import index_masks
         from .io.masks import read_mask
 
-        index = index_masks(masks_dir)
+        # Photos inside the masks folder (a.png beside a_mask.png), as restore run takes them.
+        index = index_masks(masks_dir, marked_only=photos is not None and
+                            photos.resolve().is_relative_to(masks_dir.resolve()))
         masks = []
         for f in files:
             if f.stem not in index:
@@ -554,14 +561,19 @@ def _default_bench_model(dataset: str | None) -> str:
 
 
 def _lpips_or_note(weights: Path | None):
-    """(the loaded LPIPS network, None), or (None, why not) when its weights cannot be had: the bench then runs
-    without LPIPS and says so."""
-    from .eval.lpips import LpipsError
+    """(the loaded LPIPS network, None), or (None, why not) when the default weights cannot be had: the bench then
+    runs without LPIPS and says so. Weights asked for by name (--lpips-weights, or $RESTORE_LPIPS_WEIGHTS) that
+    cannot be used are an error, before any scoring."""
+    import os
+
+    from .eval.lpips import ENV, LpipsError
     from .eval.lpips import load as load_lpips
 
     try:
         return load_lpips(weights), None
     except LpipsError as e:
+        if weights is not None or os.environ.get(ENV):
+            raise click.ClickException(str(e)) from None
         return None, str(e)
 
 

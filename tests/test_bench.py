@@ -246,3 +246,47 @@ def test_cli_unknown_method_is_a_one_line_error(tmp_path, model_dir):
     res = CliRunner().invoke(main, ["bench", "--photos", str(photos), "--model", str(model_dir), "--methods", "telea,lama"])
     assert res.exit_code == 2
     assert "unknown classical method 'lama'" in res.output and "biharmonic, telea, shiftmap, fsr" in res.output
+
+
+def test_summary_json_is_strict_json_with_null_for_scores_not_taken(tmp_path):
+    from restore.eval.report import write_summary
+
+    write_summary(tmp_path, "| x |", {"n": 1}, {"spots": {"f1": float("nan"), "max": float("inf"), "ok": 0.5}}, ["a"], [])
+
+    def refuse(name):
+        raise ValueError(f"not JSON: {name}")
+
+    doc = json.loads((tmp_path / "summary.json").read_text(), parse_constant=refuse)
+    assert doc["rows"]["spots"] == {"f1": None, "max": None, "ok": 0.5}
+
+
+def test_lpips_weights_asked_for_by_name_must_be_usable_and_a_bad_output_fails_first(tmp_path, model_dir, monkeypatch):
+    from restore.eval import lpips
+
+    photos = _photo_dir(tmp_path)
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"not weights")
+    for args, env in ((["--lpips-weights", str(junk)], None), ([], str(tmp_path / "absent.safetensors"))):
+        if env:
+            monkeypatch.setenv(lpips.ENV, env)
+        res = CliRunner().invoke(main, ["bench", "--photos", str(photos), "--model", str(model_dir), *args,
+                                        "-o", str(tmp_path / "b")])
+        assert res.exit_code == 1 and "LPIPS" in res.output and "preparing images" not in res.output, res.output
+    monkeypatch.delenv(lpips.ENV)
+    (tmp_path / "afile").write_text("")
+    res = CliRunner().invoke(main, ["bench", "--photos", str(photos), "--model", str(model_dir), "-o",
+                                    str(tmp_path / "afile")])
+    assert res.exit_code == 1 and f"-o {tmp_path / 'afile'}: cannot create the results folder" in res.output
+    assert "preparing images" not in res.output  # refused before any work began
+
+
+def test_photos_and_their_masks_side_by_side_in_the_bench(tmp_path, model_dir):
+    photos = _photo_dir(tmp_path)
+    for p in list(photos.iterdir()):
+        mask = Image.new("L", Image.open(p).size, 0)
+        mask.paste(255, (20, 30, 40, 50))
+        mask.save(photos / f"{p.stem}_mask.png")
+    res = CliRunner().invoke(main, ["bench", "--photos", str(photos), "--masks", str(photos), "--model",
+                                    str(model_dir), "--no-classical", "-o", str(tmp_path / "b")])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "b" / "summary.json").read_text())["meta"]["images"] == 2

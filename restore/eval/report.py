@@ -35,11 +35,24 @@ def summarize(values: dict[str, Sequence[float]]) -> dict[str, float]:
     return out
 
 
+def json_safe(value):
+    """`value` with every NaN or infinite float as None (null): JSON has no NaN, and strict parsers (jq) refuse it."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
 def write_summary(out_dir: Path, md: str, meta: dict, rows: dict, csv_header: list[str], csv_rows: Iterable[list]) -> None:
-    """summary.md (the table `md`), summary.json ({"meta": meta, "rows": rows}) and results.csv."""
+    """summary.md (the table `md`), summary.json ({"meta": meta, "rows": rows}; a score that could not be taken is
+    null) and results.csv."""
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out_dir / "summary.md", (md + "\n").encode())
-    atomic_write_bytes(out_dir / "summary.json", (json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n").encode())
+    doc = json_safe({"meta": meta, "rows": rows})
+    atomic_write_bytes(out_dir / "summary.json", (json.dumps(doc, indent=2, allow_nan=False) + "\n").encode())
     text = io.StringIO()
     w = csv.writer(text)
     w.writerow(csv_header)
