@@ -479,6 +479,7 @@ def bench(dataset, photos, size, masks_per_photo, context, detail, mirror, tile_
         picked = ()
     if damage_threshold is not None and not damage:
         raise click.UsageError("--damage-threshold sets the detector of --damage; give --damage too")
+    _refuse_unused_bench_options(damage, size)
     if output is not None:  # made now: a folder that cannot be should not cost the whole run first
         try:
             output.mkdir(parents=True, exist_ok=True)
@@ -548,6 +549,29 @@ def bench(dataset, photos, size, masks_per_photo, context, detail, mirror, tile_
     for note in notes:
         click.echo(f"note: {note}", err=True)
     click.echo(f"{len(images)} images, {meta['seconds']:.0f} s; results in {out_dir}", err=True)
+
+
+# restore bench's options that only one protocol reads: given to another, they would change nothing.
+_NATIVE_ONLY = ("masks_per_photo", "context", "detail", "mirror", "tile_thin", "blend_thin", "texture")
+
+
+def _refuse_unused_bench_options(damage: bool, size: str) -> None:
+    """A UsageError naming the options given on the command line that the chosen protocol does not read."""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    if damage:
+        unused, protocol = (*_NATIVE_ONLY, "size", "masks_dir", "mask_kind", "methods", "batch_size"), "--damage"
+    elif size == "64":
+        unused, protocol = (*_NATIVE_ONLY, "smooth_thin", "damage_model"), "--size 64 (the default)"
+    else:
+        unused, protocol = ("mask_kind", "damage_model"), "--size native"
+    given = [p.opts[0] for p in ctx.command.params
+             if p.name in unused and ctx.get_parameter_source(p.name) == ParameterSource.COMMANDLINE]
+    if given:
+        them = "it" if len(given) == 1 else "them"
+        raise click.UsageError(f"{', '.join(given)}: not read by {protocol}; leave {them} out, or choose the protocol "
+                               f"that reads {them}")
 
 
 # Datasets whose released model has another name

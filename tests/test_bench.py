@@ -290,3 +290,14 @@ def test_photos_and_their_masks_side_by_side_in_the_bench(tmp_path, model_dir):
                                     str(model_dir), "--no-classical", "-o", str(tmp_path / "b")])
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "b" / "summary.json").read_text())["meta"]["images"] == 2
+
+
+def test_options_the_chosen_protocol_does_not_read_are_refused(tmp_path, model_dir):
+    photos = _photo_dir(tmp_path)
+    for args, named in ((["--texture", "none", "--smooth-thin", "3"], "--smooth-thin, --texture: not read by --size 64"),
+                        (["--size", "native", "--mask-kind", "strokes"], "--mask-kind: not read by --size native"),
+                        (["--damage", "--methods", "telea"], "--methods: not read by --damage"),
+                        (["--damage-model", "damage"], "--damage-model: not read by --size 64")):
+        res = CliRunner().invoke(main, ["bench", "--photos", str(photos), "--model", str(model_dir), *args,
+                                        "-o", str(tmp_path / "b")])
+        assert res.exit_code == 2 and named in res.output, res.output
