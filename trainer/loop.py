@@ -52,13 +52,15 @@ def _columns(header: list[str], row: dict) -> list[str]:
 def append_metrics(path: Path, row: dict) -> None:
     """Add one epoch's row to metrics.csv. Every key of every epoch has its own column: a key the
     earlier rows lack (gradient norms are logged only every `log_every` steps, so an epoch may have
-    none) widens the header, and the file is rewritten with an empty cell in the rows before."""
+    none) widens the header, and the file is rewritten with an empty cell in the rows before. A row of the same
+    epoch is replaced: a run stopped between writing it and its checkpoint evaluates that epoch again."""
     rows: list[dict] = []
     header: list[str] = []
     if path.exists():
         with open(path, newline="") as f:
             reader = csv.DictReader(f)
             rows, header = list(reader), list(reader.fieldnames or [])
+    rows = [r for r in rows if r.get("epoch") != str(row.get("epoch"))]
     columns = _columns(header, row)
     text = io.StringIO()
     # extrasaction: a file written before this fix may hold rows longer than its header (under the key None)
@@ -82,7 +84,8 @@ def run(stage: Stage, run_dir: Path, checkpoint_every: int = 200, checkpoint_sec
         epoch, index, global_step, elapsed = state["epoch"], state["index"], state["global_step"], state["elapsed"]
         if "torch_rng" in state:  # dropout draws continue as if the run had not stopped
             torch.random.set_rng_state(state["torch_rng"])
-        log(f"{stage.name}: resuming at epoch {epoch + 1}, step {global_step}")
+        log(f"{stage.name}: all {stage.epochs} epochs done (step {global_step})" if epoch >= stage.epochs
+            else f"{stage.name}: resuming at epoch {epoch + 1}, step {global_step}")
     total = stage.epochs * stage.steps_per_epoch
 
     def save_state():
