@@ -71,7 +71,7 @@ def test_two_stages_resume_and_export(data, tmp_path):
     # ... and it resumes without being told again where its ApproxNet came from, on another
     # number of threads if asked (how it runs, not what it computes)
     res = train("gan", "--resume", run2, "--workers-threads", 1)
-    assert res.exit_code == 0 and "gan: resuming at epoch 2, step 2" in res.output, res.output
+    assert res.exit_code == 0 and "gan: done already, 1 epoch (step 2)" in res.output, res.output
     assert json.loads((run2 / "config.json").read_text())["workers_threads"] == 1
     res = train("gan", "--resume", run2, "--lr", 0.5)
     assert res.exit_code != 0 and "drop the flags that change it: ['lr']" in res.output

@@ -84,7 +84,8 @@ def run(stage: Stage, run_dir: Path, checkpoint_every: int = 200, checkpoint_sec
         epoch, index, global_step, elapsed = state["epoch"], state["index"], state["global_step"], state["elapsed"]
         if "torch_rng" in state:  # dropout draws continue as if the run had not stopped
             torch.random.set_rng_state(state["torch_rng"])
-        log(f"{stage.name}: all {stage.epochs} epochs done (step {global_step})" if epoch >= stage.epochs
+        log(f"{stage.name}: done already, {stage.epochs} epoch{'s' if stage.epochs != 1 else ''} (step {global_step})"
+            if epoch >= stage.epochs
             else f"{stage.name}: resuming at epoch {epoch + 1}, step {global_step}")
     total = stage.epochs * stage.steps_per_epoch
 
