@@ -152,12 +152,33 @@ def _hub_location(release: Release) -> Path | None:
     return found[0] if len(set(found)) == 1 else None
 
 
+def _hub_unreachable() -> bool:
+    """Whether the Hub's host cannot even be looked up, with no proxy to ask instead: then huggingface_hub would
+    retry for about 20 s, printing each try, before giving the same answer."""
+    import os
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE or any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY",
+                                                                      "all_proxy", "HTTP_PROXY", "http_proxy")):
+        return False
+    host = urlparse(constants.ENDPOINT).hostname
+    try:
+        socket.getaddrinfo(host, 443)
+    except (socket.gaierror, UnicodeError):
+        return True
+    return False
+
+
 def _hub_download(repo_id: str, revision: str | None) -> Path:
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
 
     try:
-        paths = [Path(hf_hub_download(repo_id, name, revision=revision)) for name in FILES]
+        cache_only = _hub_unreachable()  # then the cache answers at once, or the error below does
+        paths = [Path(hf_hub_download(repo_id, name, revision=revision, local_files_only=cache_only)) for name in FILES]
     except (LocalEntryNotFoundError, OfflineModeIsEnabled):
         from huggingface_hub import constants
 

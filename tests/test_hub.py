@@ -163,3 +163,22 @@ def test_defaults_photo_for_any_photo_and_each_dataset_its_own_model():
     assert _default_bench_model("natural") == "photo"  # natural/ is what photo was trained on
     assert _default_bench_model("celeba") == "celeba" and _default_bench_model("cars") == "cars"
     assert _default_bench_model(None) == "photo"  # --photos DIR
+
+
+def test_no_network_without_hf_hub_offline_answers_at_once_from_the_cache(tmp_path):
+    """A machine that cannot look up the Hub's host (and has no proxy): the cache answers, and what it lacks is the
+    one-line error at once, not after huggingface_hub's retries (about 20 s)."""
+    src = tmp_path / "src"
+    digests = save_pretrained(tiny_model(), src)
+    snap = _populate_hf_cache(tmp_path / "hf" / "hub", "someone/restore-toy", "v1", src)
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower() and k not in ("HF_HUB_OFFLINE", "HF_HUB_CACHE")}
+    env["HF_HOME"] = str(tmp_path / "hf")
+    no_dns = "import socket\ndef _fail(*a, **k): raise socket.gaierror(-2, 'Name or service not known')\n" \
+             "socket.getaddrinfo = _fail\nimport time; t0 = time.time()\n"
+    res = subprocess.run([sys.executable, "-c", no_dns + HUB_SCRIPT % (digests,) + "print(time.time() - t0)\n"],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.strip().splitlines()
+    assert lines[0] == f"hub-cache {snap}" and lines[1] == "hub"
+    assert lines[2].startswith("ERR hf:someone/missing@v1: not in the local Hub cache") and "no connection" in lines[2]
+    assert float(lines[3]) < 10 and "Retrying" not in res.stderr
