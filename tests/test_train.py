@@ -153,7 +153,8 @@ def test_a_run_whose_checkpoints_are_all_damaged_is_not_started_again(data, tmp_
     assert res.exit_code == 0, res.output
     for name in checkpoint.NAMES:
         (run_dir / "approx" / name).write_bytes(b"garbage")
-    res = CliRunner().invoke(main, ["approx", "--resume", str(run_dir)])
+    with pytest.warns(UserWarning, match="unreadable checkpoint"):
+        res = CliRunner().invoke(main, ["approx", "--resume", str(run_dir)])
     assert res.exit_code == 1 and "no readable checkpoint" in res.output and "new --run-dir" in res.output
     assert all((run_dir / "approx" / name).read_bytes() == b"garbage" for name in checkpoint.NAMES)  # not trained over
 
