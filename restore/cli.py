@@ -81,6 +81,22 @@ _DAMAGE_THRESHOLD = click.option(  # not FloatRange: it lets nan through
          "photos has the trade-off)  [default: the detector's own, config.json's threshold: 0.4 for damage]")
 
 
+def _what_masks_hold(orphans: list) -> str:
+    if not orphans:
+        return "no mask files"
+    return f"it holds {orphans[0].name}" + (f" and {len(orphans) - 1} more" if len(orphans) > 1 else "")
+
+
+def _mask_naming_hint(photos: list, masks, recursive: bool) -> str:
+    """How the masks of these photos must be named, for the layout they are in."""
+    here = masks.resolve()
+    if any(p.resolve().parent == here for p, _ in photos):
+        return "beside its photo, the mask of a.jpg is a_mask.png (a plain a.png there is a photo)"
+    if recursive and any(len(rel.parts) > 1 for _, rel in photos):
+        return "with --recursive the masks folder mirrors the photos' sub-folders: the mask of sub/a.jpg is sub/a.png"
+    return "the mask of a.jpg is a.png or a_mask.png"
+
+
 def _needs_detection(detect_damage: bool, **given) -> None:
     """Options that set how --detect-damage reads the photos (--detect-side, --damage-threshold, --detect-enlarge,
     and restore masks' --threads) would do nothing without it: refused, before any folder is made or model loaded."""
@@ -204,6 +220,10 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
     for p in inputs:
         if p.is_dir() and p.resolve() == out_dir:
             raise click.UsageError(f"-o {output} is the input folder {p}; choose another output folder")
+    if masks is not None and masks.is_dir() and (out_dir == masks.resolve()
+                                                 or (recursive and out_dir.is_relative_to(masks.resolve()))):
+        # restored photos among the masks would be read as masks by the next run
+        raise click.UsageError(f"-o {output} is the masks folder {masks}; choose another output folder")
         if p.is_file() and (out_dir / p.name).resolve() == p.resolve():
             raise click.UsageError(f"-o {output} would overwrite the input {p}; choose another output folder")
     unreadable: list[Path] = []
@@ -224,10 +244,8 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
     if (hit := overwritten_input(jobs, orphans)) is not None:
         raise click.UsageError(f"-o {output} would write over the input {hit}; choose another output folder")
     if masks is not None and masks.is_dir() and not detect_damage and not any(j.mask_file for j in jobs):
-        found = (f"it holds {orphans[0].name}" + (f" and {len(orphans) - 1} more" if len(orphans) > 1 else "")
-                 if orphans else "it holds no image files")
-        raise click.UsageError(f"--masks {masks}: no mask is named after a photo ({found}); the mask of a.jpg is "
-                               "a.png or a_mask.png")
+        raise click.UsageError(f"--masks {masks}: no mask is named after a photo ({_what_masks_hold(orphans)}); "
+                               f"{_mask_naming_hint(photos, masks, recursive)}")
     if shard is not None:
         from .runner import in_shard, parse_shard
 
@@ -490,8 +508,6 @@ def bench(dataset, photos, size, masks_per_photo, context, detail, mirror, tile_
         return _bench_damage(dataset, photos, data_dir, split, n, seed, damage_model, lp, lp_note, classical, output,
                              model, device, threads, smooth_thin, damage_threshold)
     if size == "native":
-        if masks_dir is not None:
-            raise click.UsageError("--size native draws its own holes of three kinds; --masks is for --size 64")
         return _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, context, detail, mirror,
                              tile_thin, smooth_thin or 0.0, picked if picked is not None else True, lp, lp_note,
                              batch_size, output, model, device, threads, texture, blend_thin)
@@ -513,9 +529,8 @@ def bench(dataset, photos, size, masks_per_photo, context, detail, mirror, tile_
         from .io.files import index_masks
         from .io.masks import read_mask
 
-        # Photos inside the masks folder (a.png beside a_mask.png), as restore run takes them.
-        index = index_masks(masks_dir, marked_only=photos is not None and
-                            photos.resolve().is_relative_to(masks_dir.resolve()))
+        # Photos in the masks folder itself (a.png beside a_mask.png), as restore run takes them.
+        index = index_masks(masks_dir, marked_only=photos is not None and photos.resolve() == masks_dir.resolve())
         masks = []
         for f in files:
             if f.stem not in index:
@@ -565,8 +580,9 @@ def _refuse_unused_bench_options(damage: bool, size: str) -> None:
     elif size == "64":
         unused, protocol = (*_NATIVE_ONLY, "smooth_thin", "damage_model"), "--size 64 (the default)"
     else:
-        unused, protocol = ("mask_kind", "damage_model"), "--size native"
-    given = [p.opts[0] for p in ctx.command.params
+        unused, protocol = ("mask_kind", "damage_model", "masks_dir"), "--size native (which draws its own holes)"
+    given = [(p.secondary_opts or p.opts)[0] if ctx.params[p.name] is False else p.opts[0]  # --no-detail as typed
+             for p in ctx.command.params
              if p.name in unused and ctx.get_parameter_source(p.name) == ParameterSource.COMMANDLINE]
     if given:
         them = "it" if len(given) == 1 else "them"

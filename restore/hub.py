@@ -155,14 +155,13 @@ def _hub_location(release: Release) -> Path | None:
 def _hub_unreachable() -> bool:
     """Whether the Hub's host cannot even be looked up, with no proxy to ask instead: then huggingface_hub would
     retry for about 20 s, printing each try, before giving the same answer."""
-    import os
     import socket
     from urllib.parse import urlparse
+    from urllib.request import getproxies
 
     from huggingface_hub import constants
 
-    if constants.HF_HUB_OFFLINE or any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY",
-                                                                      "all_proxy", "HTTP_PROXY", "http_proxy")):
+    if constants.HF_HUB_OFFLINE or getproxies():  # the environment's proxies, and the system's on macOS and Windows
         return False
     host = urlparse(constants.ENDPOINT).hostname
     try:

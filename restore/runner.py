@@ -62,8 +62,10 @@ def plan(photos: list[tuple[Path, Path]], out_dir: Path, masks: Path | None, rec
     """
     index = None
     if masks is not None and masks.is_dir():
-        # Photos inside the masks folder (a.png beside a_mask.png): only files named as masks are masks.
-        beside = any(photo.resolve().is_relative_to(masks.resolve()) for photo, _ in photos)
+        # Photos where the masks folder is scanned (a.png beside a_mask.png): only files named as masks are masks.
+        here = masks.resolve()
+        beside = any(photo.resolve().parent == here or (recursive and photo.resolve().is_relative_to(here))
+                     for photo, _ in photos)
         index = index_masks(masks, recursive, marked_only=beside)
     used: set[str] = set()
     jobs = []

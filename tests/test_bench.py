@@ -290,6 +290,10 @@ def test_photos_and_their_masks_side_by_side_in_the_bench(tmp_path, model_dir):
                                     str(model_dir), "--no-classical", "-o", str(tmp_path / "b")])
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "b" / "summary.json").read_text())["meta"]["images"] == 2
+    (photos / "1_mask.png").unlink()  # 1.png has no mask now: it is not its own
+    res = CliRunner().invoke(main, ["bench", "--photos", str(photos), "--masks", str(photos), "--model",
+                                    str(model_dir), "--no-classical", "-o", str(tmp_path / "b2")])
+    assert res.exit_code == 1 and f"{photos / '1.png'}: no mask with the same name" in res.output
 
 
 def test_options_the_chosen_protocol_does_not_read_are_refused(tmp_path, model_dir):
@@ -297,7 +301,10 @@ def test_options_the_chosen_protocol_does_not_read_are_refused(tmp_path, model_d
     for args, named in ((["--texture", "none", "--smooth-thin", "3"], "--smooth-thin, --texture: not read by --size 64"),
                         (["--size", "native", "--mask-kind", "strokes"], "--mask-kind: not read by --size native"),
                         (["--damage", "--methods", "telea"], "--methods: not read by --damage"),
-                        (["--damage-model", "damage"], "--damage-model: not read by --size 64")):
+                        (["--damage-model", "damage"], "--damage-model: not read by --size 64"),
+                        (["--no-detail"], "--no-detail: not read by --size 64"),
+                        (["--size", "native", "--masks", str(photos)], "--masks: not read by --size native")):
         res = CliRunner().invoke(main, ["bench", "--photos", str(photos), "--model", str(model_dir), *args,
                                         "-o", str(tmp_path / "b")])
         assert res.exit_code == 2 and named in res.output, res.output
+        assert not (tmp_path / "b").exists()  # refused before the results folder is made

@@ -51,12 +51,16 @@ def test_photos_and_their_masks_side_by_side(tmp_path, model_dir):
     assert "b.png: no mask with the same name" in res.stderr
 
 
-def test_output_over_the_masks_is_refused_and_they_are_kept(folder, model_dir):
+def test_output_over_the_masks_is_refused_and_they_are_kept(folder, tmp_path, model_dir):
     photos, masks = folder
     before = {p.name: p.read_bytes() for p in masks.iterdir()}
     res = run("run", photos, "--masks", masks, "-o", masks, "--overwrite", "--model", model_dir)
-    assert res.exit_code == 2
-    assert "would write over the input" in res.output and "choose another output folder" in res.output
+    assert res.exit_code == 2 and f"-o {masks} is the masks folder" in res.output
+    assert {p.name: p.read_bytes() for p in masks.iterdir()} == before
+    # One mask for every photo, in the output folder under the name of a photo's output: refused before it begins.
+    shared = masks / "a.png"
+    res = run("run", photos, "--masks", shared, "-o", masks, "--overwrite", "--model", model_dir)
+    assert res.exit_code == 2 and f"would write over the input {shared}" in res.output
     assert {p.name: p.read_bytes() for p in masks.iterdir()} == before
 
 
@@ -67,7 +71,16 @@ def test_masks_named_after_no_photo_are_an_error_not_a_quiet_skip(folder, tmp_pa
     res = run("run", photos, "--masks", wrong, "-o", tmp_path / "out", "--model", model_dir)
     assert res.exit_code == 2
     assert f"--masks {wrong}: no mask is named after a photo (it holds mask_a.png)" in res.output
-    assert not (tmp_path / "out").exists()
+    assert "the mask of a.jpg is a.png or a_mask.png" in res.output and not (tmp_path / "out").exists()
+    # Beside the photos, a plain a.png is a photo: the hint says so.
+    res = run("run", photos, "--masks", photos, "-o", tmp_path / "out", "--model", model_dir)
+    assert res.exit_code == 2 and "beside its photo, the mask of a.jpg is a_mask.png" in res.output
+    # With --recursive, masks mirror the sub-folders.
+    write_photo(tmp_path / "deep" / "sub" / "a.png", 30, 30)
+    write_mask(tmp_path / "flat" / "a.png", 30, 30)
+    res = run("run", tmp_path / "deep", "--recursive", "--masks", tmp_path / "flat", "-o", tmp_path / "out",
+              "--model", model_dir)
+    assert res.exit_code == 2 and "the mask of sub/a.jpg is sub/a.png" in res.output
 
 
 def test_run_with_masks(folder, tmp_path, model_dir):
@@ -373,3 +386,23 @@ def test_image_files_restore_cannot_read_are_named_not_passed_over(tmp_path, mod
     res = CliRunner().invoke(main, ["run", str(photos / "IMG_0001.HEIC"), "-o", str(tmp_path / "o2")])
     assert res.exit_code == 2
     assert "warning: 1 file not restored: restore does not read .heic" in res.stderr and "no photos found" in res.stderr
+
+
+def test_masks_and_overlays_written_beside_the_photos_are_not_photos(tmp_path, model_dir):
+    both = tmp_path / "both"
+    write_photo(both / "a.png", 40, 50)
+    for _ in range(2):  # the second time over its own earlier output
+        res = run("masks", both, "-o", both, "--overlay", "--overwrite")
+        assert res.exit_code == 0 and "1 masks written" in res.output, res.output
+    assert sorted(p.name for p in both.iterdir()) == ["a.png", "a_mask.png", "a_overlay.png"]
+    res = run("run", both, "--masks", both, "-o", tmp_path / "out", "--model", model_dir, "--strict-masks")
+    assert res.exit_code == 0 and res.stdout.strip().splitlines()[-1] == "1 restored, 0 skipped, 0 failed", res.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png"]
+
+
+def test_the_explicit_mask_of_a_photo_named_like_an_overlay_is_kept(tmp_path):
+    from restore.io.files import index_masks
+
+    for name in ("a_mask.png", "a_overlay.png", "a_overlay_mask.png"):
+        write_mask(tmp_path / name, 10, 10)
+    assert index_masks(tmp_path) == {"a": tmp_path / "a_mask.png", "a_overlay": tmp_path / "a_overlay_mask.png"}

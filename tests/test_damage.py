@@ -285,3 +285,5 @@ def test_enlarge_averages_a_reading_of_a_larger_copy():
     for bad in (1, 0.5, -2, 4.5, float("nan"), True):
         with pytest.raises(ValueError, match=f"enlarge {bad!r}"):
             DetectorConfig(enlarge=bad)
+    with pytest.raises(ValueError, match="tile 64: the side of the tiles"):
+        DetectorConfig(tile=64)  # no larger than the overlap: balanced tiles could not cover a photo

@@ -49,6 +49,8 @@ def load(folder: Path) -> dict | None:
             warnings.warn(f"resuming from {path} (the newer checkpoint was unreadable)", stacklevel=2)
         return state
     if present(folder):
-        raise CheckpointError(f"{folder}: no readable checkpoint ({' and '.join(NAMES)} are damaged); put back a copy "
-                              "from a backup, or start the run again in a new --run-dir")
+        damaged = [name for name in NAMES if (folder / name).exists()]
+        raise CheckpointError(f"{folder}: no readable checkpoint ({' and '.join(damaged)} "
+                              f"{'is' if len(damaged) == 1 else 'are'} damaged); put back a copy from a backup, or "
+                              "start the run again in a new --run-dir")
     return None

@@ -52,15 +52,17 @@ def _columns(header: list[str], row: dict) -> list[str]:
 def append_metrics(path: Path, row: dict) -> None:
     """Add one epoch's row to metrics.csv. Every key of every epoch has its own column: a key the
     earlier rows lack (gradient norms are logged only every `log_every` steps, so an epoch may have
-    none) widens the header, and the file is rewritten with an empty cell in the rows before. A row of the same
-    epoch is replaced: a run stopped between writing it and its checkpoint evaluates that epoch again."""
+    none) widens the header, and the file is rewritten with an empty cell in the rows before. An epoch that has
+    its row already keeps it: a run stopped between writing the row and the epoch's checkpoint goes through the
+    epoch's last steps again on --resume, and the row written first covers all of its steps."""
     rows: list[dict] = []
     header: list[str] = []
     if path.exists():
         with open(path, newline="") as f:
             reader = csv.DictReader(f)
             rows, header = list(reader), list(reader.fieldnames or [])
-    rows = [r for r in rows if r.get("epoch") != str(row.get("epoch"))]
+    if any(r.get("epoch") == str(row.get("epoch")) for r in rows):
+        return
     columns = _columns(header, row)
     text = io.StringIO()
     # extrasaction: a file written before this fix may hold rows longer than its header (under the key None)

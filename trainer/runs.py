@@ -48,7 +48,7 @@ def holds_run(run_dir: Path) -> bool:
     start that failed before training (a wrong --data-dir, say) leaves only those two, and may be started again."""
     if not (run_dir / "config.json").exists():
         return False
-    return any(p.name not in ("config.json", "command.txt") for p in run_dir.iterdir())
+    return any(p.name not in ("config.json", "command.txt") and not p.name.startswith(".") for p in run_dir.iterdir())
 
 
 def setup_run(run_dir: Path | None, resume: Path | None, overrides: dict, invocation: str, cls, default: str):

@@ -19,6 +19,9 @@ ARCH = "restore.damage-detector/1"
 FLIPS = {"h": (-1,), "v": (-2,), "hv": (-2, -1)}  # the image axes each mirrored view flips
 
 
+TILE_OVERLAP = 64  # the network sees about this far; tiles are blended over it so seams do not show
+
+
 @dataclass
 class DetectorConfig:
     widths: tuple[int, ...] = (24, 32, 64, 96)  # channels at 1/2, 1/4, 1/8 and 1/16 of the photo's resolution
@@ -48,6 +51,9 @@ class DetectorConfig:
         if self.max_side < 0:
             raise ValueError(f"max_side {self.max_side}: a side in pixels, or 0 to read every photo at its own size")
         check_enlarge(self.enlarge)
+        if self.tile <= TILE_OVERLAP:
+            raise ValueError(f"tile {self.tile}: the side of the tiles a large photo is read in, over the {TILE_OVERLAP} "
+                             "px they overlap by")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -173,7 +179,7 @@ def probabilities(model: DamageDetector, rgb: np.ndarray, device="cpu", mirrored
     the mean over the photo and (when `mirrored`) the mirrored views of the model's `flips`."""
     from ..tiles import blend, padded
 
-    overlap = 64  # the network sees about this far; tiles are blended over it so seams do not show
+    overlap = TILE_OVERLAP
     x = torch.from_numpy(np.array(rgb, dtype=np.uint8, copy=True)).to(device).permute(2, 0, 1)[None].float() / 127.5 - 1
     cpu = x.device.type == "cpu"
     if cpu:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import warnings
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from PIL import Image, ImageOps
 from .depth16 import is_deep, rawmode, read_deep
 from .files import FORMATS
 from .photos import PhotoError
+
+_OPENING = threading.Lock()
 
 
 def open_photo(path: Path) -> tuple[Image.Image, str, list[str]]:
@@ -25,21 +28,22 @@ def decode_photo(path: Path, keep_depth: bool = True) -> tuple[Image.Image, Imag
     `keep_depth` (the photo will be written back), a deep colour file that cannot be is a PhotoError."""
     notes = []
     try:
-        with warnings.catch_warnings(record=True) as caught:  # Pillow's complaints become notes on one line
-            warnings.simplefilter("always")
+        # Pillow warns of a decompression bomb as it opens the file; that warning is made an error here. The
+        # warnings filters are the process's, and restore run opens photos in several threads: the short open is
+        # done one thread at a time, so that no thread restores the filters while another has them changed.
+        with _OPENING, warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im = Image.open(path)
-            fmt = im.format or FORMATS.get(path.suffix.lower(), "PNG")
-            if fmt == "MPO":  # a JPEG with extra pictures (phones' depth maps): written back as a JPEG
-                fmt = "JPEG"
-            if getattr(im, "n_frames", 1) > 1:
-                notes.append(f"{path}: {im.n_frames} frames; only the first is restored")
-                im.seek(0)
-            raw = rawmode(im)
-            deep = keep_depth and is_deep(im, raw, path)
-            im.load()
-            pixels16 = read_deep(path, np.asarray(im)) if deep else None
-        notes += [f"{path}: {_first_line(w.message)}" for w in caught if issubclass(w.category, UserWarning)]
+        fmt = im.format or FORMATS.get(path.suffix.lower(), "PNG")
+        if fmt == "MPO":  # a JPEG with extra pictures (phones' depth maps): written back as a JPEG
+            fmt = "JPEG"
+        if getattr(im, "n_frames", 1) > 1:
+            notes.append(f"{path}: {im.n_frames} frames; only the first is restored")
+            im.seek(0)
+        raw = rawmode(im)
+        deep = keep_depth and is_deep(im, raw, path)
+        im.load()
+        pixels16 = read_deep(path, np.asarray(im)) if deep else None
     except PhotoError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):

@@ -39,12 +39,15 @@ def find_photos(paths: list[Path], recursive: bool = False, exclude: Path | list
             here = root.resolve()
             inside = [e for e in excl if e != here and e.is_relative_to(here)]
             around = [e for e in excl if here.is_relative_to(e)]
+        stems = {(p.parent, p.stem) for p, _ in candidates} if around else set()
         for p, rel in candidates:
             photo = p.suffix.lower() in PHOTO_EXTS
             if p.name.startswith(".") or not (photo or (unreadable is not None and p.suffix.lower() in OTHER_IMAGE_EXTS)):
                 continue
             rp = p.resolve()
-            if any(rp.is_relative_to(e) for e in inside) or (around and mask_stem(p) != p.stem):
+            if any(rp.is_relative_to(e) for e in inside):
+                continue
+            if around and (mask_stem(p) != p.stem or _overlay_of_a_neighbour(p, stems)):
                 continue
             if not photo:  # an image file of a kind restore does not read
                 unreadable.append(p)
@@ -54,6 +57,14 @@ def find_photos(paths: list[Path], recursive: bool = False, exclude: Path | list
             seen.add(rp)
             out.append((p, rel))
     return out
+
+
+def _overlay_of_a_neighbour(path: Path, stems: set[tuple[Path, str]]) -> bool:
+    """Whether `path` is NAME_overlay.* beside NAME.* or NAME_mask.*: what `restore masks --overlay` writes."""
+    if not path.stem.endswith(OVERLAY_SUFFIX):
+        return False
+    base = path.stem[: -len(OVERLAY_SUFFIX)]
+    return any((path.parent, base + suffix) in stems for suffix in ("", *MASK_SUFFIXES))
 
 
 def index_masks(folder: Path, recursive: bool = False, marked_only: bool = False) -> dict[str, Path]:
@@ -71,7 +82,9 @@ def index_masks(folder: Path, recursive: bool = False, marked_only: bool = False
             # a plain a.png wins over a_mask.png only if both exist; prefer the explicit _mask name
             if key not in index or mask_stem(p) != p.stem:
                 index[key] = p
-    overlays = [k for k in index if k.endswith(OVERLAY_SUFFIX) and k[: -len(OVERLAY_SUFFIX)] in index]
+    # NAME_overlay.png beside NAME_mask.png; an explicit NAME_overlay_mask.png is the mask of a photo NAME_overlay
+    overlays = [k for k, p in index.items()
+                if k.endswith(OVERLAY_SUFFIX) and k[: -len(OVERLAY_SUFFIX)] in index and mask_stem(p) == p.stem]
     for key in overlays:
         del index[key]
     return index
