@@ -220,12 +220,12 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
     for p in inputs:
         if p.is_dir() and p.resolve() == out_dir:
             raise click.UsageError(f"-o {output} is the input folder {p}; choose another output folder")
+        if p.is_file() and (out_dir / p.name).resolve() == p.resolve():
+            raise click.UsageError(f"-o {output} would overwrite the input {p}; choose another output folder")
     if masks is not None and masks.is_dir() and (out_dir == masks.resolve()
                                                  or (recursive and out_dir.is_relative_to(masks.resolve()))):
         # restored photos among the masks would be read as masks by the next run
         raise click.UsageError(f"-o {output} is the masks folder {masks}; choose another output folder")
-        if p.is_file() and (out_dir / p.name).resolve() == p.resolve():
-            raise click.UsageError(f"-o {output} would overwrite the input {p}; choose another output folder")
     unreadable: list[Path] = []
     photos = find_photos(list(inputs), recursive, exclude=[out_dir] + ([masks] if masks is not None else []),
                          unreadable=unreadable)

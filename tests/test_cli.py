@@ -62,6 +62,9 @@ def test_output_over_the_masks_is_refused_and_they_are_kept(folder, tmp_path, mo
     res = run("run", photos, "--masks", shared, "-o", masks, "--overwrite", "--model", model_dir)
     assert res.exit_code == 2 and f"would write over the input {shared}" in res.output
     assert {p.name: p.read_bytes() for p in masks.iterdir()} == before
+    # A photo named on its own, into its own folder.
+    res = run("run", photos / "a.png", "--masks", masks, "-o", photos, "--overwrite", "--model", model_dir)
+    assert res.exit_code == 2 and f"would overwrite the input {photos / 'a.png'}" in res.output
 
 
 def test_masks_named_after_no_photo_are_an_error_not_a_quiet_skip(folder, tmp_path, model_dir):
