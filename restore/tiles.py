@@ -28,8 +28,8 @@ def starts(size: int, tile: int, overlap: int) -> list[int]:
 def spans(size: int, tile: int, overlap: int, balanced: bool = False, multiple: int = 1) -> list[tuple[int, int]]:
     """The (start, stop) of the tiles of one side. Plain: tiles of `tile` (see `starts`). Balanced: as few tiles
     as plain but of equal length (rounded up to a `multiple`; `tile` should be one), no longer than `tile`,
-    overlapping by at least `overlap`. A side of 1536 px in tiles of at most 1024 is then read as two of 800
-    rather than two of 1024, which a network covering every tile runs in 40 % less time."""
+    overlapping by at least `overlap`; `tile` must be larger than `overlap`. A 1536x1152 image in tiles of at most
+    1024 is then read as four of 800x608 rather than four of 1024x1024: half the pixels, and half the time."""
     if not balanced or size <= tile:
         return [(s, min(s + tile, size)) for s in starts(size, tile, overlap)]
     n = -(-(size - overlap) // (tile - overlap))
