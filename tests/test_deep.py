@@ -197,6 +197,36 @@ def test_deep_files_that_cannot_be_written_back_are_refused(tmp_path, model_dir)
     assert sorted(p.name for p in (tmp_path / "out").iterdir() if not p.name.endswith("_mask.png")) == ["fine.png"]
 
 
+@pytest.mark.parametrize("mode", ["L", "I;16", "RGBA", "RGB16"])
+def test_a_tiff_with_an_orientation_tag_is_turned_upright_or_refused(tmp_path, model_dir, mode):
+    """Pillow turns a TIFF upright as it loads it, and from a file it turned uncompressed one-channel and RGBA
+    strips wrong (orientations 5-8): restore decodes TIFFs from memory. A 16-bit colour TIFF, which restore writes
+    back at 16 bits in its stored orientation, is refused with the fix when it has an orientation tag."""
+    from PIL import TiffImagePlugin
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    gray = smooth_photo(40, 56)[..., 1]
+    arr = {"L": gray, "I;16": gray.astype(np.uint16) * 257, "RGBA": np.dstack([smooth_photo(40, 56), gray]),
+           "RGB16": smooth_photo(40, 56).astype(np.uint16) * 257}[mode]
+    tags = TiffImagePlugin.ImageFileDirectory_v2()
+    tags[274] = 6  # stored 56 wide and 40 high; shown turned a quarter clockwise
+    if mode == "RGB16":
+        tifffile = pytest.importorskip("tifffile")
+        tifffile.imwrite(photos / "scan.tif", arr, photometric="rgb", extratags=[(274, "H", 1, 6, True)])
+    else:
+        Image.fromarray(arr).save(photos / "scan.tif", tiffinfo=tags)
+    res = CliRunner().invoke(main, ["run", str(photos), "-o", str(tmp_path / "out"), "--model", str(model_dir)])
+    if mode == "RGB16":
+        assert res.exit_code == 1 and "scan.tif: a 16-bit colour TIFF with an orientation tag (6)" in res.stderr
+        return
+    assert res.exit_code == 0, res.output
+    out = np.asarray(Image.open(tmp_path / "out" / "scan.tif"))
+    hole = np.asarray(Image.open(tmp_path / "out" / "scan_mask.png")) > 127
+    want = np.rot90(arr, -1)  # upright
+    assert out.shape == want.shape and (out[~hole] == want[~hole]).all()
+
+
 def test_commands_that_only_read_photos_take_deep_files_at_8_bits(tmp_path):
     tifffile = pytest.importorskip("tifffile")
     from restore.io.decode import open_photo

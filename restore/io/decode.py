@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import threading
 import warnings
 from pathlib import Path
@@ -31,9 +32,12 @@ def decode_photo(path: Path, keep_depth: bool = True) -> tuple[Image.Image, Imag
         # Pillow warns of a decompression bomb as it opens the file; that warning is made an error here. The
         # warnings filters are the process's, and restore run opens photos in several threads: the short open is
         # done one thread at a time, so that no thread restores the filters while another has them changed.
+        # A TIFF is decoded from memory: Pillow (13) turns a TIFF upright as it loads it, and from a file it maps
+        # uncompressed one-channel or RGBA strips in place, which it then turns wrong (orientations 5-8).
+        source = io.BytesIO(path.read_bytes()) if path.suffix.lower() in (".tif", ".tiff") else path
         with _OPENING, warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(path)
+            im = Image.open(source)
         fmt = im.format or FORMATS.get(path.suffix.lower(), "PNG")
         if fmt == "MPO":  # a JPEG with extra pictures (phones' depth maps): written back as a JPEG
             fmt = "JPEG"

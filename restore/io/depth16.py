@@ -51,6 +51,10 @@ def is_deep(im: Image.Image, raw: str | None, path: Path) -> bool:
         return True
     if im.format == "TIFF" and colour:
         tags = im.tag_v2
+        if tags.get(274, 1) != 1:
+            raise PhotoError(f"{path}: a 16-bit colour TIFF with an orientation tag ({tags[274]}), which restore "
+                             "cannot yet write back at 16 bits; save it upright (orientation 1), or as a 16-bit PNG, "
+                             "first")
         if (raw[-1] in "BL" and tags.get(259, 1) == 1 and tags.get(284, 1) == 1 and 273 in tags
                 and all(t.codec_name == "raw" for t in im.tile)):
             return True

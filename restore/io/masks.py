@@ -10,6 +10,7 @@ Masks are paired with photos by file name in files.py.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,8 @@ def decode_mask(path: str | Path) -> tuple[np.ndarray, str]:
     """A mask file as (bool array, True = hole; the channel it was read from: 'alpha', 'colour' or 'gray')."""
     path = Path(path)
     try:
-        with Image.open(path) as im:
+        # a TIFF from memory, as photos are (io/decode.py: Pillow turns mapped one-channel TIFF strips wrong)
+        with Image.open(io.BytesIO(path.read_bytes()) if path.suffix.lower() in (".tif", ".tiff") else path) as im:
             im.load()
             return mask_from_image(im)
     except MaskError:
