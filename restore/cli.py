@@ -173,7 +173,9 @@ def main():
 @click.option("--strict-masks", is_flag=True,
               help="a photo without a mask is a failure, not a skip; a single --masks FILE of another size is an "
                    "error instead of being scaled")
-@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True, help="64x64 windows per forward pass")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
+              help="64x64 windows per forward pass, and photos read ahead together (at most 16 megapixels of them): "
+                   "lower it to use less memory")
 @click.option("--context", type=click.FloatRange(min=1.0), default=None,
               help="window side around each hole, in hole sizes  [default: the model's own: 2 for photo, 6 for celeba, 3 for cars]")
 @click.option("--detail/--no-detail", default=None,

@@ -282,3 +282,18 @@ def test_memory_does_not_grow_with_folder_size(tmp_path, model_dir):
         assert res.returncode == 0, res.stderr
         peaks.append(int(res.stdout.strip().splitlines()[-1]))
     assert peaks[1] - peaks[0] < 50_000, peaks  # kB: 1200 more photos must not be held in memory
+
+
+def test_photos_are_grouped_by_count_and_by_pixels(monkeypatch):
+    """restore run holds a group of photos at a time: at most 64 of them, and at most 16 megapixels, so a folder
+    of large scans holds two or three at once, not eight (3.7 GB against 7.2 for 3000x2000 scans, README)."""
+    from restore.runner import Runner, _Loaded
+
+    def loaded(sides):
+        return lambda jobs, pool: iter(_Loaded(None, rgb=np.zeros((h, w, 3), np.uint8)) for h, w in sides)
+
+    runner = Runner(None)
+    monkeypatch.setattr(runner, "_loaded", loaded([(2000, 3000)] * 7))
+    assert [len(b) for b in runner._batches([], None)] == [3, 3, 1]  # 18 megapixels reach the limit
+    monkeypatch.setattr(runner, "_loaded", loaded([(64, 64)] * 130))
+    assert [len(b) for b in runner._batches([], None)] == [64, 64, 2]
