@@ -126,7 +126,8 @@ def detect_damage(image, model: str = hub.DEFAULT_DETECTOR, device: str = "auto"
     threshold: as `--damage-threshold`: the probability above which a pixel is damage (default: the detector's
         own); lower finds fainter damage and flags more of the image's own texture.
     enlarge: as `--detect-enlarge`: also read a copy this many times larger and average it in (default: the
-        detector's own, 1.5 for damage); 0 leaves it out, for about 1.9 times faster detection and less found.
+        detector's own, 1.5 for damage); 0 leaves it out, for about 1.9 times faster detection of images up to
+        1024 px (of larger ones only the 1024-px copy is enlarged, a small part of the work) and less found.
     """
     from .damage.detector import check_enlarge, check_threshold, detect
 

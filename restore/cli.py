@@ -70,7 +70,8 @@ def _detector_check(name: str):
 _DETECT_ENLARGE = click.option(
     "--detect-enlarge", type=float, callback=_detector_check("check_enlarge"), default=None, metavar="X",
     help="with --detect-damage: also read a copy X times larger and average it in, where faint scratches and small "
-         "specks are larger; 0 leaves it out, for about 1.9 times faster detection and less found (README's Old "
+         "specks are larger; 0 leaves it out, for about 1.9 times faster detection of photos up to 1024 px (of "
+         "larger ones only the 1024-px copy is enlarged, a small part of the work) and less found (README's Old "
          "photos)  [default: the detector's own, config.json's enlarge: 1.5 for damage]")
 
 
