@@ -287,3 +287,22 @@ def test_enlarge_averages_a_reading_of_a_larger_copy():
             DetectorConfig(enlarge=bad)
     with pytest.raises(ValueError, match="tile 64: the side of the tiles"):
         DetectorConfig(tile=64)  # no larger than the overlap: balanced tiles could not cover a photo
+
+
+def test_a_print_far_darker_or_more_faded_than_learnt_is_read_with_its_levels_stretched():
+    from restore.damage.detector import NARROW_LEVELS, levels_for_reading, read
+
+    photo = _photo(60, 80)
+    lo, hi = np.percentile(photo, [0.5, 99.5])
+    assert hi - lo >= NARROW_LEVELS and levels_for_reading(photo) is photo  # in the learnt range: as it is
+    dark = (photo.astype(np.float32) * 0.3).round().astype(np.uint8)  # levels 0-76
+    faded = (160 + photo.astype(np.float32) * 0.3).round().astype(np.uint8)
+    for scan in (dark, faded):
+        stretched = levels_for_reading(scan)
+        lo, hi = np.percentile(stretched, [0.5, 99.5])
+        assert lo <= 2 and hi >= 253
+        torch.manual_seed(0)
+        net = DamageDetector(DetectorConfig(widths=(4, 8, 8))).eval()
+        np.testing.assert_array_equal(read(net, scan).maps[0][0], read(net, stretched).maps[0][0])
+    flat = np.full((30, 30, 3), 20, np.uint8)
+    assert levels_for_reading(flat) is flat  # nothing to stretch
