@@ -69,9 +69,9 @@ def inpaint(image, mask, model: str = hub.DEFAULT_MODEL, device: str = "auto", *
         out.info.update({k: v for k, v in image.info.items() if k not in out.info})  # EXIF, XMP, PNG text, ...
         return out
     arr = np.asarray(image)
-    # 16 bits: the networks see the high bytes, the fill is scaled back up, known pixels keep all 16.
+    # 16 bits: the networks see an 8-bit view, the fill is scaled back up, known pixels keep all 16.
     deep = arr.dtype == np.uint16
-    view = (arr >> 8).astype(np.uint8) if deep else arr
+    view = _eight_bits(arr) if deep else arr
     rgb = np.repeat(view[..., None], 3, axis=2) if arr.ndim == 2 else view[..., :3]
     filled = restorer.restore(np.ascontiguousarray(rgb), holes)
     fill = (luma(filled[holes]) if arr.ndim == 2 else filled[holes]).astype(arr.dtype)
@@ -83,6 +83,14 @@ def inpaint(image, mask, model: str = hub.DEFAULT_MODEL, device: str = "auto", *
     else:
         out[holes, :3] = fill
     return out
+
+
+def _eight_bits(arr: np.ndarray) -> np.ndarray:
+    """The 8-bit view of a uint16 image that the networks see, as `restore run` reads the same pixels from a file: a
+    16-bit gray file (Pillow's I;16) rounded from 0-65535 to 0-255, a 16-bit colour one by its high bytes."""
+    if arr.ndim == 2:
+        return np.clip(np.rint(arr / 257.0), 0, 255).astype(np.uint8)
+    return (arr >> 8).astype(np.uint8)
 
 
 def _size(image) -> tuple[int, int]:
@@ -143,7 +151,7 @@ def detect_damage(image, model: str = hub.DEFAULT_DETECTOR, device: str = "auto"
         rgb = photo_rgb(image)
     else:
         arr = np.asarray(image)
-        view = (arr >> 8).astype(np.uint8) if arr.dtype == np.uint16 else arr
+        view = _eight_bits(arr) if arr.dtype == np.uint16 else arr
         rgb = np.repeat(view[..., None], 3, axis=2) if arr.ndim == 2 else view[..., :3]
     net, dev = _detector(model, device)
     return detect(net, np.ascontiguousarray(rgb), dev, max_side, threshold, enlarge)

@@ -53,9 +53,13 @@ def test_a_16_bit_array_keeps_its_16_bits_outside_the_hole(inpaint, channels):
     assert channels != 4 or np.array_equal(out[..., 3], image[..., 3])  # alpha, in the hole too
     fill = out[m] if channels == 0 else out[m, :3]
     assert (fill % 257 == 0).all() and not np.array_equal(fill, image[m] if channels == 0 else image[m, :3])
-    # the fill is the one the 8-bit view of the image gets, scaled up
-    eight = inpaint((image >> 8).astype(np.uint8), m)
+    # the fill is the one the 8-bit view of the image gets, scaled up; that view is the one restore run reads from
+    # a file with these pixels: a 16-bit gray one (Pillow's I;16) rounded to 0-255, a colour one by its high bytes
+    view = np.rint(image / 257).astype(np.uint8) if channels == 0 else (image >> 8).astype(np.uint8)
+    eight = inpaint(view, m)
     assert np.array_equal(fill // 257, eight[m] if channels == 0 else eight[m, :3])
+    if channels == 0:
+        assert np.array_equal(out, np.asarray(inpaint(Image.fromarray(image), m)))  # as an I;16 image: the same
 
 
 def test_a_pil_image_comes_back_in_its_own_mode_and_info(inpaint):
