@@ -230,8 +230,11 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
         # restored photos among the masks would be read as masks by the next run
         raise click.UsageError(f"-o {output} is the masks folder {masks}; choose another output folder")
     unreadable: list[Path] = []
+    duplicates: list[tuple[Path, Path]] = []
     photos = find_photos(list(inputs), recursive, exclude=[out_dir] + ([masks] if masks is not None else []),
-                         unreadable=unreadable)
+                         unreadable=unreadable, duplicates=duplicates)
+    for again, first in duplicates:
+        click.echo(f"warning: {again} is the same file as {first}; it is restored once, as {first.name}", err=True)
     if unreadable:
         kinds = " ".join(sorted({p.suffix.lower() for p in unreadable}))
         named = ", ".join(str(p) for p in unreadable[:3]) + (f" and {len(unreadable) - 3} more" if len(unreadable) > 3 else "")

@@ -409,3 +409,13 @@ def test_the_explicit_mask_of_a_photo_named_like_an_overlay_is_kept(tmp_path):
     for name in ("a_mask.png", "a_overlay.png", "a_overlay_mask.png"):
         write_mask(tmp_path / name, 10, 10)
     assert index_masks(tmp_path) == {"a": tmp_path / "a_mask.png", "a_overlay": tmp_path / "a_overlay_mask.png"}
+
+
+def test_a_file_found_again_under_another_name_is_restored_once_and_said(tmp_path, model_dir):
+    photos = tmp_path / "p"
+    write_photo(photos / "a.png", 30, 40)
+    (photos / "b.png").symlink_to(photos / "a.png")
+    res = run("run", photos, photos / "a.png", "-o", tmp_path / "out", "--model", model_dir)
+    assert res.exit_code == 0 and res.stdout.strip().splitlines()[-1] == "1 restored, 0 skipped, 0 failed"
+    assert f"warning: {photos / 'b.png'} is the same file as {photos / 'a.png'}; it is restored once" in res.stderr
+    assert res.stderr.count("is the same file") == 1  # a.png named twice is simply taken once

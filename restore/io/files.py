@@ -18,16 +18,18 @@ FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".webp
 
 
 def find_photos(paths: list[Path], recursive: bool = False, exclude: Path | list[Path] | None = None,
-                unreadable: list[Path] | None = None) -> list[tuple[Path, Path]]:
+                unreadable: list[Path] | None = None,
+                duplicates: list[tuple[Path, Path]] | None = None) -> list[tuple[Path, Path]]:
     """(photo, path relative to its input root) for each image file in `paths`, sorted.
 
     Folders are scanned for image extensions (recursively with `recursive`), and a photo named twice
     is taken once. `exclude` (the output folder, the masks) is passed over where it lies inside a
     folder being scanned; where it holds that folder (photos and their a_mask.png side by side,
     or an output folder above the photos), only its files named as masks are. Image files of a
-    kind restore does not read (HEIC, camera raw, ...) are added to `unreadable` when it is given.
+    kind restore does not read (HEIC, camera raw, ...) are added to `unreadable` when it is given, and
+    (name, first name) of a file found again under another name (a link) to `duplicates`.
     """
-    seen: set[Path] = set()
+    seen: dict[Path, Path] = {}  # the file -> the name it was first found by
     out: list[tuple[Path, Path]] = []
     excl = [p.resolve() for p in ([exclude] if isinstance(exclude, Path) else exclude or [])]
     for root in paths:
@@ -53,8 +55,10 @@ def find_photos(paths: list[Path], recursive: bool = False, exclude: Path | list
                 unreadable.append(p)
                 continue
             if rp in seen:
+                if duplicates is not None and p != seen[rp]:
+                    duplicates.append((p, seen[rp]))
                 continue
-            seen.add(rp)
+            seen[rp] = p
             out.append((p, rel))
     return out
 
