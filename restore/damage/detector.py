@@ -7,6 +7,7 @@ is large) and gives one logit per pixel; above `threshold` is damage. Images go 
 
 from __future__ import annotations
 
+import numbers
 import threading
 from dataclasses import asdict, dataclass, fields
 
@@ -222,13 +223,17 @@ def to_mask(prob: np.ndarray, cfg: DetectorConfig, scale: float = 1.0, threshold
     return mask
 
 
+def _number(value) -> bool:
+    """Whether `value` is a real number (numpy's included), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 MAX_ENLARGE = 4.0  # a 1024-px photo read 4x larger is 16 times the work already
 
 
 def check_enlarge(factor: float) -> None:
     """An `enlarge` factor is 0 (no enlarged reading) or over 1, up to MAX_ENLARGE."""
-    if isinstance(factor, bool) or not isinstance(factor, (int, float, np.floating, np.integer)) \
-            or (factor != 0 and not 1 < factor <= MAX_ENLARGE):
+    if not _number(factor) or (factor != 0 and not 1 < factor <= MAX_ENLARGE):
         raise ValueError(f"enlarge {factor!r}: how many times larger a copy to read as well (over 1, at most "
                          f"{MAX_ENLARGE:g}), or 0 for none")
 
@@ -237,8 +242,7 @@ def check_threshold(threshold) -> None:
     """A damage threshold is None (the detector's own) or a probability strictly between 0 and 1."""
     if threshold is None:
         return
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating, np.integer)) \
-            or not 0 < threshold < 1:
+    if not _number(threshold) or not 0 < threshold < 1:
         raise ValueError(f"damage threshold {threshold!r}: give a probability between 0 and 1, or none at all for "
                          "the detector's own (its config.json's threshold)")
 

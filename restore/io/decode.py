@@ -32,12 +32,9 @@ def decode_photo(path: Path, keep_depth: bool = True) -> tuple[Image.Image, Imag
         # Pillow warns of a decompression bomb as it opens the file; that warning is made an error here. The
         # warnings filters are the process's, and restore run opens photos in several threads: the short open is
         # done one thread at a time, so that no thread restores the filters while another has them changed.
-        # A TIFF is decoded from memory: Pillow (13) turns a TIFF upright as it loads it, and from a file it maps
-        # uncompressed one-channel or RGBA strips in place, which it then turns wrong (orientations 5-8).
-        source = io.BytesIO(path.read_bytes()) if path.suffix.lower() in (".tif", ".tiff") else path
         with _OPENING, warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(source)
+            im = Image.open(pillow_source(path))
         fmt = im.format or FORMATS.get(path.suffix.lower(), "PNG")
         if fmt == "MPO":  # a JPEG with extra pictures (phones' depth maps): written back as a JPEG
             fmt = "JPEG"
@@ -54,15 +51,23 @@ def decode_photo(path: Path, keep_depth: bool = True) -> tuple[Image.Image, Imag
         raise PhotoError(f"{path}: too many pixels for a safe decode (Pillow's limit is {Image.MAX_IMAGE_PIXELS:,}); "
                          "downscale the photo first") from None
     except Exception as e:  # noqa: BLE001 - a damaged file makes Pillow's decoders raise almost anything
-        raise PhotoError(f"{path}: cannot read image ({_first_line(e)})") from None
+        raise PhotoError(f"{path}: cannot read image ({first_line(e)})") from None
     try:
         upright = ImageOps.exif_transpose(im)
     except Exception as e:  # noqa: BLE001 - a damaged EXIF block; the pixels themselves decoded
-        notes.append(f"{path}: its EXIF block is damaged ({_first_line(e)}); the photo is restored as stored, "
+        notes.append(f"{path}: its EXIF block is damaged ({first_line(e)}); the photo is restored as stored, "
                      "without turning it upright")
         upright = im
     return im, upright, fmt, notes, pixels16
 
 
-def _first_line(e: BaseException) -> str:
+def first_line(e: BaseException) -> str:
+    """What an exception says, on one line (its type when it says nothing)."""
     return str(e).splitlines()[0] if str(e) else type(e).__name__
+
+
+def pillow_source(path: Path):
+    """What to hand Image.open for `path`: a TIFF's bytes in memory, any other file its path. Pillow (13) turns a
+    TIFF upright as it loads it, and from a file it maps uncompressed one-channel or RGBA strips in place, which
+    it then turns wrong (orientations 5-8)."""
+    return io.BytesIO(path.read_bytes()) if path.suffix.lower() in (".tif", ".tiff") else path

@@ -10,13 +10,13 @@ Masks are paired with photos by file name in files.py.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from .atomic import atomic_save
+from .decode import first_line, pillow_source
 
 
 class MaskError(ValueError):
@@ -27,15 +27,13 @@ def decode_mask(path: str | Path) -> tuple[np.ndarray, str]:
     """A mask file as (bool array, True = hole; the channel it was read from: 'alpha', 'colour' or 'gray')."""
     path = Path(path)
     try:
-        # a TIFF from memory, as photos are (io/decode.py: Pillow turns mapped one-channel TIFF strips wrong)
-        with Image.open(io.BytesIO(path.read_bytes()) if path.suffix.lower() in (".tif", ".tiff") else path) as im:
+        with Image.open(pillow_source(path)) as im:
             im.load()
             return mask_from_image(im)
     except MaskError:
         raise
     except Exception as e:  # noqa: BLE001 - a damaged file makes Pillow's decoders raise almost anything
-        raise MaskError(f"{path}: cannot read mask ({str(e).splitlines()[0] if str(e) else type(e).__name__}); "
-                        "masks must be image files") from None
+        raise MaskError(f"{path}: cannot read mask ({first_line(e)}); masks must be image files") from None
 
 
 def mask_from_image(im: Image.Image) -> tuple[np.ndarray, str]:
