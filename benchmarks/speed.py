@@ -1,7 +1,7 @@
 """Speed of restore against classical inpainting, on the same files, in one run.
 
     python benchmarks/speed.py [--model photo] [--small 1000] [--large 20] [--blobs 10] [--prints 10] [--faces 300]
-                               [--huge 0] [--rounds 3]
+                               [--huge 0] [--rounds 3] [--precision auto]
 
 Writes benchmarks/RESULTS.md. Photos are crops of the public-domain pictures that
 scikit-image ships, with the paper's masks; everything is timed disk to disk
@@ -171,24 +171,26 @@ def restore_cli(args: list[str]) -> tuple[float, int]:
     return dt, peak_kb // 1024
 
 
-def forward_inputs(model_name: str, batch: int = 64):
-    """The released model in channels_last, a batch of random images and paper masks."""
+def forward_inputs(model_name: str, batch: int = 64, precision: str = "float32"):
+    """The released model in channels_last and `precision` (as restore run resolves it on the CPU), a batch of random
+    images and paper masks."""
     import torch
 
     from restore import hub
+    from restore import precision as arithmetic
     from restore.inpainting.holes import paper_masks
 
     model, _ = hub.load(model_name)
-    model = model.to(memory_format=torch.channels_last)
+    model = arithmetic.apply(model.to(memory_format=torch.channels_last), arithmetic.resolve(precision, "cpu"))
     x = (torch.rand(batch, 3, 64, 64) * 2 - 1).contiguous(memory_format=torch.channels_last)
     m = torch.from_numpy(paper_masks(np.random.default_rng(0), batch)[:, None].astype(np.float32))
     return model, x, m
 
 
-def forward_only(model_name: str, n: int = 1024, batch: int = 64) -> float:
+def forward_only(model_name: str, n: int = 1024, batch: int = 64, precision: str = "float32") -> float:
     import torch
 
-    model, x, m = forward_inputs(model_name, batch)
+    model, x, m = forward_inputs(model_name, batch, precision)
     with torch.inference_mode():
         model(x, m)
         t = time.perf_counter()
@@ -224,7 +226,8 @@ class Compared:
         return text
 
 
-def compare(folder: Path, work: Path, n: int, model: str, rounds: int, detect: bool = False) -> Compared:
+def compare(folder: Path, work: Path, n: int, model: str, rounds: int, detect: bool = False,
+            precision: str = "auto") -> Compared:
     """Alternate `restore run` and biharmonic on `folder` for `rounds` rounds. With `detect`, restore finds
     the damage itself (--detect-damage) while biharmonic is given the true masks."""
     restore_s, biharmonic_s, peak = [], [], 0
@@ -233,7 +236,7 @@ def compare(folder: Path, work: Path, n: int, model: str, rounds: int, detect: b
         for out in (work / f"o_{folder.name}", work / f"b_{folder.name}"):
             shutil.rmtree(out, ignore_errors=True)
         dt, mb = restore_cli(["run", str(folder / "photos"), *masks,
-                              "-o", str(work / f"o_{folder.name}"), "--model", model])
+                              "-o", str(work / f"o_{folder.name}"), "--model", model, "--precision", precision])
         restore_s.append(dt)
         peak = max(peak, mb)
         biharmonic_s.append(classical(folder, work / f"b_{folder.name}", "biharmonic"))
@@ -264,6 +267,8 @@ def main() -> None:
                          "given the true masks")
     ap.add_argument("--huge", type=int, default=0, help="photos in the peak-RSS folder (10000 for the issue's check)")
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds of each restore / biharmonic comparison")
+    ap.add_argument("--precision", default="auto", choices=("auto", "float32", "bfloat16"),
+                    help="restore run --precision (and the forward pass's)")
     ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     args = ap.parse_args()
 
@@ -276,10 +281,10 @@ def main() -> None:
         make_small(small, args.small)
         make_large(large, args.large)
 
-        fwd = forward_only(args.model)
+        fwd = forward_only(args.model, precision=args.precision)
         rows.append(("restore forward pass only, 64x64, batch 64", f"{fwd:.0f} img/s", ""))
 
-        c = compare(small, work, args.small, args.model, args.rounds)
+        c = compare(small, work, args.small, args.model, args.rounds, precision=args.precision)
         rss_small, bh = c.peak_mb, c.biharmonic_rate
         rows.append((f"restore run, {args.small} x 64x64, disk to disk (process start included)",
                      f"{c.restore_rate:.0f} img/s", c.ratio()))
@@ -290,7 +295,7 @@ def main() -> None:
         except ImportError:
             rows.append(("OpenCV Telea", "not installed", "pip install -e '.[classical]'"))
 
-        c = compare(large, work, args.large, args.model, args.rounds)
+        c = compare(large, work, args.large, args.model, args.rounds, precision=args.precision)
         dt_large, bl = statistics.median(c.restore_s), c.biharmonic_rate
         rows.append((f"restore run, {args.large} x 1024x768, 3 holes each", f"{c.restore_rate:.1f} img/s", c.ratio()))
         rows.append(("scikit-image biharmonic, same files", f"{bl:.2f} img/s", "1.00x"))
@@ -298,7 +303,7 @@ def main() -> None:
         if args.blobs:
             blobs = work / "blobs"
             make_blobs(blobs, args.blobs)
-            c = compare(blobs, work, args.blobs, args.model, args.rounds)
+            c = compare(blobs, work, args.blobs, args.model, args.rounds, precision=args.precision)
             rows.append((f"restore run, {args.blobs} x 1024x768, one blob hole of 6-15 % each (process start included)",
                          f"{c.restore_rate:.2f} img/s", c.ratio()))
             rows.append(("scikit-image biharmonic, same files", f"{c.biharmonic_rate:.2f} img/s", "1.00x"))
@@ -306,7 +311,7 @@ def main() -> None:
         if args.prints:
             prints = work / "prints"
             make_prints(prints, args.prints)
-            c = compare(prints, work, args.prints, args.model, args.rounds, detect=True)
+            c = compare(prints, work, args.prints, args.model, args.rounds, detect=True, precision=args.precision)
             rows.append((f"restore run --detect-damage, {args.prints} x 1024x768 old prints with synthetic scratches, "
                          "cracks and dust: finding and filling them (process start included)",
                          f"{c.restore_rate:.2f} img/s", c.ratio()))
@@ -316,7 +321,7 @@ def main() -> None:
         if args.faces:
             faces = work / "faces"
             make_faces(faces, args.faces)
-            c = compare(faces, work, args.faces, "celeba", args.rounds)
+            c = compare(faces, work, args.faces, "celeba", args.rounds, precision=args.precision)
             rows.append((f"restore run --model celeba, {args.faces} x 178x218 (CelebA's size), one blob hole of "
                          "6-15 % each (process start included)", f"{c.restore_rate:.1f} img/s", c.ratio()))
             rows.append(("scikit-image biharmonic, same files", f"{c.biharmonic_rate:.1f} img/s", "1.00x"))
@@ -342,7 +347,7 @@ def main() -> None:
         one.mkdir()
         shutil.copy(sorted((large / "photos").iterdir())[0], one)
         dt, _ = restore_cli(["run", str(one), "--masks", str(large / "masks"), "-o", str(work / "o_one"),
-                             "--model", args.model])
+                             "--model", args.model, "--precision", args.precision])
         rows.append(("time to first restored 1024x768 photo (process start to exit)", f"{dt:.2f} s", ""))
         if args.large > 1 and dt_large > dt:
             # The folder run minus the one-photo run: the other photos, without start-up and model load.
@@ -354,7 +359,7 @@ def main() -> None:
             huge = work / "huge"
             make_small(huge, args.huge, seed=2)
             dt, rss = restore_cli(["run", str(huge / "photos"), "--masks", str(huge / "masks"),
-                                   "-o", str(work / "o_huge"), "--model", args.model])
+                                   "-o", str(work / "o_huge"), "--model", args.model, "--precision", args.precision])
             rows.append((f"peak RSS, restore run on {args.huge} photos", f"{rss} MB", f"{args.huge / dt:.0f} img/s"))
             rss_small = max(rss_small, rss)
         beyond = (f"loading the model takes {load_s - import_s:.2f} s beyond the import" if load_s - import_s >= 0.05
@@ -364,8 +369,11 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
+    from restore.precision import native_bfloat16, resolve
+
     machine = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-               f"torch threads {torch.get_num_threads()}, device cpu, Python {platform.python_version()}")
+               f"torch threads {torch.get_num_threads()}, device cpu, precision {resolve(args.precision, 'cpu')} "
+               f"(native bfloat16: {'yes' if native_bfloat16() else 'no'}), Python {platform.python_version()}")
     lines = ["| measurement | result | ratio |", "|---|---|---|"] + [f"| {a} | {b} | {c} |" for a, b, c in rows]
     table = "\n".join(lines)
     print(table)

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from . import hub  # the registry only: no torch
+from .precision import PRECISIONS  # no torch either
 
 PATH = click.Path(path_type=Path)
 
@@ -48,6 +49,12 @@ _DETECT_SIDE = click.option(
          "scale at which the detector learnt scratches and dust (a high-resolution scan shows them wider); 0 reads "
          "every photo at its own size, however large, never brought down  [default: the detector's own, config.json's "
          "max_side]")
+
+
+_PRECISION = click.option(
+    "--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
+    help="the networks' arithmetic: bfloat16 runs about twice as fast on CPUs that compute it natively (AVX512-BF16, "
+         "AMX), with fills and masks that score the same; auto takes it there, float32 elsewhere (other CPUs, GPUs)")
 
 
 def _detector_check(name: str):
@@ -119,32 +126,37 @@ def _detect_options(fn):
 
 
 def _load_detector(spec: str, dev, max_side: int | None = None, threshold: float | None = None,
-                   enlarge: float | None = None):
+                   enlarge: float | None = None, precision: str = "float32"):
     """The damage detector `spec` on `dev`; `max_side` (--detect-side) replaces the side its config reads photos at,
     `threshold` (--damage-threshold) the probability it draws the line at, `enlarge` (--detect-enlarge) the copy it
-    also reads."""
+    also reads, `precision` (--precision) its arithmetic."""
+    from . import precision as arithmetic
+
     net, where = hub.load(spec, dev, kind="damage")
+    arithmetic.apply(net, arithmetic.resolve(precision, dev))
     if max_side is not None:
         net.cfg.max_side = max_side
     if enlarge is not None:
         net.cfg.enlarge = enlarge
     if threshold is not None:
         net.cfg.threshold = threshold
-    click.echo(f"damage detector {spec} ({where.source}: {where.folder}) on {dev}, threshold {net.cfg.threshold:g}",
-               err=True)
+    click.echo(f"damage detector {spec} ({where.source}: {where.folder}) on {dev} in {arithmetic.of(net)}, threshold "
+               f"{net.cfg.threshold:g}", err=True)
     return net
 
 
-def _load_model(model: str, device: str, threads: int | None):
+def _load_model(model: str, device: str, threads: int | None, precision: str = "float32"):
+    """The inpainting model and the device; `precision` (--precision) is only said here, the Restorer applies it."""
     import torch
 
     from .device import pick_device
+    from .precision import resolve
 
     if threads:
         torch.set_num_threads(threads)
     dev = pick_device(device)
     net, where = hub.load(model, dev)
-    click.echo(f"model {model} ({where.source}: {where.folder}) on {dev}", err=True)
+    click.echo(f"model {model} ({where.source}: {where.folder}) on {dev} in {resolve(precision, dev)}", err=True)
     return net, dev
 
 
@@ -205,11 +217,12 @@ def main():
 @click.option("--shard", default=None, metavar="I/N",
               help="process only shard I of N (0 <= I < N): several processes or machines share one folder")
 @_detect_options
+@_PRECISION
 @_model_options
 @_errors
 def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwrite, recursive, strict_masks, batch_size,
-        context, detail, mirror, tile_thin, blend_thin, smooth_thin, texture, shard, model, device, threads, detect_damage,
-        damage_model, detect_side, damage_threshold, detect_enlarge):
+        context, detail, mirror, tile_thin, blend_thin, smooth_thin, texture, shard, model, device, threads, precision,
+        detect_damage, damage_model, detect_side, damage_threshold, detect_enlarge):
     """Restore the photos in INPUTS (files or folders) into the output folder."""
     _needs_detection(detect_damage, detect_side=detect_side, damage_threshold=damage_threshold,
                      detect_enlarge=detect_enlarge)
@@ -269,9 +282,9 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
             decode_mask(masks)
         except ValueError as e:
             raise click.ClickException(str(e)) from None
-    net, dev = _load_model(model, device, threads)
-    detector = (_load_detector(damage_model, dev, detect_side, damage_threshold, detect_enlarge) if detect_damage
-                else None)
+    net, dev = _load_model(model, device, threads, precision)
+    detector = (_load_detector(damage_model, dev, detect_side, damage_threshold, detect_enlarge, precision)
+                if detect_damage else None)
     try:  # made once the models load, so a bad --model or --device leaves no empty folder behind
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -284,7 +297,7 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
     if texture is None and detect_damage:
         texture = ""
     restorer = Restorer(net, dev, batch_size, context, detail, mirror, tile_thin, smooth_thin,
-                        hub.load_texture(net, texture, dev), blend_thin)
+                        hub.load_texture(net, texture, dev), blend_thin, precision)
     runner = Runner(restorer, seed, overwrite, strict_masks, holes,
                     photos_per_batch=batch_size, dilate=dilate, jpeg_quality=jpeg_quality, detector=detector, device=dev)
     counts = {"restored": 0, "skipped": 0, "failed": 0}
@@ -323,12 +336,13 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
 @_DETECT_ENLARGE
 @click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cpu or cuda (for --detect-damage)")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch (for --detect-damage)")
+@_PRECISION
 @click.option("--overlay", is_flag=True,
               help="also write NAME_overlay.png beside each mask: the photo at its own size with what the mask covers "
                    "painted magenta, to review before filling")
 @_errors
 def masks(inputs, output, seed, holes, recursive, overwrite, detect_damage, damage_model, detect_side, damage_threshold,
-          detect_enlarge, device, threads, overlay):
+          detect_enlarge, device, threads, precision, overlay):
     """Draw the paper's Gaussian-rectangle masks for photos (the same ones `run --seed` draws), or with
     --detect-damage the damage found on them (the same masks `run --detect-damage` fills)."""
     from PIL import Image
@@ -361,7 +375,7 @@ def masks(inputs, output, seed, holes, recursive, overwrite, detect_damage, dama
 
             torch.set_num_threads(threads)
         dev = pick_device(device)
-        detector = _load_detector(damage_model, dev, detect_side, damage_threshold, detect_enlarge)
+        detector = _load_detector(damage_model, dev, detect_side, damage_threshold, detect_enlarge, precision)
 
         def find(rgb):
             return detect(detector, rgb, dev)
@@ -471,12 +485,13 @@ def download(names):
               help="LPIPS (AlexNet) weights for the perceptual scores  [env: RESTORE_LPIPS_WEIGHTS; default "
                    "../shared/weights/alexnet_lpips.safetensors]")
 @click.option("-o", "--output", type=PATH, default=None, help="results folder  [default: bench/DATASET]")
+@_PRECISION
 @functools.partial(_model_options, default=None, note=f"  [default: the dataset's own model, else {hub.DEFAULT_MODEL}]")
 @_errors
 def bench(dataset, photos, size, masks_per_photo, context, detail, mirror, tile_thin, blend_thin, smooth_thin, texture, masks_dir,
           data_dir, split,
           n, seed, mask_kind, classical, methods, batch_size, damage, damage_model, damage_threshold, lpips_weights, output, model,
-          device, threads):
+          device, threads, precision):
     """Score the model against classical inpainting: the paper's Table 1 at 64x64, or photos at their own size;
     with --damage, the damage detector on old prints."""
     import time
@@ -512,11 +527,11 @@ def bench(dataset, photos, size, masks_per_photo, context, detail, mirror, tile_
     lp, lp_note = _lpips_or_note(lpips_weights)
     if damage:
         return _bench_damage(dataset, photos, data_dir, split, n, seed, damage_model, lp, lp_note, classical, output,
-                             model, device, threads, smooth_thin, damage_threshold)
+                             model, device, threads, smooth_thin, damage_threshold, precision)
     if size == "native":
         return _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, context, detail, mirror,
                              tile_thin, smooth_thin or 0.0, picked if picked is not None else True, lp, lp_note,
-                             batch_size, output, model, device, threads, texture, blend_thin)
+                             batch_size, output, model, device, threads, texture, blend_thin, precision)
     t0 = time.perf_counter()
     if dataset is not None:
         files = dataset_splits(dataset, data_dir)[split][:n]
@@ -549,8 +564,8 @@ def bench(dataset, photos, size, masks_per_photo, context, detail, mirror, tile_
     else:
         masks = paper.stroke_masks_for(len(images), seed)
     model = model or _default_bench_model(dataset)
-    net, dev = _load_model(model, device, threads)
-    restorer = Restorer(net, dev, batch_size)
+    net, dev = _load_model(model, device, threads, precision)
+    restorer = Restorer(net, dev, batch_size, precision=precision)
 
     def bar(desc, total):
         return tqdm(total=total, desc=desc, unit="img", file=sys.stderr, leave=False)
@@ -563,8 +578,8 @@ def bench(dataset, photos, size, masks_per_photo, context, detail, mirror, tile_
     md = paper.table(summary, paper.PAPER.get(dataset) if mask_kind == "paper" and dataset else None)
     out_dir = output or Path("bench") / f"{label}{'' if mask_kind == 'paper' else '-' + mask_kind}"
     meta = {"dataset": label, "split": split if dataset else None, "images": len(images), "seed": seed,
-            "mask_kind": mask_kind, "model": model, "device": str(dev), "seconds": round(time.perf_counter() - t0, 1),
-            "command": " ".join(["restore", *sys.argv[1:]])}
+            "mask_kind": mask_kind, "model": model, "device": str(dev), "precision": restorer.precision,
+            "seconds": round(time.perf_counter() - t0, 1), "command": " ".join(["restore", *sys.argv[1:]])}
     paper.write(out_dir, names, images, masks, rows, per_image, summary, meta, md)
     click.echo(md)
     for note in notes:
@@ -624,7 +639,7 @@ def _lpips_or_note(weights: Path | None):
 
 
 def _bench_damage(dataset, photos, data_dir, split, n, seed, damage_model, lp, lp_note, classical, output, model,
-                  device, threads, smooth_thin=None, threshold=None):
+                  device, threads, smooth_thin=None, threshold=None, precision="float32"):
     """restore bench --damage: see restore/eval/damage.py."""
     import time
 
@@ -650,10 +665,10 @@ def _bench_damage(dataset, photos, data_dir, split, n, seed, damage_model, lp, l
         dataset = dataset or "natural"
         loaded, label = damage.val_photos(dataset, data_dir, n, split), dataset
     model = model or _default_bench_model(dataset if photos is None else None)
-    net, dev = _load_model(model, device, threads)
-    detector = _load_detector(damage_model, dev, threshold=threshold)
+    net, dev = _load_model(model, device, threads, precision)
+    detector = _load_detector(damage_model, dev, threshold=threshold, precision=precision)
     # As restore run --detect-damage fills, unless --smooth-thin says otherwise.
-    restorer = Restorer(net, dev, smooth_thin=DAMAGE_THIN_PX if smooth_thin is None else smooth_thin)
+    restorer = Restorer(net, dev, smooth_thin=DAMAGE_THIN_PX if smooth_thin is None else smooth_thin, precision=precision)
     if lp is None:
         click.echo(f"note: LPIPS left out: {lp_note}", err=True)
     classical_fill = telea_one if classical and have_opencv() else None
@@ -665,7 +680,7 @@ def _bench_damage(dataset, photos, data_dir, split, n, seed, damage_model, lp, l
     out_dir = output or Path("bench") / f"damage-{label}"
     meta = {"dataset": label, "split": split if photos is None else None, "photos": len(loaded), "seed": seed,
             "model": model, "damage_model": damage_model, "damage_threshold": detector.cfg.threshold,
-            "smooth_thin": restorer.smooth_thin, "device": str(dev),
+            "smooth_thin": restorer.smooth_thin, "device": str(dev), "precision": restorer.precision,
             "seconds": round(time.perf_counter() - t0, 1), "command": " ".join(["restore", *sys.argv[1:]])}
     damage.write(out_dir, result, meta, md)
     click.echo(md)
@@ -674,7 +689,7 @@ def _bench_damage(dataset, photos, data_dir, split, n, seed, damage_model, lp, l
 
 def _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, context, detail, mirror, tile_thin,
                   smooth_thin, classical, lp, lp_note, batch_size, output, model, device, threads, texture=None,
-                  blend_thin=None):
+                  blend_thin=None, precision="float32"):
     """restore bench --size native: see restore/eval/native_size.py."""
     import time
 
@@ -697,11 +712,11 @@ def _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, co
     loaded = [(f.name, photo_rgb(open_photo(f)[0])) for f in tqdm(files, desc="reading photos", unit="photo",
                                                                      file=sys.stderr, leave=False)]
     model = model or _default_bench_model(dataset)
-    net, dev = _load_model(model, device, threads)
+    net, dev = _load_model(model, device, threads, precision)
     texture = hub.texture_spec(texture)
     texture = net.cfg.texture if texture is None else texture
     restorer = Restorer(net, dev, batch_size, context, detail, mirror, tile_thin, smooth_thin,
-                        hub.load_texture(net, texture, dev), blend_thin)
+                        hub.load_texture(net, texture, dev), blend_thin, precision)
     total = len(loaded) * masks_per_photo * len(native_size.KINDS)
     bars: dict = {}
 
@@ -726,7 +741,7 @@ def _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, co
             "seed": seed, "model": model, "context": restorer.context, "detail": restorer.detail,
             "mirror": restorer.mirror, "tile_thin": restorer.tile_thin, "blend_thin": restorer.blend_thin,
             "smooth_thin": restorer.smooth_thin,
-            "texture": texture or None, "device": str(dev),
+            "texture": texture or None, "device": str(dev), "precision": restorer.precision,
             "seconds": round(time.perf_counter() - t0, 1), "command": " ".join(["restore", *sys.argv[1:]])}
     native_size.write(out_dir, result, meta, md)
     click.echo(md)

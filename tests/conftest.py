@@ -26,6 +26,15 @@ def tiny_model(seed: int = 0) -> Inpainter:
     return model.eval()
 
 
+@pytest.fixture(autouse=True)
+def _auto_is_float32(monkeypatch):
+    """--precision auto resolves to float32 in tests, whatever the CPU: routes compared pixel for pixel agree, and
+    no result hangs on the machine running the tests. tests/test_precision.py asks for bfloat16 where it tests it."""
+    from restore import precision
+
+    monkeypatch.setattr(precision, "native_bfloat16", lambda: False)
+
+
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory) -> Path:
     from restore.hub import save_pretrained

@@ -113,7 +113,8 @@ def score_release(folder: Path, dataset: str, data_dir: Path | None, n: int | No
     files = dataset_splits(dataset, data_dir)["val"][:n]
     images = load_stack(files, 64)
     masks = paper.paper_masks_for(len(images), 0)
-    rows, _ = paper.run_rows(images, masks, Restorer(load_pretrained(folder), "cpu"),
+    # float32: a card's figures do not hang on whether the CPU that made them computes bfloat16.
+    rows, _ = paper.run_rows(images, masks, Restorer(load_pretrained(folder), "cpu", precision="float32"),
                              classical=("biharmonic", "telea"))
     _, summary = paper.score_rows(images, masks, rows)
     return f"{len(images)} held-out images (`val` split), paper masks, seed 0:\n\n" + paper.table(summary, paper.PAPER.get(dataset))
@@ -133,7 +134,8 @@ def score_native(folder: Path, dataset: str, data_dir: Path | None, n: int | Non
     # The card's rows are the fast classical ones; restore bench --size native adds shiftmap and FSR
     # (tens of seconds a hole each on a large photo).
     model = load_pretrained(folder)
-    result = native_size.run(photos, Restorer(model, "cpu", texture=load_texture(model)), classical=("biharmonic", "telea"))
+    result = native_size.run(photos, Restorer(model, "cpu", texture=load_texture(model), precision="float32"),
+                             classical=("biharmonic", "telea"))
     return (f"{len(photos)} held-out photos (`val` split) at their own size, one hole of each kind per photo, "
             f"seed 0 (`restore bench --size native`):\n\n" + native_size.table(result["rows"]))
 

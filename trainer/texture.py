@@ -277,7 +277,8 @@ def train(cfg: TextureTrainConfig, run_dir: Path, device: torch.device, data_dir
         lists = {"train": s.gan_train, "monitor": s.monitor}
         atomic_write_bytes(split, (json.dumps(lists, indent=1) + "\n").encode())
     net, _ = hub.load(cfg.base, "cpu")
-    restorer = Restorer(net, "cpu")  # no texture stage: the fills the stage is to finish
+    # No texture stage: the fills the stage is to finish, in float32 so that the crops are the same on any CPU.
+    restorer = Restorer(net, "cpu", precision="float32")
 
     def make(files: list[str], seed: int, rounds: int):
         return lambda: cut_crops(load_photos(files), restorer, cfg, np.random.default_rng([cfg.seed, seed]), rounds, log)
@@ -317,8 +318,8 @@ def score_card(folder: Path, cfg: TextureTrainConfig, data_dir: Path | None, n: 
     net, _ = hub.load(cfg.base, "cpu")
     rows: dict[str, dict] = {}
     for label, texture in (("`" + cfg.base + "`, no texture stage", None), ("with this stage", load_pretrained(folder))):
-        result = native_size.run(photos, Restorer(net, "cpu", texture=texture), classical=False, lpips_model=lp,
-                                 lpips_note=note)
+        result = native_size.run(photos, Restorer(net, "cpu", texture=texture, precision="float32"), classical=False,
+                                 lpips_model=lp, lpips_note=note)
         for kind, by_method in result["rows"].items():
             rows.setdefault(kind, {})[label] = by_method[native_size.MODEL_ROW]
     return (f"{len(photos)} held-out photos (`val` split) at their own size, one hole of each kind per photo, seed 0 "

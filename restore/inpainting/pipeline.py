@@ -79,7 +79,7 @@ class Restorer:
 
     def __init__(self, model, device="cpu", batch_size: int = 64, context: float | None = None,
                  detail: bool | None = None, mirror: bool | None = None, tile_thin: bool | None = None,
-                 smooth_thin: float = 0.0, texture=None, blend_thin: bool | None = None):
+                 smooth_thin: float = 0.0, texture=None, blend_thin: bool | None = None, precision: str = "auto"):
         """`context`, `detail`, `mirror` and `tile_thin` default to the model's own (its config's); `detail`
         adds the full-resolution detail of the known part into the model's fills, beyond what a
         downscaled window kept or, at native resolution, beyond NATIVE_BAND (detail.py); `mirror`
@@ -89,8 +89,11 @@ class Restorer:
         `texture` is a TextureNet run over the networks' fills at the photo's own resolution (texture.py), or
         None; the model's own (its config.json's "texture") is loaded by hub.load_texture. `blend_thin` (default
         on) averages a biharmonic interpolation into the fill of thin holes as the model's config says
-        (its blend_thin, blend_weight, blend_sigma; thin.blend_smooth)."""
+        (its blend_thin, blend_weight, blend_sigma; thin.blend_smooth). `precision` is the arithmetic of both networks:
+        float32, bfloat16, or auto (bfloat16 on a CPU that computes it natively; restore/precision.py)."""
         import torch
+
+        from .. import precision as arithmetic
 
         self.torch = torch
         self.device = torch.device(device)
@@ -108,6 +111,10 @@ class Restorer:
         self.texture = texture.to(self.device).eval() if texture is not None else None
         if self.texture is not None and self.device.type == "cpu":  # as above: ~25 % faster on a blob's region
             self.texture = self.texture.to(memory_format=torch.channels_last)
+        self.precision = arithmetic.resolve(precision, self.device)
+        for net in (self.model, self.texture):
+            if net is not None:
+                arithmetic.apply(net, self.precision)
 
     def infer(self, images: np.ndarray, masks: np.ndarray, with_coarse: bool = False, paste: bool = True):
         """64x64 batches: uint8 (N,64,64,3) + bool (N,64,64) -> uint8 refined (and coarse) outputs.
