@@ -8,9 +8,9 @@
 
     from restore import detect_damage
     scan = Image.open("old_print.jpg")
-    # no mask: the detector finds the damage; thin damage is interpolated and the texture stage left out,
-    # as restore run --detect-damage does
-    inpaint(scan, detect_damage(scan), smooth_thin=9, texture="none").save("repaired.png")
+    # no mask: the detector finds the damage; thin damage is interpolated, the texture stage and the borrowed
+    # detail left out, as restore run --detect-damage does
+    inpaint(scan, detect_damage(scan), smooth_thin=9, texture="none", detail=False).save("repaired.png")
 
 A PIL image comes back as a PIL image of the same mode, size and info (ICC profile, dpi,
 transparency), with only the hole's pixels changed; a numpy array comes back as an array of

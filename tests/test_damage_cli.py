@@ -110,13 +110,35 @@ def test_masks_command_writes_what_run_fills(tmp_path, model_dir, detectors):
     direct = restore.detect_damage(np.asarray(Image.open(photos / "a.png")), model=str(detectors / "random"))
     np.testing.assert_array_equal(written, direct)
     # README's review route: the masks filled as --detect-damage fills what it finds, to the byte.
-    res = run("run", photos, "--masks", tmp_path / "masks", "--smooth-thin", 9, "--texture", "none", "-o",
+    res = run("run", photos, "--masks", tmp_path / "masks", "--smooth-thin", 9, "--texture", "none", "--no-detail", "-o",
               tmp_path / "out2", "--model", model_dir)
     assert res.exit_code == 0, res.output
     assert "overlay" not in res.output  # the overlay beside each mask is not a mask without a photo
     assert (tmp_path / "out2" / "a.png").read_bytes() == (tmp_path / "out" / "a.png").read_bytes()
-    by_python = restore.inpaint(Image.open(photos / "a.png"), direct, model=str(model_dir), smooth_thin=9, texture="none")
+    by_python = restore.inpaint(Image.open(photos / "a.png"), direct, model=str(model_dir), smooth_thin=9, texture="none",
+                                detail=False)
     np.testing.assert_array_equal(np.asarray(by_python), np.asarray(Image.open(tmp_path / "out" / "a.png")))
+
+
+def test_detected_damage_is_filled_without_the_borrowed_detail_unless_asked(tmp_path, detectors):
+    """--detect-damage fills what it finds without detail.py's borrowed detail, even for a model whose own setting
+    is detail (as closely, in about half the time, docs/damage.md); --detail brings it back."""
+    from .conftest import tiny_model
+
+    model = tiny_model()
+    model.cfg.detail = True  # as photo and celeba
+    model_dir = tmp_path / "model"
+    hub.save_pretrained(model, model_dir)
+    photos = tmp_path / "photos"
+    write_photo(photos / "a.png", 150, 200)
+    write_mask(tmp_path / "masks" / "a.png", 150, 200, box=(60, 40, 110, 80))  # wide: filled by the networks
+    outs = {}
+    for label, extra in (("default", []), ("detail", ["--detail"]), ("none", ["--no-detail"])):
+        res = run("run", photos, "--masks", tmp_path / "masks", "-o", tmp_path / label, "--model", model_dir,
+                  "--detect-damage", "--damage-model", detectors / "none", *extra)
+        assert res.exit_code == 0, res.output
+        outs[label] = (tmp_path / label / "a.png").read_bytes()
+    assert outs["default"] == outs["none"] and outs["default"] != outs["detail"]
 
 
 def test_detect_side_reads_a_large_photo_from_a_smaller_copy(tmp_path, model_dir, detectors):

@@ -253,7 +253,7 @@ def score_release(folder: Path, data_dir: Path | None = None, n: int | None = No
 
     detector = hub.load_pretrained(folder)
     # As restore run --detect-damage fills; in float32, so that a card's figures do not hang on the CPU that made them.
-    restorer = Restorer(hub.load(hub.DEFAULT_MODEL)[0], "cpu", smooth_thin=DAMAGE_THIN_PX, precision="float32")
+    restorer = Restorer(hub.load(hub.DEFAULT_MODEL)[0], "cpu", detail=False, smooth_thin=DAMAGE_THIN_PX, precision="float32")
     try:
         lp = load()
     except LpipsError:
