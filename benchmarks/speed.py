@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from restore.precision import PRECISIONS
+
 HERE = Path(__file__).parent
 
 
@@ -267,7 +269,7 @@ def main() -> None:
                          "given the true masks")
     ap.add_argument("--huge", type=int, default=0, help="photos in the peak-RSS folder (10000 for the issue's check)")
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds of each restore / biharmonic comparison")
-    ap.add_argument("--precision", default="auto", choices=("auto", "float32", "bfloat16"),
+    ap.add_argument("--precision", default="auto", choices=PRECISIONS,
                     help="restore run --precision (and the forward pass's)")
     ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     args = ap.parse_args()
