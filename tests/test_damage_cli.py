@@ -123,10 +123,12 @@ def test_masks_command_writes_what_run_fills(tmp_path, model_dir, detectors):
 def test_detected_damage_is_filled_without_the_borrowed_detail_unless_asked(tmp_path, detectors):
     """--detect-damage fills what it finds without detail.py's borrowed detail, even for a model whose own setting
     is detail (as closely, in about half the time, docs/damage.md); --detail brings it back."""
+    from dataclasses import replace
+
     from .conftest import tiny_model
 
     model = tiny_model()
-    model.cfg.detail = True  # as photo and celeba
+    model.cfg = replace(model.cfg, detail=True)  # as photo and celeba; a copy: the tiny models share one config
     model_dir = tmp_path / "model"
     hub.save_pretrained(model, model_dir)
     photos = tmp_path / "photos"
