@@ -1,8 +1,8 @@
 """The arithmetic the networks run in: float32, or bfloat16 where the CPU computes it natively.
 
-On a CPU with AVX512-BF16 or AMX (AMD Zen 4 and later, Intel Xeons since Cooper Lake), oneDNN runs the
-convolutions of restore's networks in bfloat16 about twice as fast as in float32, and the bench scores of the
-fills and of the damage masks agree to the third or fourth digit (docs/performance.md). Other CPUs emulate
+On a CPU with AVX512-BF16 or AMX (AMD Zen 4 and later, Intel Xeons of Cooper Lake, Sapphire Rapids and later),
+oneDNN runs the convolutions of restore's networks in bfloat16 about twice as fast as in float32, and the bench
+scores of the fills and of the damage masks agree to the third or fourth digit (docs/performance.md). Other CPUs emulate
 bfloat16, slower than float32, so "auto" keeps float32 there, and on GPUs.
 
 Weights stay float32; each forward pass runs under torch.autocast and hands back float32 tensors, so the code
