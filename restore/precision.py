@@ -60,7 +60,11 @@ def of(model) -> str:
 def apply(model, precision: str):
     """Make `model` (an nn.Module) run its forward passes in `precision` ('float32' or 'bfloat16'), on whichever
     device it is on when called, its floating outputs in float32; returns the model. Applying again replaces the
-    earlier choice."""
+    earlier choice.
+
+    The model itself is changed (its forward replaced on the instance, as accelerate does for mixed precision), so
+    everything holding it shares the choice. Apply 'float32' before copying or pickling a model set to bfloat16:
+    a copy would keep running the original's weights, and pickle refuses the replaced forward."""
     import torch
 
     if precision not in ("float32", "bfloat16"):

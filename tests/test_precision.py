@@ -1,6 +1,7 @@
 """--precision: the networks' arithmetic (restore/precision.py), through the pipeline, the detector, the CLI and
 the Python API."""
 
+import re
 import threading
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from restore import precision
+from restore import hub, precision
 from restore.cli import main
 from restore.damage.detector import DamageDetector, DetectorConfig, probabilities
 from restore.inpainting.pipeline import Restorer
@@ -85,26 +86,50 @@ def test_a_detector_shared_by_reader_threads_runs_in_bfloat16_in_each():
     assert np.abs(prob - plain).max() < 0.05
 
 
-def test_restore_run_says_its_precision_and_refuses_an_unknown_one(tmp_path, model_dir):
+def test_restore_run_runs_its_networks_in_the_precision_asked_and_refuses_an_unknown_one(tmp_path, model_dir,
+                                                                                         monkeypatch):
     write_photo(tmp_path / "in" / "a.png", 80, 100)
     write_mask(tmp_path / "m" / "a.png", 80, 100)
+    from restore.inpainting.texture import TextureConfig, TextureNet
+
+    hub.save_pretrained(DamageDetector(DetectorConfig(widths=(4, 8, 8))).eval(), tmp_path / "detector")
+    hub.save_pretrained(TextureNet(TextureConfig(width=8, dilations=(1,), margin=8, tile=64)).eval(), tmp_path / "texture")
+    seen = []  # the precision each Restorer's networks were given, as the run built them
+    plain_init = Restorer.__init__
+
+    def init(self, *args, **kwargs):
+        plain_init(self, *args, **kwargs)
+        seen.append((precision.of(self.model), self.texture and precision.of(self.texture)))
+
+    monkeypatch.setattr(Restorer, "__init__", init)
     r = CliRunner().invoke(main, ["run", str(tmp_path / "in"), "--masks", str(tmp_path / "m"), "-o",
-                                  str(tmp_path / "out"), "--model", str(model_dir), "--precision", "bfloat16"])
+                                  str(tmp_path / "out"), "--model", str(model_dir), "--precision", "bfloat16",
+                                  "--texture", str(tmp_path / "texture"), "--detect-damage", "--damage-model",
+                                  str(tmp_path / "detector")])
     assert r.exit_code == 0, r.output
+    assert seen == [("bfloat16", "bfloat16")]
     assert "on cpu in bfloat16" in r.output
+    assert re.search(r"damage detector \S+ \(.*\) on cpu in bfloat16", r.output)  # said of the detector itself
     r = CliRunner().invoke(main, ["run", str(tmp_path / "in"), "--masks", str(tmp_path / "m"), "-o",
                                   str(tmp_path / "out2"), "--model", str(model_dir), "--precision", "half"])
     assert r.exit_code == 2 and "'half' is not one of 'auto', 'float32', 'bfloat16'" in r.output
     assert not (tmp_path / "out2").exists()
 
 
-def test_the_api_takes_a_precision_and_refuses_an_unknown_one(model_dir):
+def test_the_api_runs_its_networks_in_the_precision_asked_and_refuses_an_unknown_one(model_dir, tmp_path):
     from restore import detect_damage, inpaint
+    from restore.api import _detector, _restorer
 
     rgb = smooth_photo(64, 80)
     mask = rect_mask(64, 80, [(10, 10, 30, 40)])
-    out = inpaint(rgb, mask, model=str(model_dir), device="cpu", precision="float32")
+    out = inpaint(rgb, mask, model=str(model_dir), device="cpu", precision="bfloat16")
     assert np.array_equal(out[~mask], rgb[~mask])
+    cached = _restorer(str(model_dir), "cpu", None, None, None, None, 0.0, None, None, "bfloat16")
+    assert precision.of(cached.model) == "bfloat16"
+    hub.save_pretrained(DamageDetector(DetectorConfig(widths=(4, 8, 8))).eval(), tmp_path / "detector")
+    found = detect_damage(rgb, model=str(tmp_path / "detector"), device="cpu", precision="bfloat16")
+    assert found.shape == mask.shape
+    assert precision.of(_detector(str(tmp_path / "detector"), "cpu", "bfloat16")[0]) == "bfloat16"
     with pytest.raises(ValueError, match="precision 'half'"):
         inpaint(rgb, mask, model=str(model_dir), device="cpu", precision="half")
     with pytest.raises(ValueError, match="precision 'half'"):

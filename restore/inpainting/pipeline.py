@@ -111,10 +111,18 @@ class Restorer:
         self.texture = texture.to(self.device).eval() if texture is not None else None
         if self.texture is not None and self.device.type == "cpu":  # as above: ~25 % faster on a blob's region
             self.texture = self.texture.to(memory_format=torch.channels_last)
-        self.precision = arithmetic.resolve(precision, self.device)
+        chosen = arithmetic.resolve(precision, self.device)
         for net in (self.model, self.texture):
             if net is not None:
-                arithmetic.apply(net, self.precision)
+                arithmetic.apply(net, chosen)
+
+    @property
+    def precision(self) -> str:
+        """The arithmetic the model runs in now: set on the model itself, so a later Restorer of the same model
+        with another precision changes this one's too (restore/precision.py)."""
+        from .. import precision as arithmetic
+
+        return arithmetic.of(self.model)
 
     def infer(self, images: np.ndarray, masks: np.ndarray, with_coarse: bool = False, paste: bool = True):
         """64x64 batches: uint8 (N,64,64,3) + bool (N,64,64) -> uint8 refined (and coarse) outputs.
