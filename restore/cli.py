@@ -289,19 +289,15 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise click.ClickException(f"{output}: cannot create the output folder ({e.strerror})") from None
-    if smooth_thin is None:
-        from .inpainting.thin import DAMAGE_THIN_PX
+    options = {"batch_size": batch_size, "context": context, "mirror": mirror, "tile_thin": tile_thin,
+               "blend_thin": blend_thin}
+    if detect_damage:  # filled as restore/damage/fill.py says, the user's --smooth-thin, --detail and --texture first
+        from .damage.fill import FILL
 
-        smooth_thin = DAMAGE_THIN_PX if detect_damage else 0.0
-    texture = hub.texture_spec(texture)
-    if texture is None and detect_damage:
-        texture = ""
-    if detail is None and detect_damage:
-        # Damage wider than --smooth-thin (creases, worn edges, large specks) is filled as closely without the
-        # borrowed detail, in about half the fill time (docs/damage.md).
-        detail = False
-    restorer = Restorer(net, dev, batch_size, context, detail, mirror, tile_thin, smooth_thin,
-                        hub.load_texture(net, texture, dev), blend_thin, precision)
+        restorer = FILL.given(smooth_thin, detail, texture).restorer(net, dev, precision, **options)
+    else:
+        restorer = Restorer(net, dev, detail=detail, smooth_thin=smooth_thin or 0.0,
+                            texture=hub.load_texture(net, texture, dev), precision=precision, **options)
     runner = Runner(restorer, seed, overwrite, strict_masks, holes,
                     photos_per_batch=batch_size, dilate=dilate, jpeg_quality=jpeg_quality, detector=detector, device=dev)
     counts = {"restored": 0, "skipped": 0, "failed": 0}
@@ -650,10 +646,9 @@ def _bench_damage(dataset, photos, data_dir, split, n, seed, damage_model, lp, l
     from tqdm import tqdm
 
     from .damage.detector import read
+    from .damage.fill import FILL
     from .eval import damage
     from .eval.classical import have_opencv, telea_one
-    from .inpainting.pipeline import Restorer
-    from .inpainting.thin import DAMAGE_THIN_PX
 
     t0 = time.perf_counter()
     if photos is not None:
@@ -671,9 +666,7 @@ def _bench_damage(dataset, photos, data_dir, split, n, seed, damage_model, lp, l
     model = model or _default_bench_model(dataset if photos is None else None)
     net, dev = _load_model(model, device, threads, precision)
     detector = _load_detector(damage_model, dev, threshold=threshold, precision=precision)
-    # As restore run --detect-damage fills, unless --smooth-thin says otherwise.
-    restorer = Restorer(net, dev, detail=False, smooth_thin=DAMAGE_THIN_PX if smooth_thin is None else smooth_thin,
-                        precision=precision)
+    restorer = FILL.given(smooth_thin).restorer(net, dev, precision)  # as restore run --detect-damage fills
     if lp is None:
         click.echo(f"note: LPIPS left out: {lp_note}", err=True)
     classical_fill = telea_one if classical and have_opencv() else None

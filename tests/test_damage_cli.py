@@ -143,6 +143,43 @@ def test_detected_damage_is_filled_without_the_borrowed_detail_unless_asked(tmp_
     assert outs["default"] == outs["none"] and outs["default"] != outs["detail"]
 
 
+def test_damage_fill_takes_the_users_settings_first():
+    from restore.damage.fill import FILL, DamageFill
+    from restore.inpainting.thin import DAMAGE_THIN_PX
+
+    assert FILL == DamageFill(DAMAGE_THIN_PX, False, "")
+    assert FILL.given() == FILL
+    assert FILL.given(smooth_thin=0, detail=True, texture="texture") == DamageFill(0.0, True, "texture")
+    assert FILL.given(texture="none") == FILL.given(texture="off") == FILL  # as --texture spells none
+
+
+def test_run_and_bench_fill_detected_damage_as_fill_py_says(tmp_path, monkeypatch, detectors):
+    """restore run --detect-damage and restore bench --damage take their fill from restore/damage/fill.py, one place."""
+    from dataclasses import replace
+
+    from restore.damage import fill
+
+    from .conftest import tiny_model
+
+    model = tiny_model()
+    model.cfg = replace(model.cfg, detail=True)  # a copy: the tiny models share one config
+    model_dir = tmp_path / "model"
+    hub.save_pretrained(model, model_dir)
+    photos = tmp_path / "photos"
+    write_photo(photos / "a.png", 150, 200)
+    write_mask(tmp_path / "masks" / "a.png", 150, 200, box=(60, 40, 110, 80))
+    args = ("run", photos, "--masks", tmp_path / "masks", "--model", model_dir, "--detect-damage", "--damage-model",
+            detectors / "none")
+    assert run(*args, "-o", tmp_path / "asked", "--detail").exit_code == 0
+    monkeypatch.setattr(fill, "FILL", replace(fill.FILL, detail=True, smooth_thin=3.0))
+    assert run(*args, "-o", tmp_path / "changed").exit_code == 0
+    assert (tmp_path / "changed" / "a.png").read_bytes() == (tmp_path / "asked" / "a.png").read_bytes()
+    res = run("bench", "--damage", "--photos", photos, "--model", model_dir, "--damage-model", detectors / "none",
+              "--no-classical", "-o", tmp_path / "bench")
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "bench" / "summary.json").read_text())["meta"]["smooth_thin"] == 3.0
+
+
 def test_detect_side_reads_a_large_photo_from_a_smaller_copy(tmp_path, model_dir, detectors):
     """--detect-side PX (restore run and restore masks) and max_side= (restore.detect_damage) read a photo longer
     than PX from a copy brought down to PX; the same masks by every route, and others than at the photo's own size."""

@@ -246,14 +246,13 @@ def score_release(folder: Path, data_dir: Path | None = None, n: int | None = No
     """The protocol's tables for a detector folder, filling with the default inpainting model (for its card)."""
     from restore import hub
     from restore.damage.detector import read
-    from restore.inpainting.pipeline import Restorer
-    from restore.inpainting.thin import DAMAGE_THIN_PX
+    from restore.damage.fill import FILL
 
     from .lpips import LpipsError, load
 
     detector = hub.load_pretrained(folder)
     # As restore run --detect-damage fills; in float32, so that a card's figures do not hang on the CPU that made them.
-    restorer = Restorer(hub.load(hub.DEFAULT_MODEL)[0], "cpu", detail=False, smooth_thin=DAMAGE_THIN_PX, precision="float32")
+    restorer = FILL.restorer(hub.load(hub.DEFAULT_MODEL)[0], "cpu", precision="float32")
     try:
         lp = load()
     except LpipsError:
