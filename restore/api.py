@@ -31,7 +31,7 @@ from . import hub
 from .inpainting.pipeline import Restorer
 from .inpainting.tone import luma
 from .io.masks import MaskError, mask_from_image
-from .io.photos import PhotoError, merge_into, photo_rgb
+from .io.photos import PhotoError, eight_bits, from_eight_bits, merge_into, photo_rgb, white_level
 from .precision import check as check_precision
 
 
@@ -76,13 +76,12 @@ def inpaint(image, mask, model: str = hub.DEFAULT_MODEL, device: str = "auto", *
         return out
     arr = np.asarray(image)
     # 16 bits: the networks see an 8-bit view, the fill is scaled back up, known pixels keep all 16.
-    deep = arr.dtype == np.uint16
-    view = _eight_bits(arr) if deep else arr
+    white = _white(arr)
+    view = eight_bits(_samples(arr), white) if white else arr
     rgb = np.repeat(view[..., None], 3, axis=2) if arr.ndim == 2 else view[..., :3]
     filled = restorer.restore(np.ascontiguousarray(rgb), holes)
-    fill = (luma(filled[holes]) if arr.ndim == 2 else filled[holes]).astype(arr.dtype)
-    if deep:
-        fill *= 257
+    fill = luma(filled[holes]) if arr.ndim == 2 else filled[holes]
+    fill = from_eight_bits(fill, white, arr.dtype) if white else fill.astype(arr.dtype)
     out = arr.copy()
     if arr.ndim == 2:
         out[holes] = fill
@@ -91,12 +90,15 @@ def inpaint(image, mask, model: str = hub.DEFAULT_MODEL, device: str = "auto", *
     return out
 
 
-def _eight_bits(arr: np.ndarray) -> np.ndarray:
-    """The 8-bit view of a uint16 image that the networks see, as `restore run` reads the same pixels from a file: a
-    16-bit gray file (Pillow's I;16) rounded from 0-65535 to 0-255, a 16-bit colour one by its high bytes."""
-    if arr.ndim == 2:
-        return np.clip(np.rint(arr / 257.0), 0, 255).astype(np.uint8)
-    return (arr >> 8).astype(np.uint8)
+def _samples(arr: np.ndarray) -> np.ndarray:
+    """A gray (H, W) image itself, a colour one's colour channels (not alpha)."""
+    return arr if arr.ndim == 2 else arr[..., :3]
+
+
+def _white(arr: np.ndarray) -> int | None:
+    """The white of a uint16 image's samples, as `restore run` takes it from a 16-bit file
+    (restore.io.photos.white_level); None for 8 bits."""
+    return white_level(_samples(arr)) if arr.dtype == np.uint16 else None
 
 
 def _size(image) -> tuple[int, int]:
@@ -159,7 +161,8 @@ def detect_damage(image, model: str = hub.DEFAULT_DETECTOR, device: str = "auto"
         rgb = photo_rgb(image)
     else:
         arr = np.asarray(image)
-        view = _eight_bits(arr) if arr.dtype == np.uint16 else arr
+        white = _white(arr)
+        view = eight_bits(_samples(arr), white) if white else arr
         rgb = np.repeat(view[..., None], 3, axis=2) if arr.ndim == 2 else view[..., :3]
     net, dev = _detector(model, device, precision)
     return detect(net, np.ascontiguousarray(rgb), dev, max_side, threshold, enlarge)

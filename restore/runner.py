@@ -26,7 +26,7 @@ from .io.depth16 import deep_bytes, stored, upright
 from .io.files import index_masks, mask_key
 from .io.masks import MaskError, check_size, decode_mask, save_mask, scaled
 from .io.metadata import read_carried
-from .io.photos import PhotoError, merge_into, photo_rgb
+from .io.photos import PhotoError, deep_view, from_eight_bits, merge_into, photo_rgb
 
 
 @dataclass
@@ -151,6 +151,7 @@ class _Loaded:
     outcome: Outcome | None = None  # set when the job ends before inference
     deep: np.ndarray | None = None  # a 16-bit colour photo's pixels, uint16 (H, W, C), upright
     orientation: int = 1  # its EXIF orientation: how to store them back
+    white: int = 65535  # the white of its samples (photos.white_level)
 
 
 class Runner:
@@ -217,10 +218,12 @@ class Runner:
         info: list[str] = []
         try:
             src, im, fmt, notes, pixels16 = decode_photo(job.photo)
-            rgb = photo_rgb(im)
-            if pixels16 is not None:
+            if pixels16 is None:
+                rgb = photo_rgb(im)
+            else:  # the view at the white of its samples (a 12-bit scan's is 4095), as decode.read_view sees it
                 item.orientation = src.getexif().get(0x0112, 1)
                 item.deep = upright(pixels16, item.orientation)
+                rgb, item.white = deep_view(item.deep)
             h, w = rgb.shape[:2]
             if self.detector is not None:  # the damage found, and the holes of the photo's mask when it has one
                 from .damage.detector import detect
@@ -271,9 +274,9 @@ class Runner:
                 view = item.rgb
             elif item.deep is not None:  # 16 bits a channel: the fill scaled up to them, the rest as it was
                 deep = item.deep.copy()
-                deep[item.mask, :3] = restored[item.mask].astype(np.uint16) * 257
+                deep[item.mask, :3] = from_eight_bits(restored[item.mask], item.white, np.uint16)
                 atomic_write_bytes(job.out, deep_bytes(job.photo, item.fmt, stored(deep, item.orientation)))
-                view = restored  # its high bytes: the photo's 8-bit view, the fill in the hole
+                view = restored  # the photo's 8-bit view, the fill in the hole
             else:
                 out = merge_into(item.image, restored, item.mask)
                 atomic_save(out, job.out, format=item.fmt, **item.save_params)

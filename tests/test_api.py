@@ -54,8 +54,8 @@ def test_a_16_bit_array_keeps_its_16_bits_outside_the_hole(inpaint, channels):
     fill = out[m] if channels == 0 else out[m, :3]
     assert (fill % 257 == 0).all() and not np.array_equal(fill, image[m] if channels == 0 else image[m, :3])
     # the fill is the one the 8-bit view of the image gets, scaled up; that view is the one restore run reads from
-    # a file with these pixels: a 16-bit gray one (Pillow's I;16) rounded to 0-255, a colour one by its high bytes
-    view = np.rint(image / 257).astype(np.uint8) if channels == 0 else (image >> 8).astype(np.uint8)
+    # a file with these pixels (16-bit samples that need all 16 bits: rounded from 0-65535 to 0-255)
+    view = np.rint((image if channels == 0 else image[..., :3]) / 257).astype(np.uint8)
     eight = inpaint(view, m)
     assert np.array_equal(fill // 257, eight[m] if channels == 0 else eight[m, :3])
     if channels == 0:
@@ -99,3 +99,15 @@ def test_import_restore_stays_light():
 
     with pytest.raises(AttributeError):
         restore.no_such_thing  # noqa: B018
+
+
+def test_a_dark_16_bit_array_is_seen_as_a_16_bit_file_with_the_same_pixels_is(inpaint):
+    """A uint16 array whose samples fit 8 bits is seen as they are, as restore run reads a 16-bit gray file (Pillow's
+    I;16) holding them: not divided by 257 into black, and filled within their range."""
+    y, x = np.mgrid[0:60, 0:70]
+    gray = (20 + (x + y) // 6).astype(np.uint16)  # 20-41
+    m = rect_mask(60, 70, [(15, 20, 40, 50)])
+    out = inpaint(gray, m)
+    via_pil = np.asarray(inpaint(Image.fromarray(gray), m))
+    assert np.array_equal(out, via_pil)
+    assert out[m].max() <= 255 and np.array_equal(out[m], inpaint(gray.astype(np.uint8), m)[m])

@@ -269,3 +269,61 @@ def test_a_png_that_does_not_match_the_pixels_is_not_written(tmp_path):
         deep_png_bytes(tmp_path / "a.png", deep_photo(12, 10, 3))
     with pytest.raises(PhotoError, match="does not match"):
         deep_png_bytes(tmp_path / "a.png", deep_photo(10, 12, 4))
+
+
+def twelve_bit_levels(fill: np.ndarray) -> bool:
+    """Whether every value is an 8-bit level brought to a white of 4095."""
+    return bool(np.isin(fill, np.rint(np.arange(256) * 4095 / 255).astype(np.uint16)).all())
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_a_scan_of_12_bits_in_a_16_bit_file_is_seen_and_filled_at_12_bits(tmp_path, model_dir, channels):
+    """Scanners write 12-bit samples into 16-bit files. Taken as 16 bits, such a scan is near black: the networks saw
+    levels 0-16 and the fill came back as a few flat steps of 257. It is seen with 4095 as its white, the fill comes
+    back in steps of 4095/255, and restore run, the commands that only read photos and restore.inpaint see it alike."""
+    from restore import inpaint
+    from restore.io.decode import read_view
+
+    h, w = 40, 52
+    pixels = (deep_photo(h, w, 3) >> 4).astype(np.uint16)  # 0-4095
+    src = tmp_path / "photos" / "scan.png"
+    if channels == 1:
+        src.parent.mkdir(parents=True)
+        Image.fromarray(pixels[..., 1]).save(src)  # I;16
+    else:
+        write_png16(src, pixels)
+    m = hole(h, w)
+    (tmp_path / "masks").mkdir()
+    Image.fromarray(m.astype(np.uint8) * 255).save(tmp_path / "masks" / "scan.png")
+    res = run(tmp_path, model_dir)
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "out" / "scan.png"
+    got = np.asarray(Image.open(out)) if channels == 1 else read_png16(out)
+    want = pixels[..., 1] if channels == 1 else pixels
+    assert np.array_equal(got[~m], want[~m])
+    fill = got[m]
+    assert twelve_bit_levels(fill) and len(np.unique(fill)) > 17
+    assert read_view(src).max() > 128  # not black
+    np.testing.assert_array_equal(got, inpaint(want, m, model=str(model_dir), device="cpu"))
+
+
+def test_a_planar_16_bit_tiff_is_refused_not_read_as_8_bit_noise(tmp_path, model_dir):
+    """Pillow unpacks a 16-bit TIFF stored channel by channel a byte at a time: stripes, which were written back as an
+    8-bit TIFF. It is refused with the fix, by restore run and by the commands that only read photos."""
+    tifffile = pytest.importorskip("tifffile")
+    from restore.io.decode import read_view
+    from restore.io.photos import PhotoError
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    tifffile.imwrite(photos / "planar.tif", np.moveaxis(deep_photo(20, 24, 3), -1, 0), photometric="rgb",
+                     planarconfig="separate")
+    tifffile.imwrite(photos / "planar8.tif", np.moveaxis(smooth_photo(20, 24), -1, 0), photometric="rgb",
+                     planarconfig="separate")  # 8 bits: Pillow reads it whole
+    res = CliRunner().invoke(main, ["run", str(photos), "-o", str(tmp_path / "out"), "--model", str(model_dir)])
+    assert res.exit_code == 1
+    assert res.stdout.strip().splitlines()[-1] == "1 restored, 0 skipped, 1 failed"
+    assert "planar.tif: a 16-bit RGB TIFF stored channel by channel (planar)" in res.stderr
+    assert not (tmp_path / "out" / "planar.tif").exists()
+    with pytest.raises(PhotoError, match="planar"):
+        read_view(photos / "planar.tif")

@@ -217,3 +217,55 @@ def test_jpeg_keeps_its_tables_and_subsampling(tmp_path, model_dir, subsampling)
     moved_q95 = np.abs(np.asarray(q95).astype(int) - a)[far].mean()
     assert moved_keep < 0.25 * moved_q95 and moved_keep < 0.2
     assert (photos / "x.jpg").stat().st_size * 1.1 > (tmp_path / "keep" / "x.jpg").stat().st_size
+
+
+def _run(tmp_path, model_dir, photos, h, w):
+    write_mask(tmp_path / "m.png", h, w)
+    res = CliRunner().invoke(main, ["run", str(photos), "--masks", str(tmp_path / "m.png"), "-o", str(tmp_path / "o"),
+                                    "--model", str(model_dir)])
+    assert res.exit_code == 0, res.output
+    return np.asarray(Image.open(tmp_path / "m.png")) > 127
+
+
+def test_a_jpeg_without_a_resolution_gets_none(tmp_path, model_dir):
+    """Pillow says 72 dpi of a JPEG whose JFIF gives only an aspect ratio and whose EXIF has no resolution; the output
+    must not state one either. A resolution the JPEG does state (in its JFIF, or in its EXIF alone) is kept."""
+    photos = tmp_path / "p"
+    photos.mkdir()
+    exif = exif_with_artist()
+    Image.fromarray(smooth_photo(48, 64)).save(photos / "none.jpg", exif=exif.tobytes())
+    Image.fromarray(smooth_photo(48, 64)).save(photos / "jfif.jpg", exif=exif.tobytes(), dpi=(300, 300))
+    exif[0x011A], exif[0x011B], exif[0x0128] = 240.0, 240.0, 2
+    Image.fromarray(smooth_photo(48, 64)).save(photos / "exif.jpg", exif=exif.tobytes())
+    _run(tmp_path, model_dir, photos, 48, 64)
+    out = {n: Image.open(tmp_path / "o" / f"{n}.jpg").info for n in ("none", "jfif", "exif")}
+    assert out["none"].get("jfif_unit") == 0 and out["none"].get("jfif_density") == (1, 1)
+    assert out["jfif"]["dpi"] == (300, 300) and out["exif"]["dpi"] == (240, 240)
+
+
+def test_a_fax_compressed_tiff_keeps_its_compression(tmp_path, model_dir):
+    photos = tmp_path / "p"
+    photos.mkdir()
+    Image.fromarray(smooth_photo(48, 64)[..., 0] > 127).save(photos / "lineart.tif", compression="group4")
+    _run(tmp_path, model_dir, photos, 48, 64)
+    out = Image.open(tmp_path / "o" / "lineart.tif")
+    assert out.mode == "1" and out.info["compression"] == "group4"
+
+
+@pytest.mark.parametrize("ext", ["png", "gif"])
+def test_a_palette_fill_keeps_each_pixels_transparency(tmp_path, model_dir, ext):
+    """The fill of a palette photo takes the nearest entry as opaque as the pixel's own: a mid-gray transparent
+    entry, nearest to most fills, never turns opaque pixels see-through, and transparent pixels in the hole stay so."""
+    photos = tmp_path / "p"
+    photos.mkdir()
+    rgb = smooth_photo(48, 64)
+    index = np.where(rgb[..., 0] > 127, 2, 1).astype(np.uint8)
+    index[18:22, 24:30] = 0  # transparent, inside the hole of write_mask
+    im = Image.fromarray(index, "P")
+    im.putpalette([128, 128, 128, 0, 0, 0, 255, 255, 255] + [0, 0, 0] * 253)
+    im.save(photos / f"x.{ext}", transparency=0)
+    mask = _run(tmp_path, model_dir, photos, 48, 64)
+    assert mask[18:22, 24:30].all()
+    out = np.asarray(Image.open(tmp_path / "o" / f"x.{ext}"))
+    assert ((out == 0) == (index == 0)).all()
+    assert np.isin(out[mask & (index != 0)], [1, 2]).all()

@@ -153,10 +153,9 @@ def load_photos(files: list[str]) -> list[np.ndarray]:
     """Photos at their own size, upright, RGB uint8."""
     from tqdm import tqdm
 
-    from restore.io.decode import open_photo
-    from restore.io.photos import photo_rgb
+    from restore.io.decode import read_view
 
-    return [photo_rgb(open_photo(Path(f))[0]) for f in tqdm(files, desc="reading photos", unit="photo", leave=False)]
+    return [read_view(Path(f)) for f in tqdm(files, desc="reading photos", unit="photo", leave=False)]
 
 
 def fixed_val(images: np.ndarray, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

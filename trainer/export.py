@@ -126,11 +126,10 @@ def score_native(folder: Path, dataset: str, data_dir: Path | None, n: int | Non
     from restore.eval.datasets import dataset_splits
     from restore.hub import load_pretrained, load_texture
     from restore.inpainting.pipeline import Restorer
-    from restore.io.decode import open_photo
-    from restore.io.photos import photo_rgb
+    from restore.io.decode import read_view
 
     files = dataset_splits(dataset, data_dir)["val"][:n]
-    photos = [(f.name, photo_rgb(open_photo(f)[0])) for f in files]
+    photos = [(f.name, read_view(f)) for f in files]
     # The card's rows are the fast classical ones; restore bench --size native adds shiftmap and FSR
     # (tens of seconds a hole each on a large photo).
     model = load_pretrained(folder)

@@ -306,11 +306,10 @@ def score_card(folder: Path, cfg: TextureTrainConfig, data_dir: Path | None, n: 
     from restore.eval.lpips import load as load_lpips
     from restore.hub import load_pretrained
     from restore.inpainting.pipeline import Restorer
-    from restore.io.decode import open_photo
-    from restore.io.photos import photo_rgb
+    from restore.io.decode import read_view
 
     files = dataset_splits(cfg.dataset, data_dir)["val"][:n]
-    photos = [(f.name, photo_rgb(open_photo(f)[0])) for f in files]
+    photos = [(f.name, read_view(f)) for f in files]
     try:
         lp, note = load_lpips(cfg.perceptual_file or None), None
     except LpipsError as e:

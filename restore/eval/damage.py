@@ -235,11 +235,10 @@ def val_photos(dataset: str = "natural", data_dir: Path | None = None, n: int | 
                split: str = "val") -> list[tuple[str, np.ndarray]]:
     """The photos of a dataset's split (`val` unless told) at their own size, upright RGB."""
     from restore.eval.datasets import dataset_splits
-    from restore.io.decode import open_photo
-    from restore.io.photos import photo_rgb
+    from restore.io.decode import read_view
 
     files = dataset_splits(dataset, data_dir)[split][:n]
-    return [(f.name, photo_rgb(open_photo(f)[0])) for f in files]
+    return [(f.name, read_view(f)) for f in files]
 
 
 def score_release(folder: Path, data_dir: Path | None = None, n: int | None = None, dataset: str = "natural") -> str:

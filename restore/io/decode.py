@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from .depth16 import is_deep, rawmode, read_deep
+from .depth16 import check_decodable, is_deep, rawmode, read_deep, upright
 from .files import FORMATS
-from .photos import PhotoError
+from .photos import PhotoError, deep_view, photo_rgb
 
 _OPENING = threading.Lock()
 
@@ -23,10 +23,22 @@ def open_photo(path: Path) -> tuple[Image.Image, str, list[str]]:
     return upright, fmt, notes
 
 
-def decode_photo(path: Path, keep_depth: bool = True) -> tuple[Image.Image, Image.Image, str, list[str], np.ndarray | None]:
+def read_view(path: Path) -> np.ndarray:
+    """The 8-bit RGB view of a photo file that the networks and the detector see, upright, as `restore run` reads it:
+    a 16-bit colour file's from its full-depth samples at their white (photos.deep_view), so that a 12-bit scan is
+    not seen black. A deep file that restore run could not write back is seen through Pillow's decode."""
+    src, im, _, _, pixels16 = decode_photo(path, keep_depth=True, refuse=False)
+    if pixels16 is None:
+        return photo_rgb(im)
+    return deep_view(upright(pixels16, src.getexif().get(0x0112, 1)))[0]
+
+
+def decode_photo(path: Path, keep_depth: bool = True, refuse: bool = True
+                 ) -> tuple[Image.Image, Image.Image, str, list[str], np.ndarray | None]:
     """(the image as decoded, the same turned upright, its format, warnings, and for a 16-bit colour
     PNG or TIFF its uint16 pixels as stored: the decoded image holds only their high bytes). With
-    `keep_depth` (the photo will be written back), a deep colour file that cannot be is a PhotoError."""
+    `keep_depth` (the photo will be written back), a deep colour file that cannot be is a PhotoError, or without
+    `refuse` is read as Pillow decodes it (its pixels16 None)."""
     notes = []
     try:
         # Pillow warns of a decompression bomb as it opens the file; that warning is made an error here. The
@@ -42,7 +54,13 @@ def decode_photo(path: Path, keep_depth: bool = True) -> tuple[Image.Image, Imag
             notes.append(f"{path}: {im.n_frames} frames; only the first is restored")
             im.seek(0)
         raw = rawmode(im)
-        deep = keep_depth and is_deep(im, raw, path)
+        check_decodable(im, raw, path)
+        try:
+            deep = keep_depth and is_deep(im, raw, path)
+        except PhotoError:
+            if refuse:
+                raise
+            deep = False
         im.load()
         pixels16 = read_deep(path, np.asarray(im)) if deep else None
     except PhotoError:
@@ -51,7 +69,7 @@ def decode_photo(path: Path, keep_depth: bool = True) -> tuple[Image.Image, Imag
         raise PhotoError(f"{path}: too many pixels for a safe decode (Pillow's limit is {Image.MAX_IMAGE_PIXELS:,}); "
                          "downscale the photo first") from None
     except Exception as e:  # noqa: BLE001 - a damaged file makes Pillow's decoders raise almost anything
-        raise PhotoError(f"{path}: cannot read image ({first_line(e)})") from None
+        raise PhotoError(f"{path}: {unreadable(path, e)}") from None
     try:
         upright = ImageOps.exif_transpose(im)
     except Exception as e:  # noqa: BLE001 - a damaged EXIF block; the pixels themselves decoded
@@ -59,6 +77,22 @@ def decode_photo(path: Path, keep_depth: bool = True) -> tuple[Image.Image, Imag
                      "without turning it upright")
         upright = im
     return im, upright, fmt, notes, pixels16
+
+
+def unreadable(path: Path, e: BaseException) -> str:
+    """Why `path` could not be decoded and what to do, for a one-line error (never Pillow's name for the buffer a TIFF
+    was read from)."""
+    try:
+        empty = path.stat().st_size == 0
+    except OSError:
+        empty = False
+    if empty:
+        return "cannot read image (the file is empty); restore it from a backup, or take it out of the folder"
+    if isinstance(e, Image.UnidentifiedImageError):
+        return ("cannot read image (not a picture Pillow recognises: damaged, or not the format its name says); open "
+                "it in an image editor and save it again as JPEG, PNG or TIFF")
+    return (f"cannot read image ({first_line(e)}); it may be damaged or cut short: open it in an image editor and save "
+            "it again")
 
 
 def first_line(e: BaseException) -> str:

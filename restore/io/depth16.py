@@ -41,6 +41,19 @@ def rawmode(im: Image.Image) -> str | None:
     return args if isinstance(args, str) else (args[0] if args and isinstance(args[0], str) else None)
 
 
+def check_decodable(im: Image.Image, raw: str | None, path: Path) -> None:
+    """A PhotoError for a TIFF of more than 8 bits a sample that Pillow would decode as 8-bit garbage: one stored
+    channel by channel (planar), whose samples it unpacks a byte at a time."""
+    if im.format != "TIFF" or im.mode.startswith("I") or im.mode == "F" or (raw and SAMPLES16.match(raw)):
+        return
+    bits = im.tag_v2.get(258, (1,))
+    bits = bits if isinstance(bits, tuple) else (bits,)
+    if max(bits) > 8:
+        planar = " stored channel by channel (planar)" if im.tag_v2.get(284, 1) == 2 else ""
+        raise PhotoError(f"{path}: a {max(bits)}-bit {im.mode} TIFF{planar}, which restore cannot read at full depth; "
+                         "save it with its channels interleaved (contiguous, uncompressed), or as a 16-bit PNG, first")
+
+
 def is_deep(im: Image.Image, raw: str | None, path: Path) -> bool:
     """Whether `im` is a 16-bit colour PNG or TIFF this module keeps at 16 bits; a PhotoError for
     deep colour files that would lose bits."""

@@ -44,7 +44,8 @@ TIFF_TAGS = (
     34377,  # Photoshop image resources
 )
 TIFF_SUB_IFDS = (0x8769, 0x8825)  # Exif, GPS
-TIFF_COMPRESSIONS = {"tiff_lzw", "tiff_adobe_deflate", "packbits", "jpeg", "webp", "tiff_deflate", "tiff_jpeg"}
+TIFF_COMPRESSIONS = {"tiff_lzw", "tiff_adobe_deflate", "packbits", "jpeg", "webp", "tiff_deflate", "tiff_jpeg",
+                     "group3", "group4"}  # the last two: CCITT fax, bilevel (mode 1) images only, as they came in
 
 
 def png_chunks(path: Path) -> list[tuple[bytes, bytes]]:
@@ -121,6 +122,19 @@ def _tiff_params(src: Image.Image, upright: Image.Image, path: Path) -> tuple[di
     return params, notes
 
 
+def _jpeg_states_dpi(info: dict) -> bool:
+    """Whether a JPEG's dpi is its own: in its JFIF header (in inches or cm), or in its EXIF. Pillow says 72 dpi of a
+    JPEG whose JFIF gives only an aspect ratio and whose EXIF has no resolution; written back, that would be new."""
+    if info.get("jfif_unit") in (1, 2):
+        return True
+    try:
+        exif = Image.Exif()
+        exif.load(info.get("exif") or b"")
+        return 0x011A in exif  # XResolution
+    except Exception:  # noqa: BLE001 - a damaged EXIF block states nothing
+        return False
+
+
 def read_carried(src: Image.Image, upright: Image.Image, path: Path, fmt: str,
                  jpeg_quality: int | None = None) -> tuple[dict, list[str]]:
     """Keyword arguments of `Image.save` that give an output of format `fmt` what `src` (the input
@@ -136,7 +150,7 @@ def read_carried(src: Image.Image, upright: Image.Image, path: Path, fmt: str,
         params["exif"] = info["exif"]
     if fmt in ("JPEG", "WEBP") and info.get("xmp"):
         params["xmp"] = info["xmp"]
-    if fmt in ("JPEG", "PNG", "BMP") and "dpi" in info:
+    if fmt in ("JPEG", "PNG", "BMP") and "dpi" in info and (fmt != "JPEG" or _jpeg_states_dpi(info)):
         params["dpi"] = info["dpi"]
     if fmt in ("JPEG", "GIF") and info.get("comment"):
         params["comment"] = info["comment"]

@@ -12,18 +12,80 @@ class PhotoError(ValueError):
 
 
 SUPPORTED_MODES = {"RGB", "RGBA", "L", "LA", "P", "I;16", "I;16L", "I;16B", "I", "CMYK", "1", "F"}
+WIDE = ("I;16", "I;16L", "I;16B", "I", "F")  # gray modes of more than 8 bits, seen through an 8-bit view
+BITS = (8, 10, 12, 14, 16)  # the depths integer samples are taken to have, the fewest that hold them
+
+
+def white_level(samples: np.ndarray) -> int:
+    """The white of integer samples held in 16 bits: 2**k - 1 for the fewest bits k of 8, 10, 12, 14 and 16 that
+    hold the largest sample. Scanners write 10-, 12- and 14-bit data into 16-bit files; taken as 16 bits, such a
+    scan is near black to the networks, and their fill, brought back from its 8-bit view, a few flat levels."""
+    top = int(samples.max()) if samples.size else 0
+    return next((2**k - 1 for k in BITS if top < 2**k), 2**16 - 1)
+
+
+def eight_bits(samples: np.ndarray, white: float) -> np.ndarray:
+    """uint8 view of samples whose white is `white`."""
+    return np.clip(np.rint(samples.astype(np.float64) * (255.0 / white)), 0, 255).astype(np.uint8)
+
+
+def from_eight_bits(values: np.ndarray, white: float, dtype) -> np.ndarray:
+    """uint8 values of a view brought back to samples whose white is `white`, of `dtype`."""
+    scaled = values.astype(np.float64) * (white / 255.0)
+    return scaled.astype(dtype) if np.dtype(dtype).kind == "f" else np.rint(scaled).astype(dtype)
+
+
+def deep_view(samples: np.ndarray) -> tuple[np.ndarray, int]:
+    """The 8-bit RGB view of a 16-bit colour photo's samples (H, W, 3 or 4), and their white (alpha aside)."""
+    white = white_level(samples[..., :3])
+    return eight_bits(samples[..., :3], white), white
+
+
+def _gray_white(im: Image.Image, a: np.ndarray) -> float:
+    if im.mode == "F":
+        return 1.0 if a.max() <= 1 else 255.0
+    return float(white_level(a))
 
 
 def photo_rgb(im: Image.Image) -> np.ndarray:
-    """The 8-bit RGB view of a photo that the networks see."""
+    """The 8-bit RGB view of a photo that the networks see (a gray photo of more than 8 bits at its white_level)."""
     if im.mode not in SUPPORTED_MODES:
         raise PhotoError(f"unsupported image mode {im.mode}; convert the photo to RGB first")
-    if im.mode in ("I;16", "I;16L", "I;16B", "I", "F"):
-        a = np.asarray(im).astype(np.float64)
-        top = 65535.0 if im.mode != "F" and a.max() > 255 else (1.0 if im.mode == "F" and a.max() <= 1 else 255.0)
-        g = np.clip(np.rint(a / top * 255), 0, 255).astype(np.uint8)
+    if im.mode in WIDE:
+        a = np.asarray(im)
+        g = eight_bits(a, _gray_white(im, a))
         return np.repeat(g[..., None], 3, axis=2)
     return np.asarray(im.convert("RGB"))
+
+
+def palette_alpha(im: Image.Image) -> np.ndarray:
+    """The opacity (0-255) of each of a palette image's 256 entries, from its transparency (one index, or a PNG's
+    tRNS table)."""
+    alpha = np.full(256, 255, np.int32)
+    t = im.info.get("transparency")
+    if isinstance(t, int) and 0 <= t < 256:
+        alpha[t] = 0
+    elif isinstance(t, bytes):
+        alpha[: len(t)] = np.frombuffer(t, np.uint8)[:256]
+    return alpha
+
+
+def palette_indices(im: Image.Image, colours: np.ndarray, was: np.ndarray) -> np.ndarray:
+    """For each uint8 RGB colour (N, 3), the nearest entry of `im`'s palette among those as opaque as the entry the
+    pixel had (`was`, N indices): a fill takes a pixel's colour and keeps its transparency, as in an RGBA photo, and an
+    opaque pixel never turns into the transparent entry whose colour happens to be nearest."""
+    entries = np.asarray(im.getpalette() or [], np.int32).reshape(-1, 3)
+    alpha = palette_alpha(im)[: len(entries)]
+    out = np.empty(len(colours), np.uint8)
+    colours = colours.astype(np.int32)
+    own = alpha[np.minimum(was, len(entries) - 1)]  # each pixel's opacity as it was
+    for a in np.unique(own):
+        rows, choices = np.flatnonzero(own == a), np.flatnonzero(alpha == a)
+        for start in range(0, len(rows), 4096):  # (4096, entries) distances at a time
+            part = rows[start : start + 4096]
+            d = ((colours[part, None, :] - entries[None, choices, :]) ** 2).sum(-1)
+            out[part] = choices[d.argmin(1)]
+    return out
 
 
 def merge_into(im: Image.Image, restored_rgb: np.ndarray, mask: np.ndarray) -> Image.Image:
@@ -40,16 +102,14 @@ def merge_into(im: Image.Image, restored_rgb: np.ndarray, mask: np.ndarray) -> I
         else:
             orig[mask, 0] = gray[mask]
     elif mode == "P":
-        orig[mask] = np.asarray(filled.quantize(palette=im, dither=Image.Dither.NONE))[mask]
+        orig[mask] = palette_indices(im, restored_rgb[mask], orig[mask])
     elif mode == "CMYK":
         orig[mask] = np.asarray(filled.convert("CMYK"))[mask]
     elif mode == "1":
         orig[mask] = np.asarray(filled.convert("L"))[mask] > 127
-    else:  # 16-bit, 32-bit integer and float grayscale: scale the 8-bit answer back to the photo's range
-        gray = np.asarray(filled.convert("L")).astype(np.float64)
-        a = np.asarray(im)
-        top = 65535.0 if mode != "F" and a.max() > 255 else (1.0 if mode == "F" and a.max() <= 1 else 255.0)
-        orig[mask] = np.rint(gray[mask] / 255 * top).astype(orig.dtype) if mode != "F" else (gray[mask] / 255 * top)
+    else:  # 16-bit, 32-bit integer and float grayscale: the 8-bit answer brought back to the photo's range
+        gray = np.asarray(filled.convert("L"))
+        orig[mask] = from_eight_bits(gray[mask], _gray_white(im, orig), orig.dtype)
     if mode in ("P", "CMYK"):  # arrays alone would read as L / RGBA
         out = Image.frombytes(mode, im.size, np.ascontiguousarray(orig).tobytes())
     else:
