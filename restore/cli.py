@@ -79,7 +79,7 @@ _DETECT_ENLARGE = click.option(
     help="with --detect-damage: also read a copy X times larger and average it in, where faint scratches and small "
          "specks are larger; 0 leaves it out, for about 1.9 times faster detection of photos up to 1024 px (of "
          "larger ones only the 1024-px copy is enlarged, a small part of the work) and less found (README's Old "
-         "photos)  [default: the detector's own, config.json's enlarge: 1.5 for damage]")
+         "photos); 0, or above 1 up to 4  [default: the detector's own, config.json's enlarge: 1.5 for damage]")
 
 
 _DAMAGE_THRESHOLD = click.option(  # not FloatRange: it lets nan through
@@ -160,6 +160,23 @@ def _load_model(model: str, device: str, threads: int | None, precision: str = "
     return net, dev
 
 
+def _named(paths: list[Path]) -> str:
+    return ", ".join(str(p) for p in paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+
+
+def _say_what_was_left(unreadable: list[Path], passed_over: list[Path], done: str) -> None:
+    """The warning for image files restore does not read, and the note for its own masks and figures beside their
+    photos, found in the folders given (find_photos)."""
+    if unreadable:
+        kinds = " ".join(sorted({p.suffix.lower() for p in unreadable}))
+        click.echo(f"warning: {len(unreadable)} file{'s' if len(unreadable) > 1 else ''} not {done}: restore does not "
+                   f"read {kinds} ({_named(unreadable)}); convert them to JPEG, PNG or TIFF", err=True)
+    if passed_over:
+        click.echo(f"note: {len(passed_over)} file{'s' if len(passed_over) > 1 else ''} passed over as masks or figures "
+                   f"that restore writes beside a photo, their photo being there ({_named(passed_over)}); name a file "
+                   "itself to take it as a photo", err=True)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="restore")
 def main():
@@ -171,7 +188,8 @@ def main():
 @click.option("-o", "--output", type=PATH, default=Path("restored"), show_default=True, help="output folder")
 @click.option("--masks", type=click.Path(exists=True, path_type=Path),
               help="folder of masks named like the photos (a.jpg <-> a.png or a_mask.png), or one mask file for "
-                   "every photo; white = hole. Without it, holes are drawn as in the paper and saved beside the outputs.")
+                   "every photo; white = hole. Without it (and without --detect-damage), holes are drawn as in the "
+                   "paper and saved beside the outputs.")
 @click.option("--dilate", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
               help="grow every hole by N pixels before filling (swallows the halo a hand-drawn or detected mask leaves)")
 @click.option("--concat", is_flag=True,
@@ -179,8 +197,10 @@ def main():
 @click.option("--jpeg-quality", type=click.IntRange(1, 100), default=None,
               help="re-encode JPEG (and lossy WebP) outputs at this quality; by default a JPEG keeps its own "
                    "quantization tables and subsampling, so pixels away from the hole barely move")
-@click.option("--seed", type=int, default=0, show_default=True, help="seed for drawn holes")
-@click.option("--holes", type=click.IntRange(min=1), default=1, show_default=True, help="holes drawn per photo")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="seed for drawn holes (without --masks and --detect-damage)")
+@click.option("--holes", type=click.IntRange(min=1), default=1, show_default=True,
+              help="holes drawn per photo (without --masks and --detect-damage)")
 @click.option("--overwrite", is_flag=True, help="replace outputs that already exist (otherwise they are skipped)")
 @click.option("-r", "--recursive", is_flag=True, help="descend into sub-folders")
 @click.option("--strict-masks", is_flag=True,
@@ -244,15 +264,12 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
         raise click.UsageError(f"-o {output} is the masks folder {masks}; choose another output folder")
     unreadable: list[Path] = []
     duplicates: list[tuple[Path, Path]] = []
+    passed_over: list[Path] = []
     photos = find_photos(list(inputs), recursive, exclude=[out_dir] + ([masks] if masks is not None else []),
-                         unreadable=unreadable, duplicates=duplicates)
+                         unreadable=unreadable, duplicates=duplicates, passed_over=passed_over)
     for again, first in duplicates:
         click.echo(f"warning: {again} is the same file as {first}; it is restored once, as {first.name}", err=True)
-    if unreadable:
-        kinds = " ".join(sorted({p.suffix.lower() for p in unreadable}))
-        named = ", ".join(str(p) for p in unreadable[:3]) + (f" and {len(unreadable) - 3} more" if len(unreadable) > 3 else "")
-        click.echo(f"warning: {len(unreadable)} file{'s' if len(unreadable) > 1 else ''} not restored: restore does not "
-                   f"read {kinds} ({named}); convert them to JPEG, PNG or TIFF", err=True)
+    _say_what_was_left(unreadable, passed_over, "restored")
     if not photos:
         raise click.UsageError(f"no photos found in {', '.join(map(str, inputs))} "
                                f"(looked for {' '.join(PHOTO_EXTS)}"
@@ -322,13 +339,15 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
 @main.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("-o", "--output", type=PATH, required=True, help="folder for the masks")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--holes", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("-r", "--recursive", is_flag=True)
-@click.option("--overwrite", is_flag=True)
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="seed of the drawn holes, the same as restore run --seed draws")
+@click.option("--holes", type=click.IntRange(min=1), default=1, show_default=True, help="holes drawn per photo")
+@click.option("-r", "--recursive", is_flag=True, help="descend into sub-folders")
+@click.option("--overwrite", is_flag=True, help="replace masks that already exist (otherwise they are skipped)")
 @click.option("--detect-damage", is_flag=True,
               help="write the damage the detector finds (scratches, cracks, dust, specks) instead of drawing holes: "
-                   "review and touch them up, then `restore run PHOTOS --masks FOLDER`")
+                   "review and touch them up, then `restore run PHOTOS --masks FOLDER --smooth-thin 9 --texture none "
+                   "--no-detail`, which fills them as --detect-damage does")
 @click.option("--damage-model", default=hub.DEFAULT_DETECTOR, show_default=True,
               help="the damage detector: a released name, a folder, or hf:OWNER/REPO[@REVISION]")
 @_DETECT_SIDE
@@ -348,13 +367,16 @@ def masks(inputs, output, seed, holes, recursive, overwrite, detect_damage, dama
     from PIL import Image
     from tqdm import tqdm
 
-    from .io.decode import open_photo
+    from .io.decode import open_photo, read_view
     from .io.files import OVERLAY_SUFFIX, find_photos
     from .io.masks import save_mask
-    from .io.photos import photo_rgb
     from .runner import draw_mask
 
-    photos = find_photos(list(inputs), recursive, exclude=output.resolve())
+    unreadable: list[Path] = []
+    passed_over: list[Path] = []
+    photos = find_photos(list(inputs), recursive, exclude=output.resolve(), unreadable=unreadable,
+                         passed_over=passed_over)
+    _say_what_was_left(unreadable, passed_over, "read")
     if not photos:
         raise click.UsageError(f"no photos found in {', '.join(map(str, inputs))}")
     given = {p.resolve() for p, _ in photos}
@@ -382,12 +404,13 @@ def masks(inputs, output, seed, holes, recursive, overwrite, detect_damage, dama
 
     written = failed = skipped = 0
     claimed: dict[Path, Path] = {}  # mask file -> the photo it was written for: x.jpg and x.png share x_mask.png
-    for photo, rel in tqdm(photos, unit="photo", desc="finding damage" if find else "drawing", file=sys.stderr,
-                           disable=not find, dynamic_ncols=True):
+    bar = tqdm(photos, unit="photo", desc="finding damage" if find else "drawing", file=sys.stderr, disable=not find,
+               dynamic_ncols=True)
+    for photo, rel in bar:
         target = output / rel.with_name(f"{rel.stem}_mask.png")
         if target in claimed:
-            click.echo(f"error: {photo}: its mask would be {target}, which {claimed[target]} writes; rename one of "
-                       "the two photos", err=True)
+            bar.write(f"error: {photo}: its mask would be {target}, which {claimed[target]} writes; rename one of "
+                      "the two photos", file=sys.stderr)
             failed += 1
             continue
         claimed[target] = photo
@@ -395,9 +418,13 @@ def masks(inputs, output, seed, holes, recursive, overwrite, detect_damage, dama
             skipped += 1
             continue
         try:
-            im, _, _ = open_photo(photo)
-            rgb = photo_rgb(im) if find or overlay else None
-            mask = find(rgb) if find else draw_mask(seed, rel, im.height, im.width, holes)
+            if find or overlay:
+                rgb = read_view(photo)
+                height, width = rgb.shape[:2]
+            else:
+                im, _, _ = open_photo(photo)
+                height, width = im.height, im.width
+            mask = find(rgb) if find else draw_mask(seed, rel, height, width, holes)
             target.parent.mkdir(parents=True, exist_ok=True)
             save_mask(mask, target)
             if overlay:
@@ -408,8 +435,9 @@ def masks(inputs, output, seed, holes, recursive, overwrite, detect_damage, dama
                             format="PNG")
             written += 1
         except (ValueError, OSError) as e:
-            click.echo(f"error: {e}", err=True)
+            bar.write(f"error: {e}", file=sys.stderr)
             failed += 1
+    bar.close()
     click.echo(f"{written} masks written, {skipped} skipped, {failed} failed")
     if failed:
         sys.exit(1)
@@ -457,23 +485,25 @@ def download(names):
 @click.option("--blend-thin/--no-blend-thin", default=None,
               help="with --size native: as restore run --blend-thin/--no-blend-thin")
 @click.option("--smooth-thin", type=click.FloatRange(min=0), default=None, metavar="PX",
-              help="as restore run --smooth-thin  [default: 9 with --damage, as restore run --detect-damage; else 0]")
+              help="with --size native or --damage: as restore run --smooth-thin  [default: 9 with --damage, as "
+                   "restore run --detect-damage; else 0]")
 @click.option("--texture", default=None, metavar="NAME|DIR|none",
               help="with --size native: as restore run --texture  [default: the model's own]")
 @click.option("--masks", "masks_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="masks for --photos, paired by name; drawn with --seed when absent")
+              help="with --size 64: masks for --photos, paired by name; drawn with --seed when absent")
 @click.option("--data-dir", type=PATH, default=None,
               help="folder holding celeba/, stanford_cars/ and natural/ in their official layouts  [env: RESTORE_DATA_DIR]")
 @click.option("--split", default="val", show_default=True, type=click.Choice(["val", "train"]))
 @click.option("--n", type=click.IntRange(min=1), default=None, help="first N images of the split (default: all)")
 @click.option("--seed", type=int, default=0, show_default=True, help="seed of the drawn holes")
 @click.option("--mask-kind", type=click.Choice(["paper", "strokes"]), default="paper", show_default=True,
-              help="the paper's Gaussian rectangles, or free-form strokes of similar area")
+              help="with --size 64: the paper's Gaussian rectangles, or free-form strokes of similar area")
 @click.option("--classical/--no-classical", default=True, show_default=True, help="rows of classical inpainting")
 @click.option("--methods", "methods", default=None, metavar="NAMES",
               help="the classical rows, comma-separated, of biharmonic, telea, shiftmap, fsr  [default: all four with "
                    "--size native; at 64x64 all but shiftmap, which xphoto cannot fill reproducibly that small]")
-@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
+              help="64x64 windows per forward pass (not read by --damage)")
 @click.option("--damage", is_flag=True,
               help="the damage protocol instead: old prints made of the photos, with synthetic scratches, cracks, dust "
                    "and specks; scores the detector (--damage-model) and the restorations it gives")
@@ -484,7 +514,10 @@ def download(names):
 @click.option("--lpips-weights", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="LPIPS (AlexNet) weights for the perceptual scores  [env: RESTORE_LPIPS_WEIGHTS; default "
                    "../shared/weights/alexnet_lpips.safetensors]")
-@click.option("-o", "--output", type=PATH, default=None, help="results folder  [default: bench/DATASET]")
+@click.option("-o", "--output", type=PATH, default=None,
+              help="results folder  [default: bench/DATASET at 64x64, bench/DATASET-strokes with --mask-kind strokes, "
+                   "bench/DATASET-native with --size native, bench/damage-DATASET with --damage; the --photos "
+                   "folder's name for DATASET]")
 @_PRECISION
 @functools.partial(_model_options, default=None, note=f"  [default: the dataset's own model, else {hub.DEFAULT_MODEL}]")
 @_errors
@@ -652,14 +685,13 @@ def _bench_damage(dataset, photos, data_dir, split, n, seed, damage_model, lp, l
 
     t0 = time.perf_counter()
     if photos is not None:
-        from .io.decode import open_photo
+        from .io.decode import read_view
         from .io.files import find_photos
-        from .io.photos import photo_rgb
 
         files = [p for p, _ in find_photos([photos])][:n]
         if not files:
             raise click.UsageError(f"no photos found in {photos}")
-        loaded, label = [(f.name, photo_rgb(open_photo(f)[0])) for f in files], photos.name
+        loaded, label = [(f.name, read_view(f)) for f in files], photos.name
     else:
         dataset = dataset or "natural"
         loaded, label = damage.val_photos(dataset, data_dir, n, split), dataset
@@ -696,9 +728,8 @@ def _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, co
     from .eval import native_size
     from .eval.datasets import dataset_splits
     from .inpainting.pipeline import Restorer
-    from .io.decode import open_photo
+    from .io.decode import read_view
     from .io.files import find_photos
-    from .io.photos import photo_rgb
 
     t0 = time.perf_counter()
     if dataset is not None:
@@ -707,7 +738,7 @@ def _bench_native(dataset, photos, data_dir, split, n, seed, masks_per_photo, co
         files, label = [p for p, _ in find_photos([photos])][:n], photos.name
     if not files:
         raise click.UsageError(f"no photos found in {photos}")
-    loaded = [(f.name, photo_rgb(open_photo(f)[0])) for f in tqdm(files, desc="reading photos", unit="photo",
+    loaded = [(f.name, read_view(f)) for f in tqdm(files, desc="reading photos", unit="photo",
                                                                      file=sys.stderr, leave=False)]
     model = model or _default_bench_model(dataset)
     net, dev = _load_model(model, device, threads, precision)

@@ -403,6 +403,37 @@ def test_masks_and_overlays_written_beside_the_photos_are_not_photos(tmp_path, m
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png"]
 
 
+def test_what_restore_wrote_beside_a_photo_is_not_taken_for_a_photo_or_a_mask(tmp_path, model_dir):
+    """Masks, overlays and compare figures left beside their photos (restore masks -o PHOTOS --overlay, or an earlier
+    output folder given as photos) are passed over with a note, not restored as photos nor failed as clashes; a file
+    named so without its photo beside it is a photo. A --masks folder that holds compare figures pairs without
+    warnings of masks without photos."""
+    photos = tmp_path / "photos"
+    write_photo(photos / "a.png", 40, 50)
+    res = run("masks", photos, "-o", photos, "--overlay")
+    assert res.exit_code == 0 and "1 masks written" in res.output, res.output
+    write_photo(photos / "lone_mask.png", 40, 50, seed=1)  # no photo "lone" here: a photo of that name
+    res = run("run", photos, "-o", tmp_path / "out", "--model", model_dir, "--concat")
+    assert res.exit_code == 0, res.output
+    assert res.stdout.strip().splitlines()[-1] == "2 restored, 0 skipped, 0 failed"
+    assert "note: 2 files passed over as masks or figures" in res.stderr and "a_overlay.png" in res.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "a.png", "a_compare.png", "a_mask.png", "lone_mask.png", "lone_mask_compare.png", "lone_mask_mask.png"]
+    res = run("run", photos, "--masks", tmp_path / "out", "-o", tmp_path / "again", "--model", model_dir)
+    assert res.exit_code == 0, res.output
+    assert res.stdout.strip().splitlines()[-1] == "2 restored, 0 skipped, 0 failed"
+    assert "_compare.png: mask has no photo" not in res.stderr
+
+
+def test_masks_names_the_files_it_cannot_read(tmp_path):
+    photos = tmp_path / "photos"
+    write_photo(photos / "a.png", 40, 50)
+    (photos / "IMG_0001.HEIC").write_bytes(b"not decoded")
+    res = CliRunner().invoke(main, ["masks", str(photos), "-o", str(tmp_path / "m")])
+    assert res.exit_code == 0, res.output
+    assert "warning: 1 file not read: restore does not read .heic" in res.stderr
+
+
 def test_the_explicit_mask_of_a_photo_named_like_an_overlay_is_kept(tmp_path):
     from restore.io.files import index_masks
 

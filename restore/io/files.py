@@ -13,19 +13,23 @@ OTHER_IMAGE_EXTS = {".heic", ".heif", ".avif", ".jxl", ".jp2", ".dng", ".cr2", "
                     ".rw2", ".raf", ".psd", ".exr"}
 MASK_SUFFIXES = ("_mask", "-mask", ".mask")
 OVERLAY_SUFFIX = "_overlay"  # restore masks --overlay: NAME_overlay.png, the photo with its mask painted in
+COMPARE_SUFFIX = "_compare"  # restore run --concat: NAME_compare.png, the photo before and after
+SIDE_SUFFIXES = (OVERLAY_SUFFIX, COMPARE_SUFFIX)  # figures restore writes beside a photo or its mask
 FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".webp": "WEBP",
            ".tif": "TIFF", ".tiff": "TIFF", ".gif": "GIF"}
 
 
 def find_photos(paths: list[Path], recursive: bool = False, exclude: Path | list[Path] | None = None,
-                unreadable: list[Path] | None = None,
-                duplicates: list[tuple[Path, Path]] | None = None) -> list[tuple[Path, Path]]:
+                unreadable: list[Path] | None = None, duplicates: list[tuple[Path, Path]] | None = None,
+                passed_over: list[Path] | None = None) -> list[tuple[Path, Path]]:
     """(photo, path relative to its input root) for each image file in `paths`, sorted.
 
     Folders are scanned for image extensions (recursively with `recursive`), and a photo named twice
     is taken once. `exclude` (the output folder, the masks) is passed over where it lies inside a
     folder being scanned; where it holds that folder (photos and their a_mask.png side by side,
-    or an output folder above the photos), only its files named as masks are. Image files of a
+    or an output folder above the photos), only its files named as masks are. Elsewhere too, what restore
+    writes beside a photo is not a photo when that photo is there: NAME_mask.png, NAME_overlay.png and
+    NAME_compare.png beside NAME.jpg (added to `passed_over` when it is given). Image files of a
     kind restore does not read (HEIC, camera raw, ...) are added to `unreadable` when it is given, and
     (name, first name) of a file found again under another name (a link) to `duplicates`.
     """
@@ -41,7 +45,7 @@ def find_photos(paths: list[Path], recursive: bool = False, exclude: Path | list
             here = root.resolve()
             inside = [e for e in excl if e != here and e.is_relative_to(here)]
             around = [e for e in excl if here.is_relative_to(e)]
-        stems = {(p.parent, p.stem) for p, _ in candidates} if around else set()
+        stems = {(p.parent, p.stem) for p, _ in candidates if p.suffix.lower() in PHOTO_EXTS}
         for p, rel in candidates:
             photo = p.suffix.lower() in PHOTO_EXTS
             if p.name.startswith(".") or not (photo or (unreadable is not None and p.suffix.lower() in OTHER_IMAGE_EXTS)):
@@ -49,7 +53,11 @@ def find_photos(paths: list[Path], recursive: bool = False, exclude: Path | list
             rp = p.resolve()
             if any(rp.is_relative_to(e) for e in inside):
                 continue
-            if around and (mask_stem(p) != p.stem or _overlay_of_a_neighbour(p, stems)):
+            if around and (mask_stem(p) != p.stem or side_output(p, stems)):
+                continue
+            if not around and side_output(p, stems, masks_too=True):
+                if passed_over is not None:
+                    passed_over.append(p)
                 continue
             if not photo:  # an image file of a kind restore does not read
                 unreadable.append(p)
@@ -63,19 +71,26 @@ def find_photos(paths: list[Path], recursive: bool = False, exclude: Path | list
     return out
 
 
-def _overlay_of_a_neighbour(path: Path, stems: set[tuple[Path, str]]) -> bool:
-    """Whether `path` is NAME_overlay.* beside NAME.* or NAME_mask.*: what `restore masks --overlay` writes."""
-    if not path.stem.endswith(OVERLAY_SUFFIX):
-        return False
-    base = path.stem[: -len(OVERLAY_SUFFIX)]
-    return any((path.parent, base + suffix) in stems for suffix in ("", *MASK_SUFFIXES))
+def side_output(path: Path, stems: set[tuple[Path, str]], masks_too: bool = False) -> bool:
+    """Whether `path` is NAME_overlay.* or NAME_compare.* beside NAME.* or NAME_mask.* (`stems`: (folder, stem) of the
+    image files there), what `restore masks --overlay` and `restore run --concat` write; with `masks_too`, also
+    NAME_mask.* beside NAME.*."""
+    if masks_too and mask_stem(path) != path.stem and (path.parent, mask_stem(path)) in stems:
+        return True
+    for side in SIDE_SUFFIXES:
+        if path.stem.endswith(side) and len(path.stem) > len(side):
+            base = path.stem[: -len(side)]
+            if any((path.parent, base + suffix) in stems for suffix in ("", *MASK_SUFFIXES)):
+                return True
+    return False
 
 
 def index_masks(folder: Path, recursive: bool = False, marked_only: bool = False) -> dict[str, Path]:
     """Mask files by the photo stem they belong to (see mask_stem); relative paths keep folders apart.
 
     `marked_only`: only files named as masks (a_mask.png), for a folder that holds the photos too. The
-    NAME_overlay.png that `restore masks --overlay` writes beside NAME_mask.png is not a mask."""
+    NAME_overlay.png that `restore masks --overlay` and the NAME_compare.png that `restore run --concat` write
+    beside NAME_mask.png are not masks."""
     it = folder.rglob("*") if recursive else folder.iterdir()
     index: dict[str, Path] = {}
     for p in sorted(it):
@@ -86,10 +101,11 @@ def index_masks(folder: Path, recursive: bool = False, marked_only: bool = False
             # a plain a.png wins over a_mask.png only if both exist; prefer the explicit _mask name
             if key not in index or mask_stem(p) != p.stem:
                 index[key] = p
-    # NAME_overlay.png beside NAME_mask.png; an explicit NAME_overlay_mask.png is the mask of a photo NAME_overlay
-    overlays = [k for k, p in index.items()
-                if k.endswith(OVERLAY_SUFFIX) and k[: -len(OVERLAY_SUFFIX)] in index and mask_stem(p) == p.stem]
-    for key in overlays:
+    # NAME_overlay.png or NAME_compare.png beside NAME_mask.png (or a restored NAME.png); an explicit
+    # NAME_overlay_mask.png is the mask of a photo NAME_overlay
+    figures = [k for k, p in index.items()
+               if mask_stem(p) == p.stem and any(k.endswith(side) and k[: -len(side)] in index for side in SIDE_SUFFIXES)]
+    for key in figures:
         del index[key]
     return index
 
