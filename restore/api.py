@@ -43,8 +43,10 @@ def inpaint(image, mask, model: str = hub.DEFAULT_MODEL, device: str = "auto", *
 
     image: a PIL image of any mode `restore run` reads, or a uint8 or uint16 numpy array, (H, W)
         gray, (H, W, 3) RGB or (H, W, 4) RGBA (the alpha channel is kept as it is; a uint16 image
-        keeps all 16 bits outside the hole, its fill is the 8-bit one scaled up). Pixels are taken as
-        stored: unlike `restore run`, no EXIF rotation is applied (PIL.ImageOps.exif_transpose does).
+        keeps all 16 bits outside the hole, its fill is the 8-bit one scaled up to its samples' white, as
+        `restore run` fills a 16-bit file). Pixels are taken as stored: unlike `restore run`, no EXIF rotation
+        is applied (PIL.ImageOps.exif_transpose does). Pillow opens a 16-bit colour file as 8-bit, keeping
+        each sample's high byte: give such a file as a uint16 array (tifffile, imageio) to keep its bits.
     mask: a PIL image read as `restore run` reads mask files (white, or opaque where the alpha
         varies, = hole), or a numpy array of the image's height and width where nonzero = hole
         (as OpenCV's and scikit-image's inpainting take it; a trailing channel axis is merged).
@@ -76,10 +78,8 @@ def inpaint(image, mask, model: str = hub.DEFAULT_MODEL, device: str = "auto", *
         return out
     arr = np.asarray(image)
     # 16 bits: the networks see an 8-bit view, the fill is scaled back up, known pixels keep all 16.
-    white = _white(arr)
-    view = eight_bits(_samples(arr), white) if white else arr
-    rgb = np.repeat(view[..., None], 3, axis=2) if arr.ndim == 2 else view[..., :3]
-    filled = restorer.restore(np.ascontiguousarray(rgb), holes)
+    rgb, white = _view(arr)
+    filled = restorer.restore(rgb, holes)
     fill = luma(filled[holes]) if arr.ndim == 2 else filled[holes]
     fill = from_eight_bits(fill, white, arr.dtype) if white else fill.astype(arr.dtype)
     out = arr.copy()
@@ -90,15 +90,13 @@ def inpaint(image, mask, model: str = hub.DEFAULT_MODEL, device: str = "auto", *
     return out
 
 
-def _samples(arr: np.ndarray) -> np.ndarray:
-    """A gray (H, W) image itself, a colour one's colour channels (not alpha)."""
-    return arr if arr.ndim == 2 else arr[..., :3]
-
-
-def _white(arr: np.ndarray) -> int | None:
-    """The white of a uint16 image's samples, as `restore run` takes it from a 16-bit file
-    (restore.io.photos.white_level); None for 8 bits."""
-    return white_level(_samples(arr)) if arr.dtype == np.uint16 else None
+def _view(arr: np.ndarray) -> tuple[np.ndarray, int | None]:
+    """The uint8 RGB (H, W, 3) that the networks and the detector see of an image array, and the white of its samples
+    (None for 8 bits): a uint16 array at its white_level, as `restore run` reads a 16-bit file of those samples."""
+    samples = arr if arr.ndim == 2 else arr[..., :3]
+    white = white_level(samples) if arr.dtype == np.uint16 else None
+    view = eight_bits(samples, white) if white else samples
+    return np.ascontiguousarray(np.repeat(view[..., None], 3, axis=2) if arr.ndim == 2 else view), white
 
 
 def _size(image) -> tuple[int, int]:
@@ -160,10 +158,7 @@ def detect_damage(image, model: str = hub.DEFAULT_DETECTOR, device: str = "auto"
     if isinstance(image, Image.Image):
         rgb = photo_rgb(image)
     else:
-        arr = np.asarray(image)
-        white = _white(arr)
-        view = eight_bits(_samples(arr), white) if white else arr
-        rgb = np.repeat(view[..., None], 3, axis=2) if arr.ndim == 2 else view[..., :3]
+        rgb, _ = _view(np.asarray(image))
     net, dev = _detector(model, device, precision)
     return detect(net, np.ascontiguousarray(rgb), dev, max_side, threshold, enlarge)
 

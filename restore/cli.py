@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from . import hub  # the registry only: no torch
+from .damage.fill import DAMAGE_THIN_PX, REVIEW_OPTIONS  # settings only: no numpy
 from .precision import PRECISIONS  # no torch either
 
 PATH = click.Path(path_type=Path)
@@ -164,17 +165,21 @@ def _named(paths: list[Path]) -> str:
     return ", ".join(str(p) for p in paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
 
 
-def _say_what_was_left(unreadable: list[Path], passed_over: list[Path], done: str) -> None:
+def _say_what_was_left(unreadable: list[Path], passed_over: list[Path], done: str, masks_hint: bool = False) -> None:
     """The warning for image files restore does not read, and the note for its own masks and figures beside their
-    photos, found in the folders given (find_photos)."""
+    photos, found in the folders given (find_photos); with `masks_hint`, how to fill masks found beside photos."""
+    from .io.files import mask_stem
+
     if unreadable:
         kinds = " ".join(sorted({p.suffix.lower() for p in unreadable}))
         click.echo(f"warning: {len(unreadable)} file{'s' if len(unreadable) > 1 else ''} not {done}: restore does not "
                    f"read {kinds} ({_named(unreadable)}); convert them to JPEG, PNG or TIFF", err=True)
     if passed_over:
+        hint = ("; to fill the masks beside the photos, give --masks with their folder"
+                if masks_hint and any(mask_stem(p) != p.stem for p in passed_over) else "")
         click.echo(f"note: {len(passed_over)} file{'s' if len(passed_over) > 1 else ''} passed over as masks or figures "
                    f"that restore writes beside a photo, their photo being there ({_named(passed_over)}); name a file "
-                   "itself to take it as a photo", err=True)
+                   f"itself to take it as a photo{hint}", err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -229,7 +234,7 @@ def main():
 @click.option("--smooth-thin", type=click.FloatRange(min=0), default=None, metavar="PX",
               help="interpolate holes at most PX pixels thick from their border instead of filling them with the "
                    "networks: as good on scratches and dust, and many times faster  "
-                   "[default: 9 with --detect-damage, else 0 = off]")
+                   f"[default: {DAMAGE_THIN_PX:g} with --detect-damage, else 0 = off]")
 @click.option("--texture", default=None, metavar="NAME|DIR|none",
               help="the texture stage run over the fills at the photo's own resolution: a released stage, a "
                    "folder, or none  [default: the model's own, config.json's \"texture\"; none with --detect-damage, "
@@ -269,7 +274,7 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
                          unreadable=unreadable, duplicates=duplicates, passed_over=passed_over)
     for again, first in duplicates:
         click.echo(f"warning: {again} is the same file as {first}; it is restored once, as {first.name}", err=True)
-    _say_what_was_left(unreadable, passed_over, "restored")
+    _say_what_was_left(unreadable, passed_over, "restored", masks_hint=masks is None)
     if not photos:
         raise click.UsageError(f"no photos found in {', '.join(map(str, inputs))} "
                                f"(looked for {' '.join(PHOTO_EXTS)}"
@@ -346,8 +351,8 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
 @click.option("--overwrite", is_flag=True, help="replace masks that already exist (otherwise they are skipped)")
 @click.option("--detect-damage", is_flag=True,
               help="write the damage the detector finds (scratches, cracks, dust, specks) instead of drawing holes: "
-                   "review and touch them up, then `restore run PHOTOS --masks FOLDER --smooth-thin 9 --texture none "
-                   "--no-detail`, which fills them as --detect-damage does")
+                   f"review and touch them up, then `restore run PHOTOS --masks FOLDER {REVIEW_OPTIONS}`, which fills "
+                   "them as --detect-damage does")
 @click.option("--damage-model", default=hub.DEFAULT_DETECTOR, show_default=True,
               help="the damage detector: a released name, a folder, or hf:OWNER/REPO[@REVISION]")
 @_DETECT_SIDE
@@ -485,8 +490,8 @@ def download(names):
 @click.option("--blend-thin/--no-blend-thin", default=None,
               help="with --size native: as restore run --blend-thin/--no-blend-thin")
 @click.option("--smooth-thin", type=click.FloatRange(min=0), default=None, metavar="PX",
-              help="with --size native or --damage: as restore run --smooth-thin  [default: 9 with --damage, as "
-                   "restore run --detect-damage; else 0]")
+              help="with --size native or --damage: as restore run --smooth-thin  [default: "
+                   f"{DAMAGE_THIN_PX:g} with --damage, as restore run --detect-damage; else 0]")
 @click.option("--texture", default=None, metavar="NAME|DIR|none",
               help="with --size native: as restore run --texture  [default: the model's own]")
 @click.option("--masks", "masks_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),

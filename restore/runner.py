@@ -21,9 +21,9 @@ from PIL import Image
 from .inpainting.holes import grow, paper_mask
 from .inpainting.pipeline import Restorer
 from .io.atomic import atomic_save, atomic_write_bytes
-from .io.decode import decode_photo
+from .io.decode import decode_photo, orientation
 from .io.depth16 import deep_bytes, stored, upright
-from .io.files import index_masks, mask_key
+from .io.files import COMPARE_SUFFIX, index_masks, mask_key
 from .io.masks import MaskError, check_size, decode_mask, save_mask, scaled
 from .io.metadata import read_carried
 from .io.photos import PhotoError, deep_view, from_eight_bits, merge_into, photo_rgb
@@ -72,7 +72,7 @@ def plan(photos: list[tuple[Path, Path]], out_dir: Path, masks: Path | None, rec
     claimed: dict[Path, Path] = {}  # output file -> the photo that writes it
     for photo, rel in photos:
         out = out_dir / rel
-        job = Job(photo, rel, out, compare_out=out.with_name(f"{rel.stem}_compare.png") if concat else None)
+        job = Job(photo, rel, out, compare_out=out.with_name(f"{rel.stem}{COMPARE_SUFFIX}.png") if concat else None)
         if masks is None or detect:
             job.mask_out = out.with_name(f"{rel.stem}_mask.png")
         job.paired = masks is not None
@@ -221,7 +221,7 @@ class Runner:
             if pixels16 is None:
                 rgb = photo_rgb(im)
             else:  # the view at the white of its samples (a 12-bit scan's is 4095), as decode.read_view sees it
-                item.orientation = src.getexif().get(0x0112, 1)
+                item.orientation = orientation(src)
                 item.deep = upright(pixels16, item.orientation)
                 rgb, item.white = deep_view(item.deep)
             h, w = rgb.shape[:2]
@@ -280,7 +280,7 @@ class Runner:
             else:
                 out = merge_into(item.image, restored, item.mask)
                 atomic_save(out, job.out, format=item.fmt, **item.save_params)
-                view = photo_rgb(out)
+                view = photo_rgb(out, like=item.image)  # at the input's white, which a fill can move
             if job.compare_out is not None:
                 from .eval.figures import compare_figure
 

@@ -417,12 +417,17 @@ def test_what_restore_wrote_beside_a_photo_is_not_taken_for_a_photo_or_a_mask(tm
     assert res.exit_code == 0, res.output
     assert res.stdout.strip().splitlines()[-1] == "2 restored, 0 skipped, 0 failed"
     assert "note: 2 files passed over as masks or figures" in res.stderr and "a_overlay.png" in res.stderr
+    assert "give --masks with their folder" in res.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "a.png", "a_compare.png", "a_mask.png", "lone_mask.png", "lone_mask_compare.png", "lone_mask_mask.png"]
     res = run("run", photos, "--masks", tmp_path / "out", "-o", tmp_path / "again", "--model", model_dir)
     assert res.exit_code == 0, res.output
     assert res.stdout.strip().splitlines()[-1] == "2 restored, 0 skipped, 0 failed"
     assert "_compare.png: mask has no photo" not in res.stderr
+    # a file named itself is a photo, and the note does not name it
+    res = run("run", photos, photos / "a_overlay.png", "-o", tmp_path / "named", "--model", model_dir)
+    assert res.stdout.strip().splitlines()[-1] == "3 restored, 0 skipped, 0 failed", res.output
+    assert "note: 1 file passed over" in res.stderr and "a_overlay.png" not in res.stderr.split("note:")[1]
 
 
 def test_masks_names_the_files_it_cannot_read(tmp_path):

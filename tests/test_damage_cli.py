@@ -144,8 +144,7 @@ def test_detected_damage_is_filled_without_the_borrowed_detail_unless_asked(tmp_
 
 
 def test_damage_fill_takes_the_users_settings_first():
-    from restore.damage.fill import FILL, DamageFill
-    from restore.inpainting.thin import DAMAGE_THIN_PX
+    from restore.damage.fill import DAMAGE_THIN_PX, FILL, DamageFill
 
     assert FILL == DamageFill(DAMAGE_THIN_PX, False, "")
     assert FILL.given() == FILL
@@ -154,7 +153,8 @@ def test_damage_fill_takes_the_users_settings_first():
 
 
 def test_run_and_bench_fill_detected_damage_as_fill_py_says(tmp_path, monkeypatch, detectors):
-    """restore run --detect-damage and restore bench --damage take their fill from restore/damage/fill.py, one place."""
+    """restore run --detect-damage and restore bench --damage take their fill from restore/damage/fill.py, one place:
+    changing a setting there changes the fill as the option that sets it does."""
     from dataclasses import replace
 
     from restore.damage import fill
@@ -162,18 +162,32 @@ def test_run_and_bench_fill_detected_damage_as_fill_py_says(tmp_path, monkeypatc
     from .conftest import tiny_model
 
     model = tiny_model()
-    model.cfg = replace(model.cfg, detail=True)  # a copy: the tiny models share one config
+    model.cfg = replace(model.cfg, detail=False)  # so that only FILL can bring detail in; a copy: the config is shared
     model_dir = tmp_path / "model"
     hub.save_pretrained(model, model_dir)
     photos = tmp_path / "photos"
     write_photo(photos / "a.png", 150, 200)
-    write_mask(tmp_path / "masks" / "a.png", 150, 200, box=(60, 40, 110, 80))
+    mask = np.zeros((150, 200), np.uint8)
+    mask[60:110, 40:80] = 255  # wide: filled by the networks, with or without detail
+    mask[20:23, 100:190] = 255  # 3 px thin: interpolated at smooth_thin 9, through the networks at 0
+    (tmp_path / "masks").mkdir()
+    Image.fromarray(mask).save(tmp_path / "masks" / "a.png")
     args = ("run", photos, "--masks", tmp_path / "masks", "--model", model_dir, "--detect-damage", "--damage-model",
             detectors / "none")
-    assert run(*args, "-o", tmp_path / "asked", "--detail").exit_code == 0
-    monkeypatch.setattr(fill, "FILL", replace(fill.FILL, detail=True, smooth_thin=3.0))
-    assert run(*args, "-o", tmp_path / "changed").exit_code == 0
-    assert (tmp_path / "changed" / "a.png").read_bytes() == (tmp_path / "asked" / "a.png").read_bytes()
+
+    def filled(name, *extra):
+        res = run(*args, "-o", tmp_path / name, *extra)
+        assert res.exit_code == 0, res.output
+        return (tmp_path / name / "a.png").read_bytes()
+
+    default, original = filled("default"), fill.FILL
+    for name, change, option in (("detail", {"detail": True}, ["--detail"]),
+                                 ("smooth", {"smooth_thin": 0.0}, ["--smooth-thin", 0])):
+        asked = filled(f"{name}-asked", *option)
+        monkeypatch.setattr(fill, "FILL", replace(original, **change))
+        assert filled(f"{name}-changed") == asked != default
+        monkeypatch.setattr(fill, "FILL", original)
+    monkeypatch.setattr(fill, "FILL", replace(original, smooth_thin=3.0))
     res = run("bench", "--damage", "--photos", photos, "--model", model_dir, "--damage-model", detectors / "none",
               "--no-classical", "-o", tmp_path / "bench")
     assert res.exit_code == 0, res.output

@@ -327,3 +327,39 @@ def test_a_planar_16_bit_tiff_is_refused_not_read_as_8_bit_noise(tmp_path, model
     assert not (tmp_path / "out" / "planar.tif").exists()
     with pytest.raises(PhotoError, match="planar"):
         read_view(photos / "planar.tif")
+
+
+def test_a_restored_gray_photo_is_shown_at_the_white_of_the_photo_it_came_from():
+    """The --concat figure shows a restored photo at its input's white: a fill that covered the only bright samples
+    would otherwise lower the white a step and brighten the whole "after" half."""
+    from restore.io.photos import photo_rgb
+
+    before = np.full((20, 24), 500, np.uint16)
+    before[5, 5] = 4000  # the one sample above 1023: a 12-bit white
+    after = np.full((20, 24), 500, np.uint16)
+    assert photo_rgb(Image.fromarray(after))[0, 0, 0] == 125  # at 1023, on its own
+    np.testing.assert_array_equal(photo_rgb(Image.fromarray(after), like=Image.fromarray(before)),
+                                  np.full((20, 24, 3), 31, np.uint8))
+
+
+def test_what_only_reads_photos_sees_them_as_restore_run_does(tmp_path):
+    """restore bench's 64x64 crops and read_view take a 12-bit scan at its own white and turn a photo upright; a 16-bit
+    colour file restore run refuses is refused by read_view too, rather than seen through its high bytes (black)."""
+    tifffile = pytest.importorskip("tifffile")
+    from restore.eval.datasets import load_64, square
+    from restore.io.decode import read_view
+    from restore.io.photos import PhotoError
+
+    eight = smooth_photo(40, 52)[..., 1]
+    Image.fromarray(((eight.astype(np.uint32) * 4095 + 127) // 255).astype(np.uint16)).save(tmp_path / "scan12.png")
+    Image.fromarray(eight).save(tmp_path / "scan8.png")
+    np.testing.assert_array_equal(load_64(tmp_path / "scan12.png"), load_64(tmp_path / "scan8.png"))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(smooth_photo(40, 52)).save(tmp_path / "turned.png", exif=exif.tobytes())
+    upright_rgb = np.rot90(smooth_photo(40, 52), -1)
+    np.testing.assert_array_equal(read_view(tmp_path / "turned.png"), upright_rgb)
+    np.testing.assert_array_equal(load_64(tmp_path / "turned.png"), np.asarray(square(Image.fromarray(upright_rgb))))
+    tifffile.imwrite(tmp_path / "packed.tif", deep_photo(20, 24, 3) >> 4, photometric="rgb", compression="zlib")
+    with pytest.raises(PhotoError, match="compressed or tiled 16-bit colour TIFF"):
+        read_view(tmp_path / "packed.tif")

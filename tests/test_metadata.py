@@ -269,3 +269,39 @@ def test_a_palette_fill_keeps_each_pixels_transparency(tmp_path, model_dir, ext)
     out = np.asarray(Image.open(tmp_path / "o" / f"x.{ext}"))
     assert ((out == 0) == (index == 0)).all()
     assert np.isin(out[mask & (index != 0)], [1, 2]).all()
+
+
+def test_a_jpeg_whose_exif_gives_a_resolution_without_its_unit_gets_none(tmp_path, model_dir):
+    photos = tmp_path / "p"
+    photos.mkdir()
+    exif = exif_with_artist()
+    exif[0x011A], exif[0x011B] = 300.0, 300.0  # no ResolutionUnit: Pillow says 72 dpi
+    Image.fromarray(smooth_photo(48, 64)).save(photos / "x.jpg", exif=exif.tobytes())
+    _run(tmp_path, model_dir, photos, 48, 64)
+    info = Image.open(tmp_path / "o" / "x.jpg").info
+    assert info.get("jfif_unit") == 0 and info["exif"] == Image.open(photos / "x.jpg").info["exif"]
+
+
+def test_a_palette_with_alpha_given_to_inpaint_keeps_it(model_dir):
+    """An RGBA palette holds its own opacity (no "transparency" key): the fill keeps each pixel's, and the output
+    keeps the palette's alpha."""
+    from restore import inpaint
+
+    rgba = np.dstack([smooth_photo(48, 64), np.where(np.arange(64) < 32, 255, 0).astype(np.uint8)[None].repeat(48, 0)])
+    im = Image.fromarray(rgba, "RGBA").quantize(16)
+    assert im.palette.mode == "RGBA"
+    m = np.zeros((48, 64), bool)
+    m[10:40, 20:44] = True  # over both halves
+    out = inpaint(im, m, model=str(model_dir), device="cpu")
+    before, after = np.asarray(im.convert("RGBA"))[..., 3], np.asarray(out.convert("RGBA"))[..., 3]
+    np.testing.assert_array_equal(after > 0, before > 0)
+
+
+def test_unreadable_files_are_told_apart_from_damaged_ones():
+    from pathlib import Path
+
+    from restore.io.decode import unreadable
+
+    said = unreadable(Path("/nonexistent/x.png"), PermissionError(13, "Permission denied"))
+    assert said == "cannot open the file (Permission denied); check that it can be read"
+    assert "save it again" in unreadable(Path("/nonexistent/x.png"), OSError("image file is truncated"))

@@ -2,7 +2,8 @@
 bench --damage` and a detector's model card (restore.eval.damage.score_release), so that the three fill alike.
 
 Scratches, cracks and dust are thin, and a smooth interpolation from their border restores them as well as the
-networks do, many times faster (inpainting/thin.py): damage up to DAMAGE_THIN_PX thick is interpolated. What is
+networks do, many times faster (inpainting/thin.py): damage up to DAMAGE_THIN_PX thick is interpolated (swept on
+the monitor prints, docs/damage.md: a tenth of a dB for half the fill's time). What is
 wider (creases, worn edges, large specks) goes through the networks without the texture stage, which learnt holes
 in clean photos and not damage, and without detail.py's borrowed detail, which buys nothing there for about half
 the fill's time (docs/damage.md). A user's own --smooth-thin, --detail and --texture come first.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..inpainting.thin import DAMAGE_THIN_PX
+DAMAGE_THIN_PX = 9.0  # defined here, not imported: restore's CLI reads this module for its --help, without numpy
 
 
 @dataclass(frozen=True)
@@ -43,3 +44,6 @@ class DamageFill:
 
 
 FILL = DamageFill()  # how --detect-damage fills what it finds, unless told otherwise
+
+# `restore run` options that fill masks as FILL does (README's review route: detected masks, touched up, then filled).
+REVIEW_OPTIONS = f"--smooth-thin {FILL.smooth_thin:g} --texture none --no-detail"

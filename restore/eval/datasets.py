@@ -115,9 +115,11 @@ def square(im: Image.Image, size: int = 64, resample=Image.Resampling.BICUBIC) -
 
 
 def load_64(path: Path, size: int = 64) -> np.ndarray:
-    """The paper's preparation: RGB, shorter side to `size`, centre crop; uint8 (size, size, 3)."""
-    with Image.open(path) as im:
-        return np.asarray(square(im.convert("RGB"), size))
+    """The paper's preparation: RGB, shorter side to `size`, centre crop; uint8 (size, size, 3). The photo is read as
+    restore run reads it (upright, a 16-bit file at its own white: io.decode.read_view)."""
+    from ..io.decode import read_view
+
+    return np.asarray(square(Image.fromarray(read_view(Path(path))), size))
 
 
 def square_mask(mask: np.ndarray, size: int = 64) -> np.ndarray:

@@ -23,9 +23,6 @@ from __future__ import annotations
 
 import numpy as np
 
-# The default thickness for damage found by the detector (restore run --detect-damage): 9 px.
-DAMAGE_THIN_PX = 9.0
-
 
 def thin_part(mask: np.ndarray, max_px: float) -> np.ndarray:
     """The holes of `mask` (connected components, 8-neighbour) at most `max_px` thick (twice the largest

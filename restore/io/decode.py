@@ -26,19 +26,24 @@ def open_photo(path: Path) -> tuple[Image.Image, str, list[str]]:
 def read_view(path: Path) -> np.ndarray:
     """The 8-bit RGB view of a photo file that the networks and the detector see, upright, as `restore run` reads it:
     a 16-bit colour file's from its full-depth samples at their white (photos.deep_view), so that a 12-bit scan is
-    not seen black. A deep file that restore run could not write back is seen through Pillow's decode."""
-    src, im, _, _, pixels16 = decode_photo(path, keep_depth=True, refuse=False)
+    not seen black. A 16-bit colour file that restore run refuses (one it cannot read at full depth and write back)
+    is refused here too, with the same message: Pillow alone would show it only its high bytes."""
+    src, im, _, _, pixels16 = decode_photo(path)
     if pixels16 is None:
         return photo_rgb(im)
-    return deep_view(upright(pixels16, src.getexif().get(0x0112, 1)))[0]
+    return deep_view(upright(pixels16, orientation(src)))[0]
 
 
-def decode_photo(path: Path, keep_depth: bool = True, refuse: bool = True
-                 ) -> tuple[Image.Image, Image.Image, str, list[str], np.ndarray | None]:
+def orientation(src: Image.Image) -> int:
+    """The EXIF orientation a photo was stored in (1: upright)."""
+    return src.getexif().get(0x0112, 1)
+
+
+def decode_photo(path: Path, keep_depth: bool = True) -> tuple[Image.Image, Image.Image, str, list[str], np.ndarray | None]:
     """(the image as decoded, the same turned upright, its format, warnings, and for a 16-bit colour
     PNG or TIFF its uint16 pixels as stored: the decoded image holds only their high bytes). With
-    `keep_depth` (the photo will be written back), a deep colour file that cannot be is a PhotoError, or without
-    `refuse` is read as Pillow decodes it (its pixels16 None)."""
+    `keep_depth` (the photo will be written back, or seen as it would be), a deep colour file that cannot be is a
+    PhotoError."""
     notes = []
     try:
         # Pillow warns of a decompression bomb as it opens the file; that warning is made an error here. The
@@ -55,12 +60,7 @@ def decode_photo(path: Path, keep_depth: bool = True, refuse: bool = True
             im.seek(0)
         raw = rawmode(im)
         check_decodable(im, raw, path)
-        try:
-            deep = keep_depth and is_deep(im, raw, path)
-        except PhotoError:
-            if refuse:
-                raise
-            deep = False
+        deep = keep_depth and is_deep(im, raw, path)
         im.load()
         pixels16 = read_deep(path, np.asarray(im)) if deep else None
     except PhotoError:
@@ -91,6 +91,8 @@ def unreadable(path: Path, e: BaseException) -> str:
     if isinstance(e, Image.UnidentifiedImageError):
         return ("cannot read image (not a picture Pillow recognises: damaged, or not the format its name says); open "
                 "it in an image editor and save it again as JPEG, PNG or TIFF")
+    if isinstance(e, OSError) and e.errno is not None:  # the file itself: permissions, a folder, a vanished disk
+        return f"cannot open the file ({e.strerror}); check that it can be read"
     return (f"cannot read image ({first_line(e)}); it may be damaged or cut short: open it in an image editor and save "
             "it again")
 

@@ -68,6 +68,8 @@ def find_photos(paths: list[Path], recursive: bool = False, exclude: Path | list
                 continue
             seen[rp] = p
             out.append((p, rel))
+    if passed_over is not None:  # a file named itself is a photo, whatever its folder's scan said
+        passed_over[:] = [p for p in passed_over if p.resolve() not in seen]
     return out
 
 

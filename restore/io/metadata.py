@@ -45,7 +45,7 @@ TIFF_TAGS = (
 )
 TIFF_SUB_IFDS = (0x8769, 0x8825)  # Exif, GPS
 TIFF_COMPRESSIONS = {"tiff_lzw", "tiff_adobe_deflate", "packbits", "jpeg", "webp", "tiff_deflate", "tiff_jpeg",
-                     "group3", "group4"}  # the last two: CCITT fax, bilevel (mode 1) images only, as they came in
+                     "tiff_ccitt", "group3", "group4"}  # the last three: CCITT fax, bilevel (mode 1) images only
 
 
 def png_chunks(path: Path) -> list[tuple[bytes, bytes]]:
@@ -123,14 +123,15 @@ def _tiff_params(src: Image.Image, upright: Image.Image, path: Path) -> tuple[di
 
 
 def _jpeg_states_dpi(info: dict) -> bool:
-    """Whether a JPEG's dpi is its own: in its JFIF header (in inches or cm), or in its EXIF. Pillow says 72 dpi of a
-    JPEG whose JFIF gives only an aspect ratio and whose EXIF has no resolution; written back, that would be new."""
+    """Whether a JPEG's dpi is its own: in its JFIF header (in inches or cm), or in its EXIF (a resolution and its
+    unit). Pillow says 72 dpi of a JPEG whose JFIF gives only an aspect ratio and whose EXIF lacks either; written
+    back, that would be new."""
     if info.get("jfif_unit") in (1, 2):
         return True
     try:
         exif = Image.Exif()
         exif.load(info.get("exif") or b"")
-        return 0x011A in exif  # XResolution
+        return 0x011A in exif and 0x0128 in exif  # XResolution, ResolutionUnit
     except Exception:  # noqa: BLE001 - a damaged EXIF block states nothing
         return False
 

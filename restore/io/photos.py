@@ -47,43 +47,51 @@ def _gray_white(im: Image.Image, a: np.ndarray) -> float:
     return float(white_level(a))
 
 
-def photo_rgb(im: Image.Image) -> np.ndarray:
-    """The 8-bit RGB view of a photo that the networks see (a gray photo of more than 8 bits at its white_level)."""
+def photo_rgb(im: Image.Image, like: Image.Image | None = None) -> np.ndarray:
+    """The 8-bit RGB view of a photo that the networks see (a gray photo of more than 8 bits at its white_level, or at
+    that of `like`: the photo a restored one came from, whose hole may have held its only bright samples)."""
     if im.mode not in SUPPORTED_MODES:
         raise PhotoError(f"unsupported image mode {im.mode}; convert the photo to RGB first")
     if im.mode in WIDE:
         a = np.asarray(im)
-        g = eight_bits(a, _gray_white(im, a))
+        g = eight_bits(a, _gray_white(im, a) if like is None else _gray_white(like, np.asarray(like)))
         return np.repeat(g[..., None], 3, axis=2)
     return np.asarray(im.convert("RGB"))
 
 
-def palette_alpha(im: Image.Image) -> np.ndarray:
-    """The opacity (0-255) of each of a palette image's 256 entries, from its transparency (one index, or a PNG's
-    tRNS table)."""
-    alpha = np.full(256, 255, np.int32)
+def palette_rgba(im: Image.Image) -> np.ndarray:
+    """A palette image's entries as int (N, 4) RGBA: the opacity from an RGBA palette, or from the transparency (one
+    index, or a PNG's tRNS table), else opaque."""
+    if im.palette is not None and im.palette.mode == "RGBA":
+        return np.asarray(im.getpalette("RGBA"), np.int32).reshape(-1, 4)
+    rgb = np.asarray(im.getpalette() or [0, 0, 0], np.int32).reshape(-1, 3)
+    alpha = np.full(len(rgb), 255, np.int32)
     t = im.info.get("transparency")
-    if isinstance(t, int) and 0 <= t < 256:
+    if isinstance(t, int) and 0 <= t < len(rgb):
         alpha[t] = 0
     elif isinstance(t, bytes):
-        alpha[: len(t)] = np.frombuffer(t, np.uint8)[:256]
-    return alpha
+        alpha[: len(t)] = np.frombuffer(t, np.uint8)[: len(rgb)]
+    return np.concatenate([rgb, alpha[:, None]], axis=1)
 
 
 def palette_indices(im: Image.Image, colours: np.ndarray, was: np.ndarray) -> np.ndarray:
-    """For each uint8 RGB colour (N, 3), the nearest entry of `im`'s palette among those as opaque as the entry the
-    pixel had (`was`, N indices): a fill takes a pixel's colour and keeps its transparency, as in an RGBA photo, and an
-    opaque pixel never turns into the transparent entry whose colour happens to be nearest."""
-    entries = np.asarray(im.getpalette() or [], np.int32).reshape(-1, 3)
-    alpha = palette_alpha(im)[: len(entries)]
-    out = np.empty(len(colours), np.uint8)
-    colours = colours.astype(np.int32)
-    own = alpha[np.minimum(was, len(entries) - 1)]  # each pixel's opacity as it was
-    for a in np.unique(own):
-        rows, choices = np.flatnonzero(own == a), np.flatnonzero(alpha == a)
+    """For each uint8 RGB colour (N, 3), the palette entry nearest to it and to the opacity of the entry the pixel had
+    (`was`, N indices), among the visible entries for a pixel that was visible and the invisible ones for one that was
+    not: a fill keeps each pixel's transparency, as in an RGBA photo, and a visible pixel never turns into an invisible
+    entry whose colour happens to be nearest. An index past the palette's end counts as opaque."""
+    entries = palette_rgba(im)
+    alpha = entries[:, 3]
+    own = np.where(was < len(entries), alpha[np.minimum(was, len(entries) - 1)], 255)
+    want = np.concatenate([colours.astype(np.int32), own[:, None]], axis=1)
+    out = np.asarray(was, np.uint8).copy()
+    for visible in (False, True):
+        rows = np.flatnonzero((own > 0) == visible)
+        choices = np.flatnonzero((alpha > 0) == visible)
+        if not len(rows) or not len(choices):
+            continue  # no entry of that kind: those pixels keep their index
         for start in range(0, len(rows), 4096):  # (4096, entries) distances at a time
             part = rows[start : start + 4096]
-            d = ((colours[part, None, :] - entries[None, choices, :]) ** 2).sum(-1)
+            d = ((want[part, None, :] - entries[None, choices, :]) ** 2).sum(-1)
             out[part] = choices[d.argmin(1)]
     return out
 
@@ -115,7 +123,8 @@ def merge_into(im: Image.Image, restored_rgb: np.ndarray, mask: np.ndarray) -> I
     else:
         out = Image.fromarray(orig)
     if mode == "P":
-        out.putpalette(im.getpalette())
+        rawmode = im.palette.mode if im.palette is not None and im.palette.mode == "RGBA" else "RGB"
+        out.putpalette(im.getpalette(rawmode), rawmode)
     for key in ("transparency", "icc_profile", "dpi"):
         if key in im.info:
             out.info[key] = im.info[key]
