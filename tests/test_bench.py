@@ -308,3 +308,15 @@ def test_options_the_chosen_protocol_does_not_read_are_refused(tmp_path, model_d
                                         "-o", str(tmp_path / "b")])
         assert res.exit_code == 2 and named in res.output, res.output
         assert not (tmp_path / "b").exists()  # refused before the results folder is made
+
+
+def test_ssim_of_a_photo_smaller_than_its_window_is_nan_not_an_error():
+    import math
+
+    import numpy as np
+
+    from restore.eval.metrics import ssim
+
+    line = np.zeros((1, 300, 3), np.uint8)
+    assert math.isnan(ssim(line, line)) and math.isnan(ssim(np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8, 3), np.uint8), True))
+    assert ssim(np.zeros((7, 7, 3), np.uint8), np.zeros((7, 7, 3), np.uint8)) == 1.0

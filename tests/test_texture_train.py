@@ -132,6 +132,8 @@ def test_tiny_texture_run_cuts_crops_once_trains_and_resumes(tmp_path, model_dir
     assert res.exit_code == 0, res.output
     res = CliRunner().invoke(train_main, ["texture", "--resume", str(run3), "--model-margin", "20"])
     assert res.exit_code == 1 and "drop the flags that change it: ['model']" in res.output
+    # the run's command log gives the flags as they are typed, so that the card's commands run again
+    assert "--model-attention 1 --model-margin 12" in (run3 / "command.txt").read_text()
     cfg = TextureTrainConfig.from_dict(json.loads((run3 / "config.json").read_text()))
     stage = TextureStage(cfg, data, data, torch.device("cpu"))
     assert torch.allclose(stage.net.down2.weight, released["down2.weight"], atol=1e-2)

@@ -81,14 +81,18 @@ def test_two_stages_resume_and_export(data, tmp_path):
     assert f"# stage 1, in {run_dir}:" in card and "restore-train approx" in card and "--approx" in card
     # how `restore run` uses a release is set at export, and the card gives the flags
     res = train("export", run2, "--name", "toy3", "-o", tmp_path / "release3", "--context", "4", "--detail",
-                "--mirror", "--no-tile-thin", "--texture", "stage", "--texture-gain", "0.5")
+                "--mirror", "--no-tile-thin", "--texture", "texture", "--texture-gain", "0.5")
     assert res.exit_code == 0, res.output
     exported = json.loads((tmp_path / "release3" / "config.json").read_text())
     assert exported["context"] == 4.0 and exported["detail"] is True and exported["mirror"] is True
-    assert exported["tile_thin"] is False and exported["texture"] == "stage" and exported["texture_gain"] == 0.5
+    assert exported["tile_thin"] is False and exported["texture"] == "texture" and exported["texture_gain"] == 0.5
     card = (tmp_path / "release3" / "README.md").read_text()
-    assert "--name toy3 --context 4 --detail --mirror --no-tile-thin --texture stage --texture-gain 0.5" in card
-    assert "the texture stage `stage` then adds texture at the photo's own resolution (0.5 of its correction)" in card
+    assert "--name toy3 --context 4 --detail --mirror --no-tile-thin --texture texture --texture-gain 0.5" in card
+    assert "the texture stage `texture` then adds texture at the photo's own resolution (0.5 of its correction)" in card
+    # a texture stage that does not exist is refused at export, not by every `restore run` of the release
+    res = train("export", run2, "--name", "toy5", "-o", tmp_path / "release5", "--texture", "nosuch")
+    assert res.exit_code != 0 and "Error: --texture nosuch: no such file or folder" in res.output
+    assert not (tmp_path / "release5").exists()
     res = train("export", run2, "--name", "toy4", "-o", tmp_path / "release4", "--blend-thin", "64", "--blend-weight", "0.6",
                 "--blend-sigma", "3", "--detail-scale", "200")
     assert res.exit_code == 0, res.output
@@ -418,3 +422,111 @@ def test_an_epoch_evaluated_again_after_a_stop_keeps_its_first_metrics_row(tmp_p
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     assert [(r["epoch"], r["val_l1"]) for r in rows] == [("1", "0.5"), ("2", "0.4")]
+
+
+def test_a_bad_config_is_refused_before_stage_1_trains(data, tmp_path):
+    """A value of the wrong type, a network that cannot be built, a batch of 0, or a --config that is not a JSON
+    object is a one-line error before anything trains; `all` used to train stage 1 and fail in stage 2."""
+    bad_lr = tmp_path / "bad_lr.json"
+    bad_lr.write_text(json.dumps({**TINY, "lr": "abc"}))
+    listed = tmp_path / "list.json"
+    listed.write_text("[1, 2]")
+    broken = tmp_path / "broken.json"
+    broken.write_text("{lr: 1")
+    for args, said in (
+        (["--config", bad_lr], "lr: 'abc' is not a number"),
+        (["--config", data / "tiny.json", "--set", "model.refiner.widths=4,8"], "model.refiner.widths: (4, 8) is not"),
+        (["--config", data / "tiny.json", "--batch-size", "0"], "batch_size: 0; a batch holds at least 1"),
+        (["--config", listed], f"--config {listed}: a JSON object of settings"),
+        (["--config", broken], f"--config {broken}: not valid JSON"),
+    ):
+        run_dir = tmp_path / f"run{len(said)}"
+        res = CliRunner().invoke(main, ["all", "--dataset", str(data / "imgs"), "--run-dir", str(run_dir),
+                                        *map(str, args)])
+        assert res.exit_code == 1 and said in res.output and "Traceback" not in res.output, res.output
+        assert not (run_dir / "approx").exists()
+
+
+def test_a_run_keeps_its_dataset_folder_whole_and_resumes_from_anywhere(data, tmp_path, monkeypatch):
+    monkeypatch.chdir(data)
+    run_dir = tmp_path / "run"
+    res = train("approx", "--dataset", "imgs", "--config", "tiny.json", "--run-dir", run_dir)
+    assert res.exit_code == 0, res.output
+    assert json.loads((run_dir / "config.json").read_text())["dataset"] == str(data / "imgs")
+    monkeypatch.chdir(tmp_path)
+    res = train("all", "--resume", run_dir)
+    assert res.exit_code == 0, res.output
+    res = train("all", "--resume", run_dir, "--config", data / "tiny.json")
+    assert res.exit_code == 1 and "--config cannot change it" in res.output
+
+
+def test_a_stage_2_run_on_another_runs_approxnet_is_not_resumed_by_all(data, tmp_path):
+    common = ["--dataset", data / "imgs", "--config", data / "tiny.json"]
+    assert train("approx", *common, "--run-dir", tmp_path / "s1").exit_code == 0
+    assert train("gan", *common, "--run-dir", tmp_path / "s2", "--approx", tmp_path / "s1").exit_code == 0
+    res = train("all", "--resume", tmp_path / "s2")
+    assert res.exit_code == 1 and f"restore-train gan --resume {tmp_path / 's2'}" in res.output
+    assert not (tmp_path / "s2" / "approx").exists()
+
+
+def test_a_missing_lpips_file_is_refused_before_training_naming_restore_trains_option(data, tmp_path, monkeypatch):
+    monkeypatch.setenv("RESTORE_LPIPS_WEIGHTS", str(tmp_path / "none.safetensors"))
+    res = train("all", "--dataset", data / "imgs", "--config", data / "tiny.json", "--run-dir", tmp_path / "run",
+                "--perceptual-weight", "0.1")
+    assert res.exit_code == 1 and "--perceptual-file PATH" in res.output and "--lpips-weights" not in res.output
+    assert not (tmp_path / "run" / "approx").exists()
+
+
+def test_the_fallback_checkpoint_is_kept_after_a_resume_from_it(tmp_path):
+    """A resume from prev.pt (last.pt damaged) must not turn the damaged file into the next fallback."""
+    checkpoint.save({"n": 1}, tmp_path)
+    checkpoint.save({"n": 2}, tmp_path)
+    (tmp_path / "last.pt").write_bytes(b"garbage")
+    with pytest.warns(UserWarning, match="unreadable"):
+        assert checkpoint.load(tmp_path)["n"] == 1
+    checkpoint.save({"n": 3}, tmp_path)
+    assert checkpoint.load(tmp_path)["n"] == 3
+    assert torch.load(tmp_path / "prev.pt", weights_only=True)["n"] == 1
+
+
+def test_two_processes_do_not_train_one_run_folder(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    from trainer.runs import lock_run
+
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; "
+                               "from trainer.runs import lock_run; lock_run(Path(sys.argv[1])); print('held', flush=True); "
+                               "time.sleep(30)", str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(ValueError, match="being trained by another process"):
+            lock_run(tmp_path)
+    finally:
+        holder.kill()
+        holder.wait()
+    time.sleep(0.1)
+    lock_run(tmp_path)  # free again once it ended
+
+
+def test_prepared_images_are_prepared_again_when_the_pictures_change(tmp_path):
+    import numpy as np
+
+    from restore.eval.datasets import load_stack
+
+    write_photo(tmp_path / "imgs" / "a.png", 40, 40, seed=1)
+    first = load_stack([tmp_path / "imgs" / "a.png"], 16, cache_dir=tmp_path / "cache")
+    write_photo(tmp_path / "imgs" / "a.png", 40, 40, seed=2)
+    again = load_stack([tmp_path / "imgs" / "a.png"], 16, cache_dir=tmp_path / "cache")
+    assert not np.array_equal(first, again)
+
+
+def test_export_refuses_settings_of_another_kind_of_network_and_no_photos(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text(json.dumps({"kind": "damage"}))
+    res = CliRunner().invoke(main, ["export", str(run_dir), "--name", "d", "--context", "2"])
+    assert res.exit_code == 1 and "are settings of an inpainting model; this run is not one" in res.output
+    res = CliRunner().invoke(main, ["export", str(run_dir), "--name", "d", "--n", "0"])
+    assert res.exit_code == 2 and "--n" in res.output

@@ -10,12 +10,16 @@ import torch
 from restore.io.atomic import atomic_write
 
 NAMES = ("last.pt", "prev.pt")
+_DAMAGED: set[Path] = set()  # last.pt files `load` found unreadable: `save` must not keep one as prev.pt
 
 
 def save(state: dict, folder: Path) -> Path:
     """Write `state` to folder/last.pt atomically, flushed to disk; the old last.pt becomes prev.pt."""
     folder.mkdir(parents=True, exist_ok=True)
     last, prev = folder / NAMES[0], folder / NAMES[1]
+    if last.resolve() in _DAMAGED:  # the run resumed from prev.pt: it stays the fallback until a new last.pt is in
+        _DAMAGED.discard(last.resolve())
+        last.unlink(missing_ok=True)
     atomic_write(last, lambda f: torch.save(state, f), fsync=True, backup=prev)
     return last
 
@@ -44,6 +48,8 @@ def load(folder: Path) -> dict | None:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:  # any unreadable file: try the older one
             warnings.warn(f"{path}: unreadable checkpoint ({type(e).__name__}); trying the previous one", stacklevel=2)
+            if i == 0:
+                _DAMAGED.add(path.resolve())
             continue
         if i > 0:
             warnings.warn(f"resuming from {path} (the newer checkpoint was unreadable)", stacklevel=2)

@@ -13,7 +13,7 @@ import click
 
 from .config import TrainConfig
 from .damage import DamageTrainConfig
-from .runs import holds_run, read_json
+from .runs import holds_run, lock_run, read_json
 from .texture import TextureTrainConfig
 
 SCALAR_FIELDS = [f for f in dataclasses.fields(TrainConfig) if f.type in ("int", "float", "bool", "str", int, float, bool, str)]
@@ -100,7 +100,7 @@ def _invocation(kw: dict) -> str:
     for key, value in {**ctx.params, **kw}.items():
         if value is None or key == "debug" or (key == "device" and value == "auto"):
             continue
-        flag = renamed.get(key, "--" + key.replace("_", "-"))
+        flag = renamed.get(key, "--" + key.replace(MODEL_FLAG, "model-").replace("_", "-"))
         if isinstance(value, tuple):
             for v in value:
                 words += [flag, str(v)]
@@ -133,8 +133,11 @@ def _setup(kw: dict) -> tuple[TrainConfig, Path, object, Path | None, bool]:
     sets = kw.pop("sets")
     overrides = {k: v for k, v in kw.items() if v is not None}
     ctx = distributed.setup(device_name)
-    if resume is not None and sets:
-        raise click.ClickException("--resume uses the run's config.json; --set cannot change it")
+    if resume is not None and (sets or config_file):
+        raise click.ClickException(f"--resume uses the run's config.json; {'--set' if sets else '--config'} cannot "
+                                   "change it")
+    if data_dir is not None:
+        data_dir = data_dir.resolve()  # the split keeps the photos' paths: a resume from elsewhere finds them
     if resume is not None:
         if not (resume / "config.json").exists():
             raise click.ClickException(f"{resume}: no config.json here; --resume takes a run directory")
@@ -145,14 +148,20 @@ def _setup(kw: dict) -> tuple[TrainConfig, Path, object, Path | None, bool]:
         if changed:
             raise click.ClickException(f"--resume uses {resume}/config.json; drop the flags that change it: {sorted(changed)}")
     else:
-        data = json.loads(config_file.read_text()) if config_file else {}
-        data = TrainConfig.from_dict(data).to_dict()  # defaults filled in, so --set can address any key
+        data = _config_file(config_file)
+        try:
+            data = TrainConfig.from_dict(data).to_dict()  # defaults filled in, so --set can address any key
+        except (TypeError, ValueError) as e:
+            raise click.ClickException(f"--config {config_file}: {e}") from None
         data.update(overrides)
         if data.get("init"):
             data["model"] = _init_model(data["init"]).cfg.to_dict()  # the architecture comes with the weights
         for item in sets:
             _apply_set(data, item)
+        if Path(data["dataset"]).exists():  # a folder: kept whole, so that a resume from elsewhere finds it
+            data["dataset"] = str(Path(data["dataset"]).resolve())
         cfg = TrainConfig.from_dict(data)
+        _check_before_training(cfg)
         if cfg.init:
             _init_state(cfg)  # refuses an architecture it cannot grow into before the run directory is written
         run_dir = run_dir or Path("runs") / Path(cfg.dataset).name
@@ -163,13 +172,61 @@ def _setup(kw: dict) -> tuple[TrainConfig, Path, object, Path | None, bool]:
     if cfg.workers_threads:
         torch.set_num_threads(cfg.workers_threads)
     if ctx.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            lock_run(run_dir)
+        except ValueError as e:
+            raise click.ClickException(str(e)) from None
+        if resume is None:
+            (run_dir / "split.json").unlink(missing_ok=True)  # a first start's that failed: drawn again
         cfg.save(run_dir / "config.json")
         log = run_dir / "command.txt"  # one line per invocation, --resume ones included
-        before = log.read_bytes() if log.exists() else b""
+        # a first start that failed before training (holds_run) is not part of the run's history
+        before = log.read_bytes() if log.exists() and resume is not None else b""
         atomic_write_bytes(log, before + f"{time.strftime('%Y-%m-%d %H:%M:%S')}  {invocation}\n".encode())
         click.echo(f"run directory: {run_dir}  device: {device}  world size: {ctx.world}", err=True)
     return cfg, run_dir, device, data_dir, ctx
+
+
+def _config_file(path: Path | None) -> dict:
+    """The settings of --config FILE: a JSON object; a one-line error naming the file otherwise."""
+    if path is None:
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise click.ClickException(f"--config {path}: not valid JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise click.ClickException(f"--config {path}: a JSON object of settings ({{\"lr\": 0.001, ...}}) is expected, "
+                                   f"not a {type(data).__name__}")
+    return data
+
+
+def _check_before_training(cfg: TrainConfig) -> None:
+    """Refuse, before stage 1 trains, a config that stage 2 would refuse after it: values of the wrong type, networks
+    that cannot be built, an LPIPS term without its weights."""
+    from restore.inpainting.networks import Discriminator, Inpainter
+
+    from .runs import check_config
+
+    try:
+        check_config(cfg)
+        Inpainter(cfg.model)
+        Discriminator(cfg.disc)
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise click.ClickException(f"config: {e}") from None
+    _lpips_ready(cfg)
+
+
+def _lpips_ready(cfg) -> None:
+    """Refuse a run whose LPIPS term (perceptual_weight) has no weights to load, before it cuts crops or trains."""
+    if getattr(cfg, "perceptual_weight", 0) > 0:
+        from restore.eval.lpips import LpipsError, find_weights
+
+        try:
+            find_weights(cfg.perceptual_file or None)
+        except LpipsError as e:  # its advice names restore bench's option; restore-train's is --perceptual-file
+            raise click.ClickException(f"--perceptual-weight {cfg.perceptual_weight:g}: "
+                                       + str(e).replace("--lpips-weights", "--perceptual-file")) from None
 
 
 def _splits(cfg: TrainConfig, run_dir: Path, data_dir: Path | None, is_main: bool):
@@ -197,12 +254,20 @@ def _train_approx(cfg, run_dir, device, data_dir, ctx):
     loop.run(stage, run_dir, is_main=ctx.is_main, log=lambda s: click.echo(s, err=True))
 
 
+def checkpoint_present(folder: Path) -> bool:
+    from . import checkpoint
+
+    return checkpoint.present(folder)
+
+
 def _approx_weights(approx_dir: Path, cfg: TrainConfig) -> dict:
     from . import checkpoint
 
     state = checkpoint.load(approx_dir / "approx")
     if state is None:
-        raise click.ClickException(f"{approx_dir}/approx: no ApproxNet checkpoint; run `restore-train approx` first")
+        raise click.ClickException(f"{approx_dir}/approx: no ApproxNet checkpoint; run `restore-train approx` first, or "
+                                   "resume a `restore-train gan --approx DIR` run stopped before its first checkpoint "
+                                   "with --approx DIR again")
     theirs = TrainConfig.load(approx_dir / "config.json").model.approx
     if theirs != cfg.model.approx:
         raise click.ClickException(
@@ -332,6 +397,11 @@ def gan(approx_dir, **kw):
 def all_(**kw):
     """Both stages, one after the other, in one run directory."""
     _no_init(kw, "all")
+    resume = kw.get("resume")
+    if resume is not None and checkpoint_present(resume / "gan") and not checkpoint_present(resume / "approx"):
+        # its ApproxNet came from another run (restore-train gan --approx): `all` would train a new one under it
+        raise click.ClickException(f"{resume} is a stage-2 run on another run's ApproxNet; continue it with "
+                                   f"`restore-train gan --resume {resume}`")
     cfg, run_dir, device, data_dir, ctx = _setup(kw)
     _train_approx(cfg, run_dir, device, data_dir, ctx)
     ctx.barrier()
@@ -351,6 +421,7 @@ def _train_standalone(cls, default: str, train, data_dir, run_dir, resume, devic
     overrides = _model_overrides(cls, {k: v for k, v in kw.items() if v is not None})
     try:
         cfg, run_dir = setup_run(run_dir, resume, overrides, _invocation({}), cls, default)
+        _lpips_ready(cfg)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         dev = pick_device(device)
@@ -457,7 +528,7 @@ def _flips(value: str | None) -> tuple[str, ...] | None:
 @click.option("-o", "--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="output folder  [default: RUN_DIR/export/NAME]")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="for the validation scores on the card")
-@click.option("--n", type=int, default=None, help="validation images to score (default: the whole split)")
+@click.option("--n", type=click.IntRange(min=1), default=None, help="validation images to score (default: the whole split)")
 @click.option("--context", type=click.FloatRange(min=1.0), default=None,
               help="the framing `restore run` gives the model (config.json's context)  [default: the run's]")
 @click.option("--detail/--no-detail", default=None,
@@ -513,9 +584,13 @@ def export(run_dir, name, out, data_dir, n, context, detail, detail_scale, mirro
         kind = read_json(cfg_path).get("kind")
         model_only = {k: v for k, v in (("blend_thin", blend_thin), ("blend_weight", blend_weight), ("blend_sigma", blend_sigma),
                                          ("detail_scale", detail_scale), ("texture_gain", texture_gain)) if v is not None}
-        if model_only and kind in ("texture", "damage"):
-            raise ValueError("--detail-scale, --texture-gain, --blend-thin, --blend-weight and --blend-sigma are settings of "
-                             "an inpainting model; this run is not one")
+        pipeline = [k for k, v in (("context", context), ("detail", detail), ("mirror", mirror), ("tile_thin", tile_thin),
+                                   ("texture", texture)) if v is not None]
+        if (model_only or pipeline) and kind in ("texture", "damage"):
+            raise ValueError("--context, --detail, --mirror, --tile-thin, --texture, --detail-scale, --texture-gain, "
+                             "--blend-thin, --blend-weight and --blend-sigma are settings of an inpainting model; this "
+                             "run is not one")
+        click.echo(f"exporting {run_dir}; the card's scores are measured on the validation photos (minutes)", err=True)
         if kind == "texture":
             from .texture import export_texture
 
@@ -536,6 +611,15 @@ def export(run_dir, name, out, data_dir, n, context, detail, detail_scale, mirro
         from restore.hub import texture_spec
 
         texture = texture_spec(texture)  # "none" as restore run --texture reads it
+        if texture:  # checked now, not by every `restore run` of the release; a folder kept whole
+            from restore.hub import ModelError, load
+
+            if Path(texture).is_dir():
+                texture = str(Path(texture).resolve())
+            try:
+                load(texture, kind="texture")
+            except ModelError as e:
+                raise ValueError(str(e)) from None
         folder = export_run(run_dir, name, out, data_dir, n, context=context, detail=detail, mirror=mirror,
                             tile_thin=tile_thin, texture=texture, **model_only)
     except ValueError as e:

@@ -8,7 +8,7 @@ import csv
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
 
 
@@ -31,6 +31,59 @@ def config_from_dict(cls, data: dict, model_cls):
     return cls(model=model, **{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
+def check_config(cfg, where: str = "") -> None:
+    """A ValueError naming the first setting of a config dataclass (nested ones included) whose value is not of its
+    declared type, or a batch size under 1: a config file's "lr": "abc" is refused before a run starts, not when the
+    stage that reads it does, after the stages before it have trained."""
+    import typing
+
+    hints = typing.get_type_hints(type(cfg))
+    for f in fields(cfg):
+        value, hint, name = getattr(cfg, f.name), hints[f.name], where + f.name
+        if isinstance(hint, type) and is_dataclass(hint):
+            if not isinstance(value, hint):
+                raise ValueError(f"{name}: {value!r} is not a group of settings ({hint.__name__})")
+            check_config(value, name + ".")
+        elif not _fits(value, hint):
+            raise ValueError(f"{name}: {value!r} is not {_kind(hint)}")
+        elif name.endswith("batch_size") and value < 1:
+            raise ValueError(f"{name}: {value!r}; a batch holds at least 1")
+
+
+def _fits(value, hint) -> bool:
+    import types
+    import typing
+
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if origin is tuple:
+        if not isinstance(value, tuple):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_fits(v, args[0]) for v in value)
+        return len(args) == len(value) and all(_fits(v, a) for v, a in zip(value, args, strict=True))
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, a) for a in args)
+    if hint is type(None):
+        return value is None
+    return True  # a type this check does not know: left to the code that reads it
+
+
+def _kind(hint) -> str:
+    import typing
+
+    if typing.get_origin(hint) is tuple:
+        return f"a list ({hint})"
+    return {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}.get(hint, f"a {hint}")
+
+
 def read_json(path: Path) -> dict:
     """A run's JSON file; a damaged one is a ValueError naming it."""
     try:
@@ -43,12 +96,38 @@ def load_config(path: Path, cls):
     return cls.from_dict(read_json(path))
 
 
+_LOCKS: dict[Path, object] = {}  # run folder -> its open .lock file, held while this process trains there
+
+
+def lock_run(run_dir: Path) -> None:
+    """Hold `run_dir`'s .lock for the rest of this process, or a ValueError when another process holds it: two
+    processes training one run folder would overwrite each other's checkpoints."""
+    import fcntl
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    key = run_dir.resolve()
+    if key in _LOCKS:
+        return
+    f = open(run_dir / ".lock", "w")  # noqa: SIM115 - held open until the process ends
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        raise ValueError(f"{run_dir} is being trained by another process; wait for it to end, or choose another "
+                         "--run-dir") from None
+    _LOCKS[key] = f
+
+
 def holds_run(run_dir: Path) -> bool:
-    """Whether `run_dir` holds a run that began: its config.json and anything more than the command log. A first
-    start that failed before training (a wrong --data-dir, say) leaves only those two, and may be started again."""
+    """Whether `run_dir` holds a run that began: its config.json and anything more than the command log and the
+    split of its photos. A first start that failed before training (a wrong --data-dir, a photo that cannot be read)
+    leaves only those, and may be started again: afresh, its command log and split written anew."""
     if not (run_dir / "config.json").exists():
         return False
-    return any(p.name not in ("config.json", "command.txt") and not p.name.startswith(".") for p in run_dir.iterdir())
+    return any(p.name not in BEFORE_TRAINING and not p.name.startswith(".") for p in run_dir.iterdir())
+
+
+BEFORE_TRAINING = ("config.json", "command.txt", "split.json")  # what a run writes before its first step
 
 
 def setup_run(run_dir: Path | None, resume: Path | None, overrides: dict, invocation: str, cls, default: str):
@@ -68,10 +147,14 @@ def setup_run(run_dir: Path | None, resume: Path | None, overrides: dict, invoca
         run_dir = run_dir or Path("runs") / default
         if holds_run(run_dir):
             raise ValueError(f"{run_dir} already holds a run; pass --resume {run_dir} or choose --run-dir")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    check_config(cfg)
+    lock_run(run_dir)
     save_config(cfg, run_dir / "config.json")
-    with open(run_dir / "command.txt", "a") as f:
+    # a first start that failed before training (holds_run) is not part of the run's history, nor is its split
+    with open(run_dir / "command.txt", "a" if resume is not None else "w") as f:
         f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')}  {invocation}\n")
+    if resume is None:
+        (run_dir / "split.json").unlink(missing_ok=True)
     return cfg, run_dir
 
 

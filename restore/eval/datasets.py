@@ -128,11 +128,17 @@ def square_mask(mask: np.ndarray, size: int = 64) -> np.ndarray:
     return np.asarray(square(im, size, Image.Resampling.BOX)) >= 0.5
 
 
+def _identity(path: Path) -> str:
+    st = path.stat()
+    return f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+
+
 def load_stack(files: list[Path], size: int = 64, cache_dir: Path | None = None, progress: bool = False) -> np.ndarray:
     """All files prepared at size x size as one (N, size, size, 3) uint8 array, cached as .npy."""
     cache = None
     if cache_dir is not None:
-        key = hashlib.sha256(("\n".join(str(Path(f).resolve()) for f in files) + f"|{size}").encode()).hexdigest()[:16]
+        # each file by its path, size and time of change: a folder whose pictures were replaced is prepared again
+        key = hashlib.sha256(("\n".join(_identity(Path(f)) for f in files) + f"|{size}").encode()).hexdigest()[:16]
         cache = Path(cache_dir) / f"images-{size}-{key}.npy"
         if cache.exists():
             return np.load(cache)

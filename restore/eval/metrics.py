@@ -8,10 +8,13 @@ import numpy as np
 def ssim(a: np.ndarray, b: np.ndarray, gaussian: bool = False) -> float:
     """SSIM as the paper computes it: skimage, 7x7 uniform window, data_range=255, over channels.
 
-    ``gaussian=True`` gives the Wang et al. variant (11x11 Gaussian window, sigma 1.5).
+    ``gaussian=True`` gives the Wang et al. variant (11x11 Gaussian window, sigma 1.5). NaN for an image smaller
+    than the window (a photo a few pixels wide has no SSIM of that window; the bench goes on without it).
     """
     from skimage.metrics import structural_similarity
 
+    if min(a.shape[:2]) < (11 if gaussian else 7):
+        return float("nan")
     kwargs = dict(gaussian_weights=True, sigma=1.5, use_sample_covariance=False) if gaussian else {}
     return float(structural_similarity(a, b, channel_axis=-1, data_range=255, **kwargs))
 
