@@ -530,3 +530,31 @@ def test_export_refuses_settings_of_another_kind_of_network_and_no_photos(tmp_pa
     assert res.exit_code == 1 and "are settings of an inpainting model; this run is not one" in res.output
     res = CliRunner().invoke(main, ["export", str(run_dir), "--name", "d", "--n", "0"])
     assert res.exit_code == 2 and "--n" in res.output
+
+
+def test_a_dataset_name_stays_a_name_beside_a_folder_of_that_name(data, tmp_path, monkeypatch):
+    """`--dataset cars` is Stanford Cars in --data-dir, with its split, even run from a folder holding a cars/ folder;
+    the data dir is kept whole, the default one too."""
+    from PIL import Image
+
+    cars = tmp_path / "data" / "stanford_cars" / "cars_train"
+    cars.mkdir(parents=True)
+    for i in range(12):
+        Image.open(data / "imgs" / f"{i:02d}.png").convert("RGB").save(cars / f"{i:05d}.jpg")
+    work = tmp_path / "work"
+    (work / "cars").mkdir(parents=True)
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("RESTORE_DATA_DIR", "../data")  # relative, as ../shared/data is
+    res = train("approx", "--dataset", "cars", "--config", data / "tiny.json", "--run-dir", tmp_path / "run")
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["dataset"] == "cars"
+    split = json.loads((tmp_path / "run" / "split.json").read_text())
+    files = [f for part in split.values() if isinstance(part, list) for f in part]
+    assert files and all(f.startswith(str(cars)) for f in files)
+
+
+def test_a_discriminator_that_cannot_run_on_the_windows_is_refused_before_stage_1(data, tmp_path):
+    res = CliRunner().invoke(main, ["all", "--dataset", str(data / "imgs"), "--config", str(data / "tiny.json"),
+                                    "--run-dir", str(tmp_path / "run"), "--set", "disc.widths=8,8,8,8,8,8,8"])
+    assert res.exit_code == 1 and res.output.startswith("Error: config:") and "Traceback" not in res.output, res.output
+    assert not (tmp_path / "run" / "approx").exists()

@@ -136,8 +136,7 @@ def _setup(kw: dict) -> tuple[TrainConfig, Path, object, Path | None, bool]:
     if resume is not None and (sets or config_file):
         raise click.ClickException(f"--resume uses the run's config.json; {'--set' if sets else '--config'} cannot "
                                    "change it")
-    if data_dir is not None:
-        data_dir = data_dir.resolve()  # the split keeps the photos' paths: a resume from elsewhere finds them
+    data_dir = _whole(data_dir)
     if resume is not None:
         if not (resume / "config.json").exists():
             raise click.ClickException(f"{resume}: no config.json here; --resume takes a run directory")
@@ -151,15 +150,17 @@ def _setup(kw: dict) -> tuple[TrainConfig, Path, object, Path | None, bool]:
         data = _config_file(config_file)
         try:
             data = TrainConfig.from_dict(data).to_dict()  # defaults filled in, so --set can address any key
-        except (TypeError, ValueError) as e:
+        except (TypeError, ValueError, AttributeError) as e:
             raise click.ClickException(f"--config {config_file}: {e}") from None
         data.update(overrides)
         if data.get("init"):
             data["model"] = _init_model(data["init"]).cfg.to_dict()  # the architecture comes with the weights
         for item in sets:
             _apply_set(data, item)
-        if Path(data["dataset"]).exists():  # a folder: kept whole, so that a resume from elsewhere finds it
-            data["dataset"] = str(Path(data["dataset"]).resolve())
+        from restore.eval.datasets import DATASETS
+
+        if data["dataset"] not in DATASETS and Path(data["dataset"]).exists():  # a folder (a name is always the name)
+            data["dataset"] = str(Path(data["dataset"]).resolve())  # kept whole: a resume from elsewhere finds it
         cfg = TrainConfig.from_dict(data)
         _check_before_training(cfg)
         if cfg.init:
@@ -167,17 +168,18 @@ def _setup(kw: dict) -> tuple[TrainConfig, Path, object, Path | None, bool]:
         run_dir = run_dir or Path("runs") / Path(cfg.dataset).name
         if holds_run(run_dir):
             raise click.ClickException(f"{run_dir} already holds a run; pass --resume {run_dir} or choose --run-dir")
-    ctx.barrier()  # every process has checked the run directory before rank 0 writes into it
-    device = ctx.device if ctx.world > 1 else pick_device(device_name)
-    if cfg.workers_threads:
-        torch.set_num_threads(cfg.workers_threads)
-    if ctx.is_main:
+    if ctx.is_main:  # before the other ranks may read a split: a failed first start's is drawn again
         try:
             lock_run(run_dir)
         except ValueError as e:
             raise click.ClickException(str(e)) from None
         if resume is None:
-            (run_dir / "split.json").unlink(missing_ok=True)  # a first start's that failed: drawn again
+            (run_dir / "split.json").unlink(missing_ok=True)
+    ctx.barrier()  # every process has checked the run directory before rank 0 writes into it
+    device = ctx.device if ctx.world > 1 else pick_device(device_name)
+    if cfg.workers_threads:
+        torch.set_num_threads(cfg.workers_threads)
+    if ctx.is_main:
         cfg.save(run_dir / "config.json")
         log = run_dir / "command.txt"  # one line per invocation, --resume ones included
         # a first start that failed before training (holds_run) is not part of the run's history
@@ -185,6 +187,14 @@ def _setup(kw: dict) -> tuple[TrainConfig, Path, object, Path | None, bool]:
         atomic_write_bytes(log, before + f"{time.strftime('%Y-%m-%d %H:%M:%S')}  {invocation}\n".encode())
         click.echo(f"run directory: {run_dir}  device: {device}  world size: {ctx.world}", err=True)
     return cfg, run_dir, device, data_dir, ctx
+
+
+def _whole(data_dir: Path | None) -> Path:
+    """--data-dir, or the default one (RESTORE_DATA_DIR, ../shared/data), as an absolute path: a run's split keeps
+    its photos' paths, and a resume from another folder must find them."""
+    from restore.eval.datasets import default_data_dir
+
+    return (data_dir or default_data_dir()).resolve()
 
 
 def _config_file(path: Path | None) -> dict:
@@ -204,16 +214,23 @@ def _config_file(path: Path | None) -> dict:
 def _check_before_training(cfg: TrainConfig) -> None:
     """Refuse, before stage 1 trains, a config that stage 2 would refuse after it: values of the wrong type, networks
     that cannot be built, an LPIPS term without its weights."""
+    import torch
+
     from restore.inpainting.networks import Discriminator, Inpainter
+    from restore.io.decode import first_line
 
     from .runs import check_config
 
     try:
         check_config(cfg)
-        Inpainter(cfg.model)
-        Discriminator(cfg.disc)
-    except (TypeError, ValueError, RuntimeError) as e:
-        raise click.ClickException(f"config: {e}") from None
+        size = cfg.model.refiner.size
+        x, m = torch.zeros(1, 3, size, size), torch.zeros(1, 1, size, size)
+        m[..., size // 4 : size // 2, size // 4 : size // 2] = 1
+        with torch.no_grad():  # built and run once on one image: stage 2's networks fail here, not after stage 1
+            out = Inpainter(cfg.model).eval()(x, m)[1]
+            Discriminator(cfg.disc).eval()(out)
+    except (TypeError, ValueError, RuntimeError, ZeroDivisionError, IndexError) as e:
+        raise click.ClickException(f"config: {first_line(e)}") from None
     _lpips_ready(cfg)
 
 
@@ -400,8 +417,8 @@ def all_(**kw):
     resume = kw.get("resume")
     if resume is not None and checkpoint_present(resume / "gan") and not checkpoint_present(resume / "approx"):
         # its ApproxNet came from another run (restore-train gan --approx): `all` would train a new one under it
-        raise click.ClickException(f"{resume} is a stage-2 run on another run's ApproxNet; continue it with "
-                                   f"`restore-train gan --resume {resume}`")
+        raise click.ClickException(f"{resume} is a stage-2 run that did not train its own ApproxNet (restore-train gan "
+                                   f"--approx or --init); continue it with `restore-train gan --resume {resume}`")
     cfg, run_dir, device, data_dir, ctx = _setup(kw)
     _train_approx(cfg, run_dir, device, data_dir, ctx)
     ctx.barrier()
@@ -419,6 +436,7 @@ def _train_standalone(cls, default: str, train, data_dir, run_dir, resume, devic
     from .runs import setup_run
 
     overrides = _model_overrides(cls, {k: v for k, v in kw.items() if v is not None})
+    data_dir = _whole(data_dir)
     try:
         cfg, run_dir = setup_run(run_dir, resume, overrides, _invocation({}), cls, default)
         _lpips_ready(cfg)
@@ -612,9 +630,9 @@ def export(run_dir, name, out, data_dir, n, context, detail, detail_scale, mirro
 
         texture = texture_spec(texture)  # "none" as restore run --texture reads it
         if texture:  # checked now, not by every `restore run` of the release; a folder kept whole
-            from restore.hub import ModelError, load
+            from restore.hub import REGISTRY, ModelError, load
 
-            if Path(texture).is_dir():
+            if texture not in REGISTRY and Path(texture).is_dir():  # a released name is the release, as hub reads it
                 texture = str(Path(texture).resolve())
             try:
                 load(texture, kind="texture")

@@ -111,10 +111,15 @@ def lock_run(run_dir: Path) -> None:
     f = open(run_dir / ".lock", "w")  # noqa: SIM115 - held open until the process ends
     try:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    except BlockingIOError:
         f.close()
         raise ValueError(f"{run_dir} is being trained by another process; wait for it to end, or choose another "
                          "--run-dir") from None
+    except OSError as e:  # a file system without locks (some network mounts): trained as before, unguarded
+        import warnings
+
+        warnings.warn(f"{run_dir}: cannot lock the run folder ({e.strerror}); make sure no other process trains "
+                      "in it", stacklevel=2)
     _LOCKS[key] = f
 
 
