@@ -21,7 +21,10 @@ next call, so a loop over many images pays the load once; for batches across ima
 
 from __future__ import annotations
 
+import math
 import numbers
+import os
+import warnings
 from functools import lru_cache
 
 import numpy as np
@@ -30,7 +33,7 @@ from PIL import Image
 from . import hub
 from .inpainting.pipeline import Restorer
 from .inpainting.tone import luma
-from .io.masks import MaskError, mask_from_image
+from .io.masks import MaskError, decode_mask, mask_from_image
 from .io.photos import PhotoError, eight_bits, from_eight_bits, merge_into, photo_rgb, white_level
 from .precision import check as check_precision
 
@@ -47,11 +50,12 @@ def inpaint(image, mask, model: str = hub.DEFAULT_MODEL, device: str = "auto", *
         `restore run` fills a 16-bit file). Pixels are taken as stored: unlike `restore run`, no EXIF rotation
         is applied (PIL.ImageOps.exif_transpose does). Pillow opens a 16-bit colour file as 8-bit, keeping
         each sample's high byte: give such a file as a uint16 array (tifffile, imageio) to keep its bits.
-    mask: a PIL image read as `restore run` reads mask files (white, or opaque where the alpha
-        varies, = hole), or a numpy array of the image's height and width where nonzero = hole
-        (as OpenCV's and scikit-image's inpainting take it; a trailing channel axis is merged).
-    model: photo, celeba, cars, a model folder, or hf:OWNER/REPO[@REVISION], as `--model`.
-    device: auto (CUDA when present), cpu or cuda.
+    mask: a mask file's path or a PIL image, read as `restore run` reads mask files (white, or opaque
+        where the alpha varies, = hole; a mask whose marks are all darker than that warns), or a numpy
+        array of the image's height and width where nonzero = hole (as OpenCV's and scikit-image's
+        inpainting take it; a trailing channel axis is merged, and a uint8 RGBA one is read as its image is).
+    model: photo, celeba, cars, a model folder (a path or a string), or hf:OWNER/REPO[@REVISION], as `--model`.
+    device: auto (CUDA when present), cpu or cuda (or a torch.device).
     context, detail, mirror, tile_thin: as the options of `restore run`; None takes the model's own.
     smooth_thin: as `restore run --smooth-thin`: holes at most this many pixels thick are interpolated
         from their border, not filled by the networks (0 = none; `restore run --detect-damage` uses 9).
@@ -62,23 +66,30 @@ def inpaint(image, mask, model: str = hub.DEFAULT_MODEL, device: str = "auto", *
         fast, else float32), float32 or bfloat16.
     """
     check_precision(precision)
+    model, device = _spec(model), str(device)
+    texture = "none" if texture is False else _spec(texture)
+    for name, value in (("detail", detail), ("mirror", mirror), ("tile_thin", tile_thin), ("blend_thin", blend_thin)):
+        if value is not None and not isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"{name} {value!r}: True, False, or None for the model's own")
     holes = _mask(mask, _size(image))
-    if context is not None and (isinstance(context, bool) or not isinstance(context, numbers.Real) or not context >= 1):
+    if context is not None and (isinstance(context, bool) or not isinstance(context, numbers.Real) or not context >= 1
+                                or not math.isfinite(context)):
         raise ValueError(f"context {context!r}: how many times the hole's size the window around it is (at least 1), "
                          "or None for the model's own")
-    if isinstance(smooth_thin, bool) or not isinstance(smooth_thin, numbers.Real) or not smooth_thin >= 0:
+    if (isinstance(smooth_thin, bool) or not isinstance(smooth_thin, numbers.Real) or not smooth_thin >= 0
+            or not math.isfinite(smooth_thin)):
         raise ValueError(f"smooth_thin {smooth_thin!r}: the thickness in pixels up to which holes are interpolated "
                          "(0 for none)")
     texture = hub.texture_spec(texture)  # one cached pipeline for every spelling of none
     restorer = _restorer(model, device, context, detail, mirror, tile_thin, float(smooth_thin), texture, blend_thin,
                          precision)
     if isinstance(image, Image.Image):
-        out = merge_into(image, restorer.restore(photo_rgb(image), holes), holes)
+        out = merge_into(image, restorer.restore(photo_rgb(image, known=~holes), holes), holes)
         out.info.update({k: v for k, v in image.info.items() if k not in out.info})  # EXIF, XMP, PNG text, ...
         return out
     arr = np.asarray(image)
     # 16 bits: the networks see an 8-bit view, the fill is scaled back up, known pixels keep all 16.
-    rgb, white = _view(arr)
+    rgb, white = _view(arr, ~holes)
     filled = restorer.restore(rgb, holes)
     fill = luma(filled[holes]) if arr.ndim == 2 else filled[holes]
     fill = from_eight_bits(fill, white, arr.dtype) if white else fill.astype(arr.dtype)
@@ -90,11 +101,17 @@ def inpaint(image, mask, model: str = hub.DEFAULT_MODEL, device: str = "auto", *
     return out
 
 
-def _view(arr: np.ndarray) -> tuple[np.ndarray, int | None]:
+def _spec(value):
+    """A model or texture given as a path (pathlib, os.PathLike) as the string the hub takes; anything else as it is."""
+    return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+
+def _view(arr: np.ndarray, known: np.ndarray | None = None) -> tuple[np.ndarray, int | None]:
     """The uint8 RGB (H, W, 3) that the networks and the detector see of an image array, and the white of its samples
-    (None for 8 bits): a uint16 array at its white_level, as `restore run` reads a 16-bit file of those samples."""
+    (None for 8 bits): a uint16 array at the white_level of its `known` pixels, as `restore run` reads a 16-bit file of
+    those samples."""
     samples = arr if arr.ndim == 2 else arr[..., :3]
-    white = white_level(samples) if arr.dtype == np.uint16 else None
+    white = white_level(samples, known) if arr.dtype == np.uint16 else None
     view = eight_bits(samples, white) if white else samples
     return np.ascontiguousarray(np.repeat(view[..., None], 3, axis=2) if arr.ndim == 2 else view), white
 
@@ -104,7 +121,8 @@ def _size(image) -> tuple[int, int]:
     if isinstance(image, Image.Image):
         return image.height, image.width
     arr = np.asarray(image)
-    if arr.dtype not in (np.uint8, np.uint16) or not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (3, 4))):
+    if (arr.dtype not in (np.uint8, np.uint16) or not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (3, 4)))
+            or 0 in arr.shape[:2]):
         raise PhotoError(f"image: a {arr.dtype} array of shape {arr.shape}; give uint8 or uint16 (H, W), (H, W, 3) "
                          "or (H, W, 4), or a PIL image")
     return arr.shape[0], arr.shape[1]
@@ -113,17 +131,25 @@ def _size(image) -> tuple[int, int]:
 def _mask(mask, size: tuple[int, int]) -> np.ndarray:
     """The holes as a bool (H, W) array of the image's size; a MaskError says what does not fit."""
     if mask is None:
-        raise MaskError("mask: None; give a PIL image or a numpy array of the image's size, nonzero = hole")
-    if isinstance(mask, Image.Image):
-        holes = mask_from_image(mask)[0]
+        raise MaskError("mask: None; give a PIL image, a numpy array of the image's size (nonzero = hole) or a mask "
+                        "file's path")
+    if isinstance(mask, (str, os.PathLike)):
+        holes, source = decode_mask(mask)  # as restore run reads mask files
+    elif isinstance(mask, Image.Image):
+        holes, source = mask_from_image(mask)
     else:
-        holes = np.asarray(mask)
-        if holes.ndim == 3:
+        holes, source = np.asarray(mask), ""
+        if holes.ndim == 3 and holes.shape[2] == 4 and holes.dtype == np.uint8:
+            holes, source = mask_from_image(Image.fromarray(holes, "RGBA"))  # an RGBA mask: as its image is read
+        elif holes.ndim == 3:
             holes = holes.any(axis=2)
         holes = holes != 0
+    if source == "faint":
+        warnings.warn("mask: no hole: its marks are all darker than mid-gray (a 0/1 label image?); holes are white "
+                      "(over 127): multiply its values by 255, or give it as a numpy array", stacklevel=3)
     if holes.shape != size:
-        raise MaskError(f"mask is {holes.shape[1]}x{holes.shape[0]} but the image is {size[1]}x{size[0]}; "
-                        "give a mask of the image's size")
+        shape = "x".join(map(str, holes.shape[::-1])) if holes.ndim != 2 else f"{holes.shape[1]}x{holes.shape[0]}"
+        raise MaskError(f"mask is {shape} but the image is {size[1]}x{size[0]}; give a mask of the image's size")
     return holes
 
 
@@ -159,7 +185,7 @@ def detect_damage(image, model: str = hub.DEFAULT_DETECTOR, device: str = "auto"
         rgb = photo_rgb(image)
     else:
         rgb, _ = _view(np.asarray(image))
-    net, dev = _detector(model, device, precision)
+    net, dev = _detector(_spec(model), str(device), precision)
     return detect(net, np.ascontiguousarray(rgb), dev, max_side, threshold, enlarge)
 
 

@@ -24,6 +24,11 @@ def _errors(fn):
             return fn(*args, **kw)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except BrokenPipeError:  # `restore models | head -1`: the reader has what it wanted; no message to it
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that the final flush is quiet too
+            sys.exit(1)
         except Exception as e:
             if debug:
                 raise
@@ -161,6 +166,15 @@ def _load_model(model: str, device: str, threads: int | None, precision: str = "
     return net, dev
 
 
+def _finite(ctx, param, value):
+    """A number option's value, refused when it is nan or infinite (FloatRange lets both through)."""
+    import math
+
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value}: give a finite number", ctx, param)
+    return value
+
+
 def _named(paths: list[Path]) -> str:
     return ", ".join(str(p) for p in paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
 
@@ -214,7 +228,7 @@ def main():
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
               help="64x64 windows per forward pass, and photos read ahead together (at most 16 megapixels of them): "
                    "lower it to use less memory")
-@click.option("--context", type=click.FloatRange(min=1.0), default=None,
+@click.option("--context", type=click.FloatRange(min=1.0), default=None, callback=_finite,
               help="window side around each hole, in hole sizes  [default: the model's own: 2 for photo, 6 for celeba, 3 for cars]")
 @click.option("--detail/--no-detail", default=None,
               help="add the detail of the photo's known part into the model's fill (contextual residual "
@@ -231,7 +245,7 @@ def main():
               help="average the smoothest continuation of a thin hole's border (biharmonic) into its fill, as "
                    "the model's config.json says: closer on strokes and scratches  [default: on where the model "
                    "sets it: celeba]")
-@click.option("--smooth-thin", type=click.FloatRange(min=0), default=None, metavar="PX",
+@click.option("--smooth-thin", type=click.FloatRange(min=0), default=None, metavar="PX", callback=_finite,
               help="interpolate holes at most PX pixels thick from their border instead of filling them with the "
                    "networks: as good on scratches and dust, and many times faster  "
                    f"[default: {DAMAGE_THIN_PX:g} with --detect-damage, else 0 = off]")
@@ -481,7 +495,7 @@ def download(names):
                    "the pipeline of restore run, with rectangles, object-shaped blobs and strokes")
 @click.option("--masks-per-photo", type=click.IntRange(min=1), default=1, show_default=True,
               help="with --size native: holes of each kind per photo")
-@click.option("--context", type=click.FloatRange(min=1.0), default=None,
+@click.option("--context", type=click.FloatRange(min=1.0), default=None, callback=_finite,
               help="with --size native: as restore run --context  [default: the model's own]")
 @click.option("--detail/--no-detail", default=None, help="with --size native: as restore run --detail/--no-detail")
 @click.option("--mirror/--no-mirror", default=None, help="with --size native: as restore run --mirror/--no-mirror")
@@ -489,7 +503,7 @@ def download(names):
               help="with --size native: as restore run --tile-thin/--no-tile-thin")
 @click.option("--blend-thin/--no-blend-thin", default=None,
               help="with --size native: as restore run --blend-thin/--no-blend-thin")
-@click.option("--smooth-thin", type=click.FloatRange(min=0), default=None, metavar="PX",
+@click.option("--smooth-thin", type=click.FloatRange(min=0), default=None, metavar="PX", callback=_finite,
               help="with --size native or --damage: as restore run --smooth-thin  [default: "
                    f"{DAMAGE_THIN_PX:g} with --damage, as restore run --detect-damage; else 0]")
 @click.option("--texture", default=None, metavar="NAME|DIR|none",

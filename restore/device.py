@@ -16,6 +16,9 @@ def pick_device(name: str = "auto"):
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise DeviceError("--device cuda: no CUDA GPU is available here; use --device cpu or auto")
     try:
-        return torch.device(name)
+        device = torch.device(name)
     except RuntimeError:
         raise DeviceError(f"--device {name}: unknown device; use auto, cpu or cuda") from None
+    if device.type not in ("cpu", "cuda"):  # mps, meta, xpu...: not what restore runs or is tested on
+        raise DeviceError(f"--device {name}: restore runs on cpu or cuda; use auto, cpu or cuda")
+    return device

@@ -297,11 +297,17 @@ def load_pretrained(folder: Path, expected: dict | None = None, device="cpu"):
         state = load_file(str(weights_path))
     except (SafetensorError, OSError) as e:
         raise ModelError(f"{weights_path}: unreadable safetensors file ({e}); re-export or re-download it") from None
+    damaged = [k for k, v in state.items() if v.is_floating_point() and not bool(v.isfinite().all())]
+    if damaged:  # a flipped bit in an exponent: a model that loads, and fills with garbage
+        raise ModelError(f"{weights_path}: {len(damaged)} tensor{'s' if len(damaged) > 1 else ''} hold NaN or infinite "
+                         f"weights ({damaged[0]}...); the file is damaged: re-export or re-download it")
     try:
         model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
     except RuntimeError as e:
-        first = str(e).splitlines()[0]
-        raise ModelError(f"{weights_path}: weights do not fit the architecture in config.json ({first})") from None
+        # torch puts the useful part (which keys, which shapes) on the lines after its first
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        detail = "; ".join(lines[1:3]) if len(lines) > 1 else lines[0] if lines else type(e).__name__
+        raise ModelError(f"{weights_path}: weights do not fit the architecture in config.json ({detail})") from None
     return model.eval().to(device)
 
 

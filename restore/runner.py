@@ -26,7 +26,7 @@ from .io.depth16 import deep_bytes, stored, upright
 from .io.files import COMPARE_SUFFIX, index_masks, mask_key
 from .io.masks import MaskError, check_size, decode_mask, save_mask, scaled
 from .io.metadata import read_carried
-from .io.photos import PhotoError, deep_view, from_eight_bits, merge_into, photo_rgb
+from .io.photos import WIDE, PhotoError, deep_view, from_eight_bits, merge_into, photo_rgb
 
 
 @dataclass
@@ -194,6 +194,9 @@ class Runner:
         elif source == "colour":
             notes += self._once(source, f"{job.mask_file}: masks whose alpha channel is constant are read from their "
                                         "colours in this run (white = hole)")
+        elif source == "faint":
+            notes.append(f"{job.mask_file}: no hole: its marks are all darker than mid-gray (a 0/1 label image?); holes "
+                         "are white (over 127): multiply its values by 255")
         if job.shared_mask and mask.shape != (height, width):
             if self.strict_masks:
                 check_size(mask, job.mask_file, (width, height), job.photo)
@@ -258,6 +261,11 @@ class Runner:
             return item
         if mask.all():
             notes.append(f"{job.photo}: the mask covers the whole photo; it is restored from nothing")
+        # more than 8 bits a sample: the networks see the photo at the white of its known pixels, never the hole's
+        if item.deep is not None:
+            rgb, item.white = deep_view(item.deep, ~mask)
+        elif im.mode in WIDE:
+            rgb = photo_rgb(im, known=~mask)
         item.image, item.fmt, item.rgb, item.mask = im, fmt, rgb, mask
         item.outcome = Outcome(job, "restored", "", notes, info)
         return item
@@ -280,7 +288,7 @@ class Runner:
             else:
                 out = merge_into(item.image, restored, item.mask)
                 atomic_save(out, job.out, format=item.fmt, **item.save_params)
-                view = photo_rgb(out, like=item.image)  # at the input's white, which a fill can move
+                view = photo_rgb(out, like=item.image, known=~item.mask)  # at the input's white, which a fill can move
             if job.compare_out is not None:
                 from .eval.figures import compare_figure
 

@@ -80,7 +80,7 @@ def test_what_does_not_fit_is_said_in_one_line(inpaint):
         inpaint(rgb, np.zeros((40, 60), bool))
     with pytest.raises(PhotoError, match="give uint8 or uint16"):
         inpaint(rgb.astype(np.float32), np.zeros((40, 50), bool))
-    with pytest.raises(MaskError, match="mask: None; give a PIL image or a numpy array"):
+    with pytest.raises(MaskError, match="mask: None; give a PIL image, a numpy array"):
         inpaint(rgb, None)
     for bad in (0, -5, 0.5, float("nan")):
         with pytest.raises(ValueError, match=f"context {bad!r}: how many times the hole's size"):
@@ -111,3 +111,36 @@ def test_a_dark_16_bit_array_is_seen_as_a_16_bit_file_with_the_same_pixels_is(in
     via_pil = np.asarray(inpaint(Image.fromarray(gray), m))
     assert np.array_equal(out, via_pil)
     assert out[m].max() <= 255 and np.array_equal(out[m], inpaint(gray.astype(np.uint8), m)[m])
+
+
+def test_python_values_a_user_would_pass_are_taken_or_refused_in_one_line(inpaint, model_dir, tmp_path):
+    """Paths for the model and the mask, a torch.device, texture=False; truthy strings for switches are refused; an
+    RGBA numpy mask is read as its image is (a constant alpha says nothing); a 0/1 label mask image warns."""
+    import warnings
+    from pathlib import Path
+
+    import torch
+
+    from restore import inpaint as raw
+
+    rgb = smooth_photo(60, 70)
+    m = rect_mask(60, 70, [(15, 20, 40, 50)])
+    want = inpaint(rgb, m)
+    Image.fromarray(m.astype(np.uint8) * 255).save(tmp_path / "m.png")
+    np.testing.assert_array_equal(raw(rgb, tmp_path / "m.png", model=Path(model_dir), device=torch.device("cpu"),
+                                      texture=False), want)
+    np.testing.assert_array_equal(raw(rgb, str(tmp_path / "m.png"), model=str(model_dir), device="cpu"), want)
+    with pytest.raises(ValueError, match="detail 'no': True, False, or None"):
+        inpaint(rgb, m, detail="no")
+    with pytest.raises(ValueError, match="context inf"):
+        inpaint(rgb, m, context=float("inf"))
+    rgba = np.dstack([np.repeat(m[..., None].astype(np.uint8) * 255, 3, axis=2), np.full((60, 70), 255, np.uint8)])
+    np.testing.assert_array_equal(inpaint(rgb, rgba), want)  # not the whole image: the alpha is constant
+    with pytest.warns(UserWarning, match="0/1 label image"):
+        untouched = inpaint(rgb, Image.fromarray(m.astype(np.uint8)))
+    assert np.array_equal(untouched, rgb)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        inpaint(rgb, m.astype(np.uint8))  # a 0/1 array is nonzero = hole, as OpenCV takes it: no warning
+    with pytest.raises(PhotoError, match=r"shape \(0, 10, 3\)"):
+        inpaint(np.zeros((0, 10, 3), np.uint8), np.zeros((0, 10), bool))

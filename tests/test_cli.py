@@ -455,3 +455,27 @@ def test_a_file_found_again_under_another_name_is_restored_once_and_said(tmp_pat
     assert res.exit_code == 0 and res.stdout.strip().splitlines()[-1] == "1 restored, 0 skipped, 0 failed"
     assert f"warning: {photos / 'b.png'} is the same file as {photos / 'a.png'}; it is restored once" in res.stderr
     assert res.stderr.count("is the same file") == 1  # a.png named twice is simply taken once
+
+
+def test_non_finite_numbers_and_label_masks_are_said(tmp_path, model_dir):
+    photos = tmp_path / "p"
+    write_photo(photos / "a.png", 40, 50)
+    for option in ("--context", "--smooth-thin"):
+        res = CliRunner().invoke(main, ["run", str(photos), option, "nan", "-o", str(tmp_path / "o"),
+                                        "--model", str(model_dir)])
+        assert res.exit_code == 2 and f"Invalid value for '{option}': nan: give a finite number" in res.output
+    (tmp_path / "m").mkdir()
+    label = np.zeros((40, 50), np.uint8)
+    label[10:20, 10:30] = 1  # a 0/1 label image: black to the eye
+    Image.fromarray(label).save(tmp_path / "m" / "a.png")
+    res = CliRunner().invoke(main, ["run", str(photos), "--masks", str(tmp_path / "m"), "-o", str(tmp_path / "o"),
+                                    "--model", str(model_dir)])
+    assert res.exit_code == 0 and "a 0/1 label image?" in res.stderr and "multiply its values by 255" in res.stderr
+
+
+def test_devices_restore_does_not_run_on_are_one_line_errors():
+    from restore.device import DeviceError, pick_device
+
+    for name in ("meta", "mps"):
+        with pytest.raises(DeviceError, match=f"--device {name}: "):
+            pick_device(name)

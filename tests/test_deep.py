@@ -363,3 +363,34 @@ def test_what_only_reads_photos_sees_them_as_restore_run_does(tmp_path):
     tifffile.imwrite(tmp_path / "packed.tif", deep_photo(20, 24, 3) >> 4, photometric="rgb", compression="zlib")
     with pytest.raises(PhotoError, match="compressed or tiled 16-bit colour TIFF"):
         read_view(tmp_path / "packed.tif")
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_what_lies_under_the_hole_does_not_move_the_white_a_fill_is_made_at(tmp_path, model_dir, channels):
+    """The white of a 16-bit photo's 8-bit view is its known pixels': a bright stamp under the hole (never read)
+    would otherwise make the fill a few coarse levels, through restore run and restore.inpaint alike."""
+    from restore import inpaint
+
+    h, w = 40, 52
+    pixels = (deep_photo(h, w, 3) >> 4).astype(np.uint16)  # 12 bits
+    m = hole(h, w)
+    stamped = pixels.copy()
+    stamped[m] = 65535
+    image, stamp = (pixels[..., 1], stamped[..., 1]) if channels == 1 else (pixels, stamped)
+    np.testing.assert_array_equal(inpaint(image, m, model=str(model_dir), device="cpu"),
+                                  np.where(m if channels == 1 else m[..., None],
+                                           inpaint(stamp, m, model=str(model_dir), device="cpu"), image))
+    outs = []
+    for name, arr in (("plain", image), ("stamped", stamp)):
+        src = tmp_path / name / "photos" / "scan.png"
+        if channels == 1:
+            src.parent.mkdir(parents=True)
+            Image.fromarray(arr).save(src)
+        else:
+            write_png16(src, arr)
+        (tmp_path / name / "masks").mkdir()
+        Image.fromarray(m.astype(np.uint8) * 255).save(tmp_path / name / "masks" / "scan.png")
+        assert run(tmp_path / name, model_dir).exit_code == 0
+        out = tmp_path / name / "out" / "scan.png"
+        outs.append(np.asarray(Image.open(out)) if channels == 1 else read_png16(out))
+    np.testing.assert_array_equal(outs[0][m], outs[1][m])

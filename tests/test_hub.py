@@ -182,3 +182,16 @@ def test_no_network_without_hf_hub_offline_answers_at_once_from_the_cache(tmp_pa
     assert lines[0] == f"hub-cache {snap}" and lines[1] == "hub"
     assert lines[2].startswith("ERR hf:someone/missing@v1: not in the local Hub cache") and "no connection" in lines[2]
     assert float(lines[3]) < 10 and "Retrying" not in res.stderr
+
+
+def test_a_model_with_nan_weights_is_refused_not_run(tmp_path):
+    """A flipped exponent bit can make a weight NaN: the file still loads, and its fills are garbage."""
+    from safetensors.torch import load_file, save_file
+
+    save_pretrained(tiny_model(), tmp_path)
+    state = load_file(str(tmp_path / "model.safetensors"))
+    name = next(iter(state))
+    state[name].view(-1)[0] = float("nan")
+    save_file(state, str(tmp_path / "model.safetensors"))
+    with pytest.raises(ModelError, match="NaN or infinite weights .*damaged: re-export or re-download it"):
+        load_pretrained(tmp_path)

@@ -37,7 +37,8 @@ def decode_mask(path: str | Path) -> tuple[np.ndarray, str]:
 
 
 def mask_from_image(im: Image.Image) -> tuple[np.ndarray, str]:
-    """A mask image as (bool array, True = hole; the channel it was read from: 'alpha', 'colour' or 'gray')."""
+    """A mask image as (bool array, True = hole; the channel it was read from: 'alpha', 'colour' or 'gray', or
+    'faint' for one with marks of which none is white enough to be a hole: a 0/1 label image)."""
     source = "gray"
     if im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (im.mode == "P" and "transparency" in im.info):
         rgba = np.asarray(im.convert("RGBA"))
@@ -51,7 +52,10 @@ def mask_from_image(im: Image.Image) -> tuple[np.ndarray, str]:
         arr = a / max(a.max(), 1) * 255 if a.max() > 255 else a
     else:
         arr = np.asarray(im.convert("L"))
-    return arr > 127, source
+    holes = arr > 127
+    if not holes.any() and arr.max() > 0:  # marks, but none white: a 0/1 label image is black to the eye
+        source = "faint"
+    return holes, source
 
 
 def check_size(mask: np.ndarray, path: str | Path, size: tuple[int, int], photo: str | Path | None = None) -> None:

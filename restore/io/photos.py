@@ -16,10 +16,13 @@ WIDE = ("I;16", "I;16L", "I;16B", "I", "F")  # gray modes of more than 8 bits, s
 BITS = (8, 10, 12, 14, 16)  # the depths integer samples are taken to have, the fewest that hold them
 
 
-def white_level(samples: np.ndarray) -> int:
+def white_level(samples: np.ndarray, known: np.ndarray | None = None) -> int:
     """The white of integer samples held in 16 bits: 2**k - 1 for the fewest bits k of 8, 10, 12, 14 and 16 that
-    hold the largest sample. Scanners write 10-, 12- and 14-bit data into 16-bit files; taken as 16 bits, such a
-    scan is near black to the networks, and their fill, brought back from its 8-bit view, a few flat levels."""
+    hold the largest sample (of the `known` pixels, bool (H, W), when there are any: what lies under a hole is never
+    read). Scanners write 10-, 12- and 14-bit data into 16-bit files; taken as 16 bits, such a scan is near black to
+    the networks, and their fill, brought back from its 8-bit view, a few flat levels."""
+    if known is not None and known.any():
+        samples = samples[known]
     top = int(samples.max()) if samples.size else 0
     return next((2**k - 1 for k in BITS if top < 2**k), 2**16 - 1)
 
@@ -35,26 +38,27 @@ def from_eight_bits(values: np.ndarray, white: float, dtype) -> np.ndarray:
     return scaled.astype(dtype) if np.dtype(dtype).kind == "f" else np.rint(scaled).astype(dtype)
 
 
-def deep_view(samples: np.ndarray) -> tuple[np.ndarray, int]:
-    """The 8-bit RGB view of a 16-bit colour photo's samples (H, W, 3 or 4), and their white (alpha aside)."""
-    white = white_level(samples[..., :3])
+def deep_view(samples: np.ndarray, known: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+    """The 8-bit RGB view of a 16-bit colour photo's samples (H, W, 3 or 4), and their white (alpha aside; of the
+    `known` pixels when given)."""
+    white = white_level(samples[..., :3], known)
     return eight_bits(samples[..., :3], white), white
 
 
-def _gray_white(im: Image.Image, a: np.ndarray) -> float:
+def _gray_white(im: Image.Image, a: np.ndarray, known: np.ndarray | None = None) -> float:
     if im.mode == "F":
         return 1.0 if a.max() <= 1 else 255.0
-    return float(white_level(a))
+    return float(white_level(a, known))
 
 
-def photo_rgb(im: Image.Image, like: Image.Image | None = None) -> np.ndarray:
-    """The 8-bit RGB view of a photo that the networks see (a gray photo of more than 8 bits at its white_level, or at
-    that of `like`: the photo a restored one came from, whose hole may have held its only bright samples)."""
+def photo_rgb(im: Image.Image, like: Image.Image | None = None, known: np.ndarray | None = None) -> np.ndarray:
+    """The 8-bit RGB view of a photo that the networks see: a gray photo of more than 8 bits at the white_level of its
+    `known` pixels (bool (H, W); all when None), or at that of `like`'s (the photo a restored one came from)."""
     if im.mode not in SUPPORTED_MODES:
         raise PhotoError(f"unsupported image mode {im.mode}; convert the photo to RGB first")
     if im.mode in WIDE:
         a = np.asarray(im)
-        g = eight_bits(a, _gray_white(im, a) if like is None else _gray_white(like, np.asarray(like)))
+        g = eight_bits(a, _gray_white(im, a, known) if like is None else _gray_white(like, np.asarray(like), known))
         return np.repeat(g[..., None], 3, axis=2)
     return np.asarray(im.convert("RGB"))
 
@@ -117,7 +121,7 @@ def merge_into(im: Image.Image, restored_rgb: np.ndarray, mask: np.ndarray) -> I
         orig[mask] = np.asarray(filled.convert("L"))[mask] > 127
     else:  # 16-bit, 32-bit integer and float grayscale: the 8-bit answer brought back to the photo's range
         gray = np.asarray(filled.convert("L"))
-        orig[mask] = from_eight_bits(gray[mask], _gray_white(im, orig), orig.dtype)
+        orig[mask] = from_eight_bits(gray[mask], _gray_white(im, orig, ~mask), orig.dtype)
     if mode in ("P", "CMYK"):  # arrays alone would read as L / RGBA
         out = Image.frombytes(mode, im.size, np.ascontiguousarray(orig).tobytes())
     else:
