@@ -51,7 +51,7 @@ def inpaint(image, mask, model: str = hub.DEFAULT_MODEL, device: str = "auto", *
         is applied (PIL.ImageOps.exif_transpose does). Pillow opens a 16-bit colour file as 8-bit, keeping
         each sample's high byte: give such a file as a uint16 array (tifffile, imageio) to keep its bits.
     mask: a mask file's path or a PIL image, read as `restore run` reads mask files (white, or opaque
-        where the alpha varies, = hole; a mask whose marks are all darker than that warns), or a numpy
+        where the alpha varies, = hole; a 0/1 label image warns), or a numpy
         array of the image's height and width where nonzero = hole (as OpenCV's and scikit-image's
         inpainting take it; a trailing channel axis is merged, and a uint8 RGBA one is read as its image is).
     model: photo, celeba, cars, a model folder (a path or a string), or hf:OWNER/REPO[@REVISION], as `--model`.
@@ -145,7 +145,7 @@ def _mask(mask, size: tuple[int, int]) -> np.ndarray:
             holes = holes.any(axis=2)
         holes = holes != 0
     if source == "faint":
-        warnings.warn("mask: no hole: its marks are all darker than mid-gray (a 0/1 label image?); holes are white "
+        warnings.warn("mask: no hole: its values are 0 and 1 (a label image?); holes are white "
                       "(over 127): multiply its values by 255, or give it as a numpy array", stacklevel=3)
     if holes.shape != size:
         shape = "x".join(map(str, holes.shape[::-1])) if holes.ndim != 2 else f"{holes.shape[1]}x{holes.shape[0]}"

@@ -195,7 +195,7 @@ class Runner:
             notes += self._once(source, f"{job.mask_file}: masks whose alpha channel is constant are read from their "
                                         "colours in this run (white = hole)")
         elif source == "faint":
-            notes.append(f"{job.mask_file}: no hole: its marks are all darker than mid-gray (a 0/1 label image?); holes "
+            notes.append(f"{job.mask_file}: no hole: its values are 0 and 1 (a label image?); holes "
                          "are white (over 127): multiply its values by 255")
         if job.shared_mask and mask.shape != (height, width):
             if self.strict_masks:

@@ -136,7 +136,7 @@ def test_python_values_a_user_would_pass_are_taken_or_refused_in_one_line(inpain
         inpaint(rgb, m, context=float("inf"))
     rgba = np.dstack([np.repeat(m[..., None].astype(np.uint8) * 255, 3, axis=2), np.full((60, 70), 255, np.uint8)])
     np.testing.assert_array_equal(inpaint(rgb, rgba), want)  # not the whole image: the alpha is constant
-    with pytest.warns(UserWarning, match="0/1 label image"):
+    with pytest.warns(UserWarning, match="its values are 0 and 1"):
         untouched = inpaint(rgb, Image.fromarray(m.astype(np.uint8)))
     assert np.array_equal(untouched, rgb)
     with warnings.catch_warnings():

@@ -470,7 +470,7 @@ def test_non_finite_numbers_and_label_masks_are_said(tmp_path, model_dir):
     Image.fromarray(label).save(tmp_path / "m" / "a.png")
     res = CliRunner().invoke(main, ["run", str(photos), "--masks", str(tmp_path / "m"), "-o", str(tmp_path / "o"),
                                     "--model", str(model_dir)])
-    assert res.exit_code == 0 and "a 0/1 label image?" in res.stderr and "multiply its values by 255" in res.stderr
+    assert res.exit_code == 0 and "its values are 0 and 1 (a label image?)" in res.stderr and "multiply its values by 255" in res.stderr
 
 
 def test_devices_restore_does_not_run_on_are_one_line_errors():

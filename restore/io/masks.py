@@ -38,7 +38,7 @@ def decode_mask(path: str | Path) -> tuple[np.ndarray, str]:
 
 def mask_from_image(im: Image.Image) -> tuple[np.ndarray, str]:
     """A mask image as (bool array, True = hole; the channel it was read from: 'alpha', 'colour' or 'gray', or
-    'faint' for one with marks of which none is white enough to be a hole: a 0/1 label image)."""
+    'faint' for a 0/1 label image, whose marks of 1 are no holes)."""
     source = "gray"
     if im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (im.mode == "P" and "transparency" in im.info):
         rgba = np.asarray(im.convert("RGBA"))
@@ -53,7 +53,7 @@ def mask_from_image(im: Image.Image) -> tuple[np.ndarray, str]:
     else:
         arr = np.asarray(im.convert("L"))
     holes = arr > 127
-    if not holes.any() and arr.max() > 0:  # marks, but none white: a 0/1 label image is black to the eye
+    if arr.size and arr.max() == 1:  # marks of 1 and nothing whiter: a 0/1 label image, black to the eye
         source = "faint"
     return holes, source
 
