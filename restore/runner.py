@@ -154,6 +154,16 @@ class _Loaded:
     white: int = 65535  # the white of its samples (photos.white_level)
 
 
+def _view(item: _Loaded, im: Image.Image, known: np.ndarray | None = None) -> np.ndarray:
+    """The 8-bit RGB view the networks see of a loaded photo (`im`, upright; a 16-bit colour one's samples in
+    `item.deep`, whose white it sets): of more than 8 bits, at the white of its `known` pixels (all when None), so
+    that what lies under a hole never moves the fill, as decode.read_view sees a whole photo."""
+    if item.deep is None:
+        return photo_rgb(im, known=known)
+    rgb, item.white = deep_view(item.deep, known)
+    return rgb
+
+
 class Runner:
     """Restores jobs in batches; `run` yields one Outcome per job, in order."""
 
@@ -221,19 +231,18 @@ class Runner:
         info: list[str] = []
         try:
             src, im, fmt, notes, pixels16 = decode_photo(job.photo)
-            if pixels16 is None:
-                rgb = photo_rgb(im)
-            else:  # the view at the white of its samples (a 12-bit scan's is 4095), as decode.read_view sees it
+            if pixels16 is not None:
                 item.orientation = orientation(src)
                 item.deep = upright(pixels16, item.orientation)
-                rgb, item.white = deep_view(item.deep)
-            h, w = rgb.shape[:2]
+            rgb = None  # the networks' view, made once the mask is known unless the detector needs it first
+            h, w = im.height, im.width
             if self.detector is not None:  # the damage found, and the holes of the photo's mask when it has one
                 from .damage.detector import detect
 
                 if job.mask_file is None and job.paired and self.strict_masks:
                     item.outcome = Outcome(job, "failed", f"{job.photo}: no mask with the same name in the masks folder")
                     return item
+                rgb = _view(item, im)
                 mask = detect(self.detector, rgb, self.device)
                 if job.mask_file is not None:
                     given, info = self._mask(job, w, h)
@@ -247,6 +256,8 @@ class Runner:
             else:
                 mask, info = self._mask(job, w, h)
             mask = grow(mask, self.dilate)
+            if rgb is None or item.deep is not None or im.mode in WIDE:  # more than 8 bits: at its known pixels' white
+                rgb = _view(item, im, ~mask)
             if item.deep is None:  # (a 16-bit photo keeps all of its file but the pixels: io/depth16.py)
                 item.save_params, save_notes = read_carried(src, im, job.photo, fmt, self.jpeg_quality)
                 notes += save_notes
@@ -261,11 +272,6 @@ class Runner:
             return item
         if mask.all():
             notes.append(f"{job.photo}: the mask covers the whole photo; it is restored from nothing")
-        # more than 8 bits a sample: the networks see the photo at the white of its known pixels, never the hole's
-        if item.deep is not None:
-            rgb, item.white = deep_view(item.deep, ~mask)
-        elif im.mode in WIDE:
-            rgb = photo_rgb(im, known=~mask)
         item.image, item.fmt, item.rgb, item.mask = im, fmt, rgb, mask
         item.outcome = Outcome(job, "restored", "", notes, info)
         return item
