@@ -149,6 +149,10 @@ def test_corrupt_last_checkpoint_falls_back(tmp_path):
     (tmp_path / "last.pt").write_bytes(b"garbage")
     with pytest.warns(UserWarning, match="unreadable"):
         assert checkpoint.load(tmp_path)["n"] == 1
+    # the run resumed from prev.pt: the damaged file does not become the next fallback
+    checkpoint.save({"n": 3}, tmp_path)
+    assert checkpoint.load(tmp_path)["n"] == 3
+    assert torch.load(tmp_path / "prev.pt", weights_only=True)["n"] == 1
 
 
 def test_a_run_whose_checkpoints_are_all_damaged_is_not_started_again(data, tmp_path):
@@ -475,18 +479,6 @@ def test_a_missing_lpips_file_is_refused_before_training_naming_restore_trains_o
                 "--perceptual-weight", "0.1")
     assert res.exit_code == 1 and "--perceptual-file PATH" in res.output and "--lpips-weights" not in res.output
     assert not (tmp_path / "run" / "approx").exists()
-
-
-def test_the_fallback_checkpoint_is_kept_after_a_resume_from_it(tmp_path):
-    """A resume from prev.pt (last.pt damaged) must not turn the damaged file into the next fallback."""
-    checkpoint.save({"n": 1}, tmp_path)
-    checkpoint.save({"n": 2}, tmp_path)
-    (tmp_path / "last.pt").write_bytes(b"garbage")
-    with pytest.warns(UserWarning, match="unreadable"):
-        assert checkpoint.load(tmp_path)["n"] == 1
-    checkpoint.save({"n": 3}, tmp_path)
-    assert checkpoint.load(tmp_path)["n"] == 3
-    assert torch.load(tmp_path / "prev.pt", weights_only=True)["n"] == 1
 
 
 def test_two_processes_do_not_train_one_run_folder(tmp_path):

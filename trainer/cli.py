@@ -6,14 +6,13 @@ import dataclasses
 import functools
 import json
 import shlex
-import time
 from pathlib import Path
 
 import click
 
 from .config import TrainConfig
 from .damage import DamageTrainConfig
-from .runs import holds_run, lock_run, read_json
+from .runs import claim_run, holds_run, log_command, read_json
 from .texture import TextureTrainConfig
 
 SCALAR_FIELDS = [f for f in dataclasses.fields(TrainConfig) if f.type in ("int", "float", "bool", "str", int, float, bool, str)]
@@ -120,7 +119,6 @@ def _setup(kw: dict) -> tuple[TrainConfig, Path, object, Path | None, bool]:
     import torch
 
     from restore.device import pick_device
-    from restore.io.atomic import atomic_write_bytes
 
     from . import distributed
 
@@ -170,21 +168,16 @@ def _setup(kw: dict) -> tuple[TrainConfig, Path, object, Path | None, bool]:
             raise click.ClickException(f"{run_dir} already holds a run; pass --resume {run_dir} or choose --run-dir")
     if ctx.is_main:  # before the other ranks may read a split: a failed first start's is drawn again
         try:
-            lock_run(run_dir)
+            claim_run(run_dir, fresh=resume is None)
         except ValueError as e:
             raise click.ClickException(str(e)) from None
-        if resume is None:
-            (run_dir / "split.json").unlink(missing_ok=True)
     ctx.barrier()  # every process has checked the run directory before rank 0 writes into it
     device = ctx.device if ctx.world > 1 else pick_device(device_name)
     if cfg.workers_threads:
         torch.set_num_threads(cfg.workers_threads)
     if ctx.is_main:
         cfg.save(run_dir / "config.json")
-        log = run_dir / "command.txt"  # one line per invocation, --resume ones included
-        # a first start that failed before training (holds_run) is not part of the run's history
-        before = log.read_bytes() if log.exists() and resume is not None else b""
-        atomic_write_bytes(log, before + f"{time.strftime('%Y-%m-%d %H:%M:%S')}  {invocation}\n".encode())
+        log_command(run_dir, invocation, fresh=resume is None)
         click.echo(f"run directory: {run_dir}  device: {device}  world size: {ctx.world}", err=True)
     return cfg, run_dir, device, data_dir, ctx
 

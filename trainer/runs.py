@@ -153,14 +153,28 @@ def setup_run(run_dir: Path | None, resume: Path | None, overrides: dict, invoca
         if holds_run(run_dir):
             raise ValueError(f"{run_dir} already holds a run; pass --resume {run_dir} or choose --run-dir")
     check_config(cfg)
-    lock_run(run_dir)
+    claim_run(run_dir, fresh=resume is None)
     save_config(cfg, run_dir / "config.json")
-    # a first start that failed before training (holds_run) is not part of the run's history, nor is its split
-    with open(run_dir / "command.txt", "a" if resume is not None else "w") as f:
-        f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')}  {invocation}\n")
-    if resume is None:
-        (run_dir / "split.json").unlink(missing_ok=True)
+    log_command(run_dir, invocation, fresh=resume is None)
     return cfg, run_dir
+
+
+def claim_run(run_dir: Path, fresh: bool) -> None:
+    """Lock `run_dir` for this process (lock_run); a `fresh` start (not --resume) clears the split a first start that
+    failed before training (holds_run) left, to draw its own."""
+    lock_run(run_dir)
+    if fresh:
+        (run_dir / "split.json").unlink(missing_ok=True)
+
+
+def log_command(run_dir: Path, invocation: str, fresh: bool) -> None:
+    """Add `invocation` to the run's command.txt, one line per invocation, --resume ones included; a `fresh` start
+    begins it anew: a first start that failed before training is not part of the run's history."""
+    from restore.io.atomic import atomic_write_bytes
+
+    log = run_dir / "command.txt"
+    before = log.read_bytes() if log.exists() and not fresh else b""
+    atomic_write_bytes(log, before + f"{time.strftime('%Y-%m-%d %H:%M:%S')}  {invocation}\n".encode())
 
 
 def initial_weights(spec: str, stage: str, what: str) -> dict:
