@@ -264,12 +264,6 @@ def _train_approx(cfg, run_dir, device, data_dir, ctx):
     loop.run(stage, run_dir, is_main=ctx.is_main, log=lambda s: click.echo(s, err=True))
 
 
-def checkpoint_present(folder: Path) -> bool:
-    from . import checkpoint
-
-    return checkpoint.present(folder)
-
-
 def _approx_weights(approx_dir: Path, cfg: TrainConfig) -> dict:
     from . import checkpoint
 
@@ -407,8 +401,10 @@ def gan(approx_dir, **kw):
 def all_(**kw):
     """Both stages, one after the other, in one run directory."""
     _no_init(kw, "all")
+    from . import checkpoint
+
     resume = kw.get("resume")
-    if resume is not None and checkpoint_present(resume / "gan") and not checkpoint_present(resume / "approx"):
+    if resume is not None and checkpoint.present(resume / "gan") and not checkpoint.present(resume / "approx"):
         # its ApproxNet came from another run (restore-train gan --approx): `all` would train a new one under it
         raise click.ClickException(f"{resume} is a stage-2 run that did not train its own ApproxNet (restore-train gan "
                                    f"--approx or --init); continue it with `restore-train gan --resume {resume}`")
