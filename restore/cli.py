@@ -465,16 +465,26 @@ def masks(inputs, output, seed, holes, recursive, overwrite, detect_damage, dama
 @main.command(name="models")
 @_errors
 def models_():
-    """List the released models, where each would load from, size and sha256."""
+    """List the released models, where each would load from, size and sha256; the files are checked against
+    the registry, and a damaged or missing one is named (exit code 1)."""
     if not hub.REGISTRY:
         click.echo("no released models registered")
+    damaged = False
     for name, rel in hub.REGISTRY.items():
         where = hub.resolve(name)
         weights = where.folder / "model.safetensors"
         size = f"{weights.stat().st_size / 1e6:.1f} MB" if weights.exists() else "missing"
-        click.echo(f"{name}\t{where.source}\t{where.folder}\t{size}\tsha256 {rel.sha256['model.safetensors']}")
+        found = hub.problems(where.folder, rel.sha256)
+        state = "damaged" if found else "checked"
+        click.echo(f"{name}\t{where.source}\t{where.folder}\t{size}\tsha256 {rel.sha256['model.safetensors']}"
+                   f"\t{state}")
         click.echo(f"\t{hub.KINDS[rel.kind][0]} ({hub.KINDS[rel.kind][1]}), for: {rel.suits}")
         click.echo(f"\t{rel.description} (Hub: {rel.repo_id}@{rel.revision})")
+        for line in found:
+            click.echo(f"error: {line}", err=True)
+        damaged = damaged or bool(found)
+    if damaged:
+        sys.exit(1)
 
 
 @main.command()

@@ -125,18 +125,28 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def verify(folder: Path, expected: dict) -> None:
-    """Refuse any file whose sha256 differs from the registry's."""
+def problems(folder: Path, expected: dict) -> list[str]:
+    """What is wrong with a model folder's files against the registry's sha256: one line each, none when whole."""
+    found = []
     for name, digest in expected.items():
         path = folder / name
         if not path.exists():
-            raise ModelError(f"{path}: missing; run `restore download` or reinstall restore")
+            found.append(f"{path}: missing; run `restore download` or reinstall restore")
+            continue
         actual = sha256_file(path)
         if actual != digest:
-            raise ModelError(
+            found.append(
                 f"{path}: sha256 mismatch (expected {digest[:12]}..., got {actual[:12]}...); "
                 "the file is damaged or altered: delete it and run `restore download` or reinstall restore"
             )
+    return found
+
+
+def verify(folder: Path, expected: dict) -> None:
+    """Refuse any file whose sha256 differs from the registry's."""
+    found = problems(folder, expected)
+    if found:
+        raise ModelError(found[0])
 
 
 def _hub_location(release: Release) -> Path | None:

@@ -149,8 +149,18 @@ def test_models_and_download_commands(monkeypatch, tmp_path, model_dir):
     assert res.exit_code == 0
     first = res.stdout.splitlines()[0].split("\t")
     assert first[:3] == ["toy", "bundled", str(tmp_path / "toy")]
-    assert first[4] == f"sha256 {digests['model.safetensors']}"
+    assert first[4] == f"sha256 {digests['model.safetensors']}" and first[5] == "checked"
     assert res.stdout.splitlines()[1] == "\tan inpainting model (--model), for: photos of toys"
+    # A copy whose bytes differ from the registry's (a damaged Hub-cache or bundled file) is named, not vouched for.
+    weights = tmp_path / "toy" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-1] + b"\x00")
+    res = CliRunner().invoke(main, ["models"])
+    assert res.exit_code == 1
+    assert res.stdout.splitlines()[0].split("\t")[5] == "damaged"
+    assert f"{weights}: sha256 mismatch" in res.stderr
+    weights.unlink()
+    res = CliRunner().invoke(main, ["models"])
+    assert res.exit_code == 1 and f"{weights}: missing" in res.stderr
     res = CliRunner().invoke(main, ["download", "toy"])
     assert res.exit_code == 1
     assert "not in the local Hub cache and the Hub cannot be reached" in res.output
