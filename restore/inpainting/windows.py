@@ -41,9 +41,35 @@ class Window:
         return (x1 - x0, y1 - y0) != (SIZE, SIZE)
 
 
-def hole_groups(mask: np.ndarray, merge_px: int | None = None) -> list[np.ndarray]:
-    """Boolean masks, one per group of hole pixels; holes within `merge_px` of each other share a group
-    (their dilations by `merge_px` touch)."""
+@dataclass
+class HoleGroup:
+    """One group of hole pixels, kept inside its own bounding box: a photo of many megapixels with a
+    hundred scratches would otherwise hold a hundred masks of its own size."""
+
+    shape: tuple[int, int]  # the photo's (H, W)
+    top: int
+    left: int
+    local: np.ndarray  # bool: the group's pixels in its box, rows top.. and columns left..
+
+    def region(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        """bool (y1-y0, x1-x0): the group's pixels inside that region of the photo."""
+        out = np.zeros((y1 - y0, x1 - x0), bool)
+        lh, lw = self.local.shape
+        ty0, ty1 = max(y0, self.top), min(y1, self.top + lh)
+        tx0, tx1 = max(x0, self.left), min(x1, self.left + lw)
+        if ty0 < ty1 and tx0 < tx1:
+            out[ty0 - y0 : ty1 - y0, tx0 - x0 : tx1 - x0] = self.local[ty0 - self.top : ty1 - self.top,
+                                                                       tx0 - self.left : tx1 - self.left]
+        return out
+
+    def full(self) -> np.ndarray:
+        """bool (H, W): the group as a mask of the whole photo."""
+        return self.region(0, self.shape[0], 0, self.shape[1])
+
+
+def hole_groups(mask: np.ndarray, merge_px: int | None = None) -> list[HoleGroup]:
+    """The groups of hole pixels; holes within `merge_px` of each other share a group (their dilations by
+    `merge_px` touch)."""
     from scipy import ndimage
 
     if merge_px is None:
@@ -68,13 +94,12 @@ def hole_groups(mask: np.ndarray, merge_px: int | None = None) -> list[np.ndarra
             grown = ndimage.binary_dilation(crop, iterations=r)
         labels, n = ndimage.label(grown)
         labels[~crop] = 0
-    if n == 1:
-        return [mask]
     groups = []
-    for i, (sy, sx) in enumerate(ndimage.find_objects(labels), start=1):
-        g = np.zeros_like(mask)
-        g[y0 + sy.start : y0 + sy.stop, x0 + sx.start : x0 + sx.stop] = labels[sy, sx] == i
-        groups.append(g)
+    for i, found in enumerate(ndimage.find_objects(labels), start=1):
+        if found is None:
+            continue
+        sy, sx = found
+        groups.append(HoleGroup(mask.shape, y0 + sy.start, x0 + sx.start, labels[sy, sx] == i))
     return groups
 
 
@@ -85,7 +110,7 @@ def _place(center: float, side: int, limit: int) -> tuple[int, int]:
     return start, start + side
 
 
-def _tiles(group: np.ndarray, context: float, tile_thin: bool = True) -> list[tuple[tuple[int, int, int, int], np.ndarray]]:
+def _tiles(group: HoleGroup, context: float, tile_thin: bool = True) -> list[tuple[tuple[int, int, int, int], np.ndarray]]:
     """Windows (x0, y0, x1, y1) for one hole group, each with the group pixels it fills.
 
     A compact hole gets one window of `context` times its size. A long thin hole (a scratch)
@@ -95,10 +120,10 @@ def _tiles(group: np.ndarray, context: float, tile_thin: bool = True) -> list[tu
     from scipy import ndimage
 
     h, w = group.shape
-    rows, cols = hole_box(group)
-    y0, y1, x0, x1 = rows.start, rows.stop, cols.start, cols.stop
+    y0, x0 = group.top, group.left
+    y1, x1 = y0 + group.local.shape[0], x0 + group.local.shape[1]
     whole = max(int(np.ceil(context * max(y1 - y0, x1 - x0))), SIZE)
-    thickness = 2 * float(ndimage.distance_transform_edt(np.pad(group[y0:y1, x0:x1], 1)).max())
+    thickness = 2 * float(ndimage.distance_transform_edt(np.pad(group.local, 1)).max())
     side = max(int(np.ceil(context * thickness)), SIZE)
     if side * 2 >= whole or not tile_thin:  # compact enough (or tiles not wanted): one window
         short = min(h, w)
@@ -108,14 +133,14 @@ def _tiles(group: np.ndarray, context: float, tile_thin: bool = True) -> list[tu
             # side to 64, centre crop), not stretched, nor shifted to wherever the hole is.
             top = int(np.clip((h - short) // 2, y1 - short, y0))
             left = int(np.clip((w - short) // 2, x1 - short, x0))
-            return [((left, top, left + short, top + short), group[top : top + short, left : left + short])]
+            return [((left, top, left + short, top + short), group.region(top, top + short, left, left + short))]
         (left, right), (top, bottom) = _place((x0 + x1) / 2, whole, w), _place((y0 + y1) / 2, whole, h)
-        return [((left, top, right, bottom), group[top:bottom, left:right])]
+        return [((left, top, right, bottom), group.region(top, bottom, left, right))]
     core = side // 2
     tiles = []
     for cy in range(y0, y1, core):
         for cx in range(x0, x1, core):
-            cell = group[cy : cy + core, cx : cx + core]
+            cell = group.region(cy, min(cy + core, h), cx, min(cx + core, w))
             if not cell.any():
                 continue
             (left, right) = _place(cx + cell.shape[1] / 2, side, w)
