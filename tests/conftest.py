@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ def tiny_model(seed: int = 0) -> Inpainter:
     import torch
 
     torch.manual_seed(seed)
-    model = Inpainter(TINY)
+    model = Inpainter(copy.deepcopy(TINY))  # a test may change its model's config; TINY stays as it is
     with torch.no_grad():  # gamma starts at 0; make attention matter in tests
         model.refiner.attn16.gamma.fill_(0.5)
     return model.eval()

@@ -1,6 +1,7 @@
 """Thin holes interpolated from their border (inpainting/thin.py) instead of filled by the networks."""
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 from PIL import Image
 
@@ -158,6 +159,22 @@ def test_the_models_config_blends_thin_holes_and_leaves_wide_ones():
     small = smooth_photo(64, 64)  # 64x64 photos stay as the model fills them (Table 1)
     np.testing.assert_array_equal(Restorer(_blending_model()).restore(small, line[:64, :64]),
                                   Restorer(tiny_model()).restore(small, line[:64, :64]))
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 3), (2, 40)])
+def test_a_photo_that_is_all_hole_is_filled_by_the_network_alone(shape):
+    """Nothing is known to continue: the blend leaves the networks' fill as it is, where the biharmonic system had
+    no known pixel to hold it (a 1x1 photo failed on a singular factor, larger ones read the solver's noise)."""
+    rgb = np.full((*shape, 3), 120, np.uint8)
+    mask = np.ones(shape, bool)
+    np.testing.assert_array_equal(Restorer(_blending_model()).restore(rgb, mask), Restorer(tiny_model()).restore(rgb, mask))
+
+
+def test_the_config_of_one_test_model_is_not_every_test_models():
+    """_blending_model changes its own model's config, never the shared TINY that other tests' models are built on
+    (which made tests/test_pipeline.py fail when it ran after this file)."""
+    _blending_model()
+    assert tiny_model().cfg.blend_thin != 9.0
 
 
 def test_run_blend_thin_option(tmp_path):
