@@ -181,7 +181,9 @@ def probabilities(model: DamageDetector, rgb: np.ndarray, device="cpu", mirrored
     from ..tiles import blend, padded
 
     overlap = TILE_OVERLAP
-    x = torch.from_numpy(np.array(rgb, dtype=np.uint8, copy=True)).to(device).permute(2, 0, 1)[None].float() / 127.5 - 1
+    # Kept in bytes, each tile brought to [-1, 1] as it is read: a scan's float copy, and a float copy of each
+    # mirrored view, would be four times its size.
+    x = torch.from_numpy(np.array(rgb, dtype=np.uint8, copy=True)).to(device).permute(2, 0, 1)[None]
     cpu = x.device.type == "cpu"
     if cpu:
         channels_last(model)
@@ -192,7 +194,7 @@ def probabilities(model: DamageDetector, rgb: np.ndarray, device="cpu", mirrored
         view = x.flip(dims) if dims else x
 
         def run(rows: slice, cols: slice, view=view) -> torch.Tensor:
-            tile, th, tw = padded(view[..., rows, cols], model.multiple)
+            tile, th, tw = padded(view[..., rows, cols].float() / 127.5 - 1, model.multiple)
             if cpu:
                 tile = tile.contiguous(memory_format=torch.channels_last)
             return torch.sigmoid(model(tile))[0, :, :th, :tw]
