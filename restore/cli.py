@@ -95,6 +95,22 @@ _DAMAGE_THRESHOLD = click.option(  # not FloatRange: it lets nan through
          "photos has the trade-off)  [default: the detector's own, config.json's threshold: 0.4 for damage]")
 
 
+def _pixel_limit(ctx, param, value):
+    """--max-megapixels: the limit holds for the rest of the command, and is Pillow's again after it."""
+    if value is not None:
+        from .io.decode import pixel_limit
+
+        ctx.with_resource(pixel_limit(value))
+    return value
+
+
+_MAX_MEGAPIXELS = click.option(
+    "--max-megapixels", type=click.FloatRange(min=0, min_open=True), callback=_pixel_limit, default=None, metavar="MP",
+    help="refuse photos of more than MP million pixels, a safeguard against files that decode to more memory than the "
+         "machine has; raise it for large scans (a 108-megapixel scan with --detect-damage peaked at 5.8 GB)  "
+         "[default: Pillow's, 89.5]")
+
+
 def _what_masks_hold(orphans: list) -> str:
     if not orphans:
         return "no mask files"
@@ -256,12 +272,13 @@ def main():
 @click.option("--shard", default=None, metavar="I/N",
               help="process only shard I of N (0 <= I < N): several processes or machines share one folder")
 @_detect_options
+@_MAX_MEGAPIXELS
 @_PRECISION
 @_model_options
 @_errors
 def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwrite, recursive, strict_masks, batch_size,
         context, detail, mirror, tile_thin, blend_thin, smooth_thin, texture, shard, model, device, threads, precision,
-        detect_damage, damage_model, detect_side, damage_threshold, detect_enlarge):
+        max_megapixels, detect_damage, damage_model, detect_side, damage_threshold, detect_enlarge):
     """Restore the photos in INPUTS (files or folders) into the output folder."""
     _needs_detection(detect_damage, detect_side=detect_side, damage_threshold=damage_threshold,
                      detect_enlarge=detect_enlarge)
@@ -375,12 +392,13 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
 @click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cpu or cuda (for --detect-damage)")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch (for --detect-damage)")
 @_PRECISION
+@_MAX_MEGAPIXELS
 @click.option("--overlay", is_flag=True,
               help="also write NAME_overlay.png beside each mask: the photo at its own size with what the mask covers "
                    "painted magenta, to review before filling")
 @_errors
 def masks(inputs, output, seed, holes, recursive, overwrite, detect_damage, damage_model, detect_side, damage_threshold,
-          detect_enlarge, device, threads, precision, overlay):
+          detect_enlarge, device, threads, precision, max_megapixels, overlay):
     """Draw the paper's Gaussian-rectangle masks for photos (the same ones `run --seed` draws), or with
     --detect-damage the damage found on them (the same masks `run --detect-damage` fills)."""
     from PIL import Image

@@ -149,8 +149,18 @@ def test_decompression_bomb_is_refused(tmp_path, model_dir, monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 20_000)  # 300x300 = 90,000 px > 2x the limit
     res = invoke("run", photos, "-o", tmp_path / "o", "--model", model_dir)
     assert res.exit_code == 1
-    assert "big.png: too many pixels for a safe decode" in res.stderr and "downscale" in res.stderr
+    assert "big.png: more than 0.02 megapixels, the limit of a safe decode" in res.stderr
+    assert "--max-megapixels" in res.stderr and "downscale" in res.stderr
     assert last_line(res) == "1 restored, 0 skipped, 1 failed"
+    # A large scan of one's own: the limit raised for the command, and Pillow's own again after it.
+    res = invoke("run", photos, "-o", tmp_path / "o", "--model", model_dir, "--max-megapixels", "0.1")
+    assert res.exit_code == 0 and last_line(res) == "1 restored, 1 skipped, 0 failed"
+    assert Image.MAX_IMAGE_PIXELS == 20_000
+    res = invoke("masks", photos, "-o", tmp_path / "m")
+    assert res.exit_code == 1 and "big.png: more than" in res.stderr
+    res = invoke("masks", photos, "-o", tmp_path / "m", "--max-megapixels", "0.1")
+    assert res.exit_code == 0 and (tmp_path / "m" / "big_mask.png").exists()
+    assert Image.MAX_IMAGE_PIXELS == 20_000
 
 
 def test_same_photo_twice_and_unwritable_output(tmp_path, model_dir):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,21 @@ from .files import FORMATS
 from .photos import PhotoError, deep_view, photo_rgb
 
 _OPENING = threading.Lock()
+
+
+@contextmanager
+def pixel_limit(megapixels: float | None) -> Iterator[None]:
+    """Photos of more than `megapixels` million pixels are refused while this is open (None: Pillow's own limit, about
+    89 MP), for every thread: the safeguard against a small file that decodes to more memory than the machine has."""
+    if megapixels is None:
+        yield
+        return
+    before = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = int(megapixels * 1e6)
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = before
 
 
 def open_photo(path: Path) -> tuple[Image.Image, str, list[str]]:
@@ -66,8 +83,9 @@ def decode_photo(path: Path, keep_depth: bool = True) -> tuple[Image.Image, Imag
     except PhotoError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise PhotoError(f"{path}: too many pixels for a safe decode (Pillow's limit is {Image.MAX_IMAGE_PIXELS:,}); "
-                         "downscale the photo first") from None
+        raise PhotoError(f"{path}: more than {Image.MAX_IMAGE_PIXELS / 1e6:.3g} megapixels, the limit of a safe decode; "
+                         "for a large scan of your own, raise it with --max-megapixels (a 108-megapixel scan with "
+                         "--detect-damage peaked at 5.8 GB of memory), or downscale the photo") from None
     except Exception as e:  # noqa: BLE001 - a damaged file makes Pillow's decoders raise almost anything
         raise PhotoError(f"{path}: {unreadable(path, e)}") from None
     try:
