@@ -475,7 +475,7 @@ def masks(inputs, output, seed, holes, recursive, overwrite, detect_damage, dama
             bar.write(f"error: {e}", file=sys.stderr)
             failed += 1
     bar.close()
-    click.echo(f"{written} masks written, {skipped} skipped, {failed} failed")
+    click.echo(f"{written} mask{'' if written == 1 else 's'} written, {skipped} skipped, {failed} failed")
     if failed:
         sys.exit(1)
 

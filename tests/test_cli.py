@@ -396,7 +396,7 @@ def test_masks_and_overlays_written_beside_the_photos_are_not_photos(tmp_path, m
     write_photo(both / "a.png", 40, 50)
     for _ in range(2):  # the second time over its own earlier output
         res = run("masks", both, "-o", both, "--overlay", "--overwrite")
-        assert res.exit_code == 0 and "1 masks written" in res.output, res.output
+        assert res.exit_code == 0 and "1 mask written" in res.output, res.output
     assert sorted(p.name for p in both.iterdir()) == ["a.png", "a_mask.png", "a_overlay.png"]
     res = run("run", both, "--masks", both, "-o", tmp_path / "out", "--model", model_dir, "--strict-masks")
     assert res.exit_code == 0 and res.stdout.strip().splitlines()[-1] == "1 restored, 0 skipped, 0 failed", res.output
@@ -411,7 +411,7 @@ def test_what_restore_wrote_beside_a_photo_is_not_taken_for_a_photo_or_a_mask(tm
     photos = tmp_path / "photos"
     write_photo(photos / "a.png", 40, 50)
     res = run("masks", photos, "-o", photos, "--overlay")
-    assert res.exit_code == 0 and "1 masks written" in res.output, res.output
+    assert res.exit_code == 0 and "1 mask written" in res.output, res.output
     write_photo(photos / "lone_mask.png", 40, 50, seed=1)  # no photo "lone" here: a photo of that name
     res = run("run", photos, "-o", tmp_path / "out", "--model", model_dir, "--concat")
     assert res.exit_code == 0, res.output

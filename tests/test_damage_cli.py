@@ -97,7 +97,7 @@ def test_masks_command_writes_what_run_fills(tmp_path, model_dir, detectors):
     res = run("masks", photos, "-o", tmp_path / "masks", "--detect-damage", "--damage-model", detectors / "random",
               "--overlay")
     assert res.exit_code == 0, res.output
-    assert "1 masks written" in res.output
+    assert "1 mask written" in res.output
     written = np.asarray(Image.open(tmp_path / "masks" / "a_mask.png")) > 127
     # --overlay: the photo with what the mask covers in magenta, the rest as it is.
     overlay, rgb = np.asarray(Image.open(tmp_path / "masks" / "a_overlay.png")), np.asarray(Image.open(photos / "a.png"))
