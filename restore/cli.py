@@ -95,22 +95,6 @@ _DAMAGE_THRESHOLD = click.option(  # not FloatRange: it lets nan through
          "photos has the trade-off)  [default: the detector's own, config.json's threshold: 0.4 for damage]")
 
 
-def _pixel_limit(ctx, param, value):
-    """--max-megapixels: the limit holds for the rest of the command, and is Pillow's again after it."""
-    if value is not None:
-        from .io.decode import pixel_limit
-
-        ctx.with_resource(pixel_limit(value))
-    return value
-
-
-_MAX_MEGAPIXELS = click.option(
-    "--max-megapixels", type=click.FloatRange(min=0, min_open=True), callback=_pixel_limit, default=None, metavar="MP",
-    help="refuse photos of more than MP million pixels, a safeguard against files that decode to more memory than the "
-         "machine has; raise it for large scans (a 108-megapixel scan with --detect-damage peaked at 5.8 GB)  "
-         "[default: Pillow's, 89.5]")
-
-
 def _what_masks_hold(orphans: list) -> str:
     if not orphans:
         return "no mask files"
@@ -189,6 +173,21 @@ def _finite(ctx, param, value):
     if value is not None and not math.isfinite(value):
         raise click.BadParameter(f"{value}: give a finite number", ctx, param)
     return value
+
+
+_MAX_MEGAPIXELS = click.option(
+    "--max-megapixels", type=click.FloatRange(min=0, min_open=True), callback=_finite, default=None, metavar="MP",
+    help="refuse photos of more than MP million pixels, a safeguard against files that decode to more memory than the "
+         "machine has; raise it for large scans (a 108-megapixel scan with --detect-damage peaked at 5.8 GB)  "
+         "[default: Pillow's, 89.5]")
+
+
+def _limit_pixels(megapixels: float | None) -> None:
+    """--max-megapixels, for the rest of the command: set once its options have parsed (a later option's error
+    leaves nothing changed), and Pillow's own limit again when the command ends, whichever way it ends."""
+    from .io.decode import pixel_limit
+
+    click.get_current_context().with_resource(pixel_limit(megapixels))
 
 
 def _named(paths: list[Path]) -> str:
@@ -282,6 +281,7 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
     """Restore the photos in INPUTS (files or folders) into the output folder."""
     _needs_detection(detect_damage, detect_side=detect_side, damage_threshold=damage_threshold,
                      detect_enlarge=detect_enlarge)
+    _limit_pixels(max_megapixels)
     from tqdm import tqdm
 
     from .inpainting.pipeline import Restorer
@@ -401,6 +401,7 @@ def masks(inputs, output, seed, holes, recursive, overwrite, detect_damage, dama
           detect_enlarge, device, threads, precision, max_megapixels, overlay):
     """Draw the paper's Gaussian-rectangle masks for photos (the same ones `run --seed` draws), or with
     --detect-damage the damage found on them (the same masks `run --detect-damage` fills)."""
+    _limit_pixels(max_megapixels)
     from PIL import Image
     from tqdm import tqdm
 

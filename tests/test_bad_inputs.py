@@ -161,6 +161,27 @@ def test_decompression_bomb_is_refused(tmp_path, model_dir, monkeypatch):
     res = invoke("masks", photos, "-o", tmp_path / "m", "--max-megapixels", "0.1")
     assert res.exit_code == 0 and (tmp_path / "m" / "big_mask.png").exists()
     assert Image.MAX_IMAGE_PIXELS == 20_000
+    # An option that fails to parse after it changes nothing; nan and inf are no limit.
+    res = invoke("masks", photos, "-o", tmp_path / "m2", "--max-megapixels", "5", "--holes", "0")
+    assert res.exit_code == 2 and Image.MAX_IMAGE_PIXELS == 20_000
+    for bad in ("nan", "inf"):
+        res = invoke("run", photos, "-o", tmp_path / "o", "--max-megapixels", bad)
+        assert res.exit_code == 2 and "give a finite number" in res.output
+
+
+def test_a_mask_file_over_the_pixel_limit_is_refused_in_one_line(tmp_path, model_dir, monkeypatch):
+    """A mask gets the photos' limit and message, not Pillow's warning or 'masks must be image files'; raised by
+    --max-megapixels as theirs is."""
+    photos = tmp_path / "p"
+    write_photo(photos / "a.png", 30, 30)
+    mask = tmp_path / "mask.png"
+    Image.fromarray(np.zeros((120, 120), np.uint8)).save(mask)  # one mask for every photo, scaled to each
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10_000)  # 14,400 px: over the limit, under twice it
+    res = invoke("run", photos, "-o", tmp_path / "o", "--masks", mask, "--model", model_dir)
+    assert res.exit_code != 0 and "Traceback" not in res.output and "DecompressionBombWarning" not in res.output
+    assert f"{mask}: more than 0.01 megapixels" in res.output and "--max-megapixels" in res.output
+    res = invoke("run", photos, "-o", tmp_path / "o", "--masks", mask, "--model", model_dir, "--max-megapixels", "0.1")
+    assert res.exit_code == 0 and last_line(res) == "1 restored, 0 skipped, 0 failed"
 
 
 def test_same_photo_twice_and_unwritable_output(tmp_path, model_dir):

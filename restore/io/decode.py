@@ -27,11 +27,29 @@ def pixel_limit(megapixels: float | None) -> Iterator[None]:
         yield
         return
     before = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = int(megapixels * 1e6)
+    Image.MAX_IMAGE_PIXELS = round(megapixels * 1e6)
     try:
         yield
     finally:
         Image.MAX_IMAGE_PIXELS = before
+
+
+def too_many_pixels(path: Path) -> str:
+    """The one-line refusal of a file over the pixel limit."""
+    limit = Image.MAX_IMAGE_PIXELS / 1e6
+    return (f"{path}: more than {limit:,.1f}" if limit >= 0.1 else f"{path}: more than {limit:.2g}") + (
+        " megapixels, the limit of a safe decode; for a large scan of your own, restore run and restore masks raise it "
+        "with --max-megapixels (a 108-megapixel scan with --detect-damage peaked at 5.8 GB of memory), or downscale it")
+
+
+def open_checked(path: Path) -> Image.Image:
+    """Image.open with Pillow's warning of a decompression bomb made an error (Image.DecompressionBombWarning; the
+    caller turns it into its own one-line refusal with too_many_pixels). The warnings filters are the process's, and
+    restore run opens photos and masks in several threads: the short open is done one thread at a time, so that no
+    thread restores the filters while another has them changed."""
+    with _OPENING, warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        return Image.open(pillow_source(path))
 
 
 def open_photo(path: Path) -> tuple[Image.Image, str, list[str]]:
@@ -63,12 +81,7 @@ def decode_photo(path: Path, keep_depth: bool = True) -> tuple[Image.Image, Imag
     PhotoError."""
     notes = []
     try:
-        # Pillow warns of a decompression bomb as it opens the file; that warning is made an error here. The
-        # warnings filters are the process's, and restore run opens photos in several threads: the short open is
-        # done one thread at a time, so that no thread restores the filters while another has them changed.
-        with _OPENING, warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(pillow_source(path))
+        im = open_checked(path)
         fmt = im.format or FORMATS.get(path.suffix.lower(), "PNG")
         if fmt == "MPO":  # a JPEG with extra pictures (phones' depth maps): written back as a JPEG
             fmt = "JPEG"
@@ -83,9 +96,7 @@ def decode_photo(path: Path, keep_depth: bool = True) -> tuple[Image.Image, Imag
     except PhotoError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise PhotoError(f"{path}: more than {Image.MAX_IMAGE_PIXELS / 1e6:.3g} megapixels, the limit of a safe decode; "
-                         "for a large scan of your own, raise it with --max-megapixels (a 108-megapixel scan with "
-                         "--detect-damage peaked at 5.8 GB of memory), or downscale the photo") from None
+        raise PhotoError(too_many_pixels(path)) from None
     except Exception as e:  # noqa: BLE001 - a damaged file makes Pillow's decoders raise almost anything
         raise PhotoError(f"{path}: {unreadable(path, e)}") from None
     try:

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from .atomic import atomic_save
-from .decode import first_line, pillow_source
+from .decode import first_line, open_checked, too_many_pixels
 
 
 class MaskError(ValueError):
@@ -27,11 +27,13 @@ def decode_mask(path: str | Path) -> tuple[np.ndarray, str]:
     """A mask file as (bool array, True = hole; the channel it was read from: 'alpha', 'colour' or 'gray')."""
     path = Path(path)
     try:
-        with Image.open(pillow_source(path)) as im:
+        with open_checked(path) as im:
             im.load()
             return mask_from_image(im)
     except MaskError:
         raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise MaskError(too_many_pixels(path)) from None
     except Exception as e:  # noqa: BLE001 - a damaged file makes Pillow's decoders raise almost anything
         raise MaskError(f"{path}: cannot read mask ({first_line(e)}); masks must be image files") from None
 
