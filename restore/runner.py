@@ -201,6 +201,9 @@ class Runner:
         if source == "alpha":
             notes += self._once(source, f"{job.mask_file}: masks with an alpha channel that varies are read from "
                                         "it in this run (opaque = hole)")
+        elif source == "both":
+            notes += self._once(source, f"{job.mask_file}: masks black and white where opaque, with transparent parts, "
+                                        "are read from both in this run (white and opaque = hole)")
         elif source == "colour":
             notes += self._once(source, f"{job.mask_file}: masks whose alpha channel is constant are read from their "
                                         "colours in this run (white = hole)")

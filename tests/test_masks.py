@@ -27,6 +27,28 @@ def test_rgba_mask_uses_alpha(tmp_path):
     assert decode_mask(tmp_path / "m.png")[1] == "alpha"
 
 
+def test_a_black_and_white_mask_with_parts_erased_is_read_from_both(tmp_path):
+    """A mask from restore masks, opened in an editor and partly erased to transparent: its black is no hole (read by
+    alpha alone, every opaque black pixel was one, and half a photo was filled)."""
+    rgba = np.zeros((20, 20, 4), np.uint8)
+    rgba[..., 3] = 255
+    rgba[5:8, :, :3] = 255  # a scratch across the mask
+    rgba[:, 12:, 3] = 0  # its right part erased: not damage after all
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "m.png")
+    mask, source = decode_mask(tmp_path / "m.png")
+    assert source == "both" and mask.sum() == 3 * 12 and mask[5:8, :12].all()
+
+
+def test_strokes_of_several_colours_on_a_transparent_layer_are_read_by_alpha(tmp_path):
+    rgba = np.zeros((20, 20, 4), np.uint8)
+    rgba[2:4, :, :3] = (255, 0, 0)  # red strokes (dark to a threshold on gray)...
+    rgba[10:12, :, :3] = (255, 255, 0)  # ...and yellow ones (light)
+    rgba[2:4, :, 3] = rgba[10:12, :, 3] = 255
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "m.png")
+    mask, source = decode_mask(tmp_path / "m.png")
+    assert source == "alpha" and mask.sum() == 80 and mask[2:4].all() and mask[10:12].all()
+
+
 @pytest.mark.parametrize("alpha", [255, 0])
 def test_constant_alpha_falls_back_to_the_colours(tmp_path, alpha):
     # IOPaint's mask.png: RGBA, fully opaque, white strokes on black

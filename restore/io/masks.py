@@ -2,9 +2,10 @@
 
 A mask is a boolean (H, W) numpy array, True = hole. On disk a mask is an image
 where white (> 127) marks the hole. A mask with an alpha channel that varies is read
-from its alpha (opaque = hole: strokes painted on a transparent layer); one whose
-alpha is constant (a fully opaque RGBA export, as IOPaint writes) is read from its
-colours. JPEG masks are thresholded the same way, so compression noise does not matter.
+from its alpha (opaque = hole: strokes painted on a transparent layer), unless its opaque
+pixels are black and white (a black-and-white mask with parts erased to transparent: white
+and opaque = hole); one whose alpha is constant (a fully opaque RGBA export, as IOPaint
+writes) is read from its colours. JPEG masks are thresholded the same way, so compression noise does not matter.
 Masks are paired with photos by file name in files.py.
 """
 
@@ -39,14 +40,19 @@ def decode_mask(path: str | Path) -> tuple[np.ndarray, str]:
 
 
 def mask_from_image(im: Image.Image) -> tuple[np.ndarray, str]:
-    """A mask image as (bool array, True = hole; the channel it was read from: 'alpha', 'colour' or 'gray', or
-    'faint' for a 0/1 label image, whose marks of 1 are no holes)."""
+    """A mask image as (bool array, True = hole; the channel it was read from: 'alpha', 'colour' or 'gray', 'both' for
+    a black-and-white mask with parts made transparent (white and opaque = hole), or 'faint' for a 0/1 label image,
+    whose marks of 1 are no holes)."""
     source = "gray"
     if im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (im.mode == "P" and "transparency" in im.info):
         rgba = np.asarray(im.convert("RGBA"))
         alpha = rgba[..., 3]
         if alpha.min() != alpha.max():
             arr, source = alpha, "alpha"
+            if _black_and_white_where_opaque(rgba):
+                # A black-and-white mask with parts erased to transparent in an editor: its colours still say
+                # where the hole is, and read by alpha alone its black would be a hole too.
+                arr, source = np.where(alpha > 127, np.asarray(Image.fromarray(rgba[..., :3]).convert("L")), 0), "both"
         else:  # a constant alpha says nothing about the hole: the colours do
             arr, source = np.asarray(Image.fromarray(rgba[..., :3]).convert("L")), "colour"
     elif im.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
@@ -58,6 +64,21 @@ def mask_from_image(im: Image.Image) -> tuple[np.ndarray, str]:
     if arr.size and arr.max() == 1:  # marks of 1 and nothing whiter: a 0/1 label image, black to the eye
         source = "faint"
     return holes, source
+
+
+def _black_and_white_where_opaque(rgba: np.ndarray) -> bool:
+    """Whether the opaque pixels of an RGBA mask are black and white (grays within 32 of either end, at least 1 % of
+    each, 95 % of them in all), as a black-and-white mask is, not strokes of one or more colours on a transparent
+    layer."""
+    opaque = rgba[..., 3] > 127
+    n = int(opaque.sum())
+    if not n:
+        return False
+    rgb = rgba[..., :3][opaque].astype(np.int16)
+    gray = (rgb.max(axis=1) - rgb.min(axis=1)) <= 16
+    black = gray & (rgb.max(axis=1) <= 32)
+    white = gray & (rgb.min(axis=1) >= 223)
+    return black.sum() >= 0.01 * n and white.sum() >= 0.01 * n and black.sum() + white.sum() >= 0.95 * n
 
 
 def check_size(mask: np.ndarray, path: str | Path, size: tuple[int, int], photo: str | Path | None = None) -> None:
