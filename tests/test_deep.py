@@ -343,8 +343,9 @@ def test_a_restored_gray_photo_is_shown_at_the_white_of_the_photo_it_came_from()
 
 
 def test_what_only_reads_photos_sees_them_as_restore_run_does(tmp_path):
-    """restore bench's 64x64 crops and read_view take a 12-bit scan at its own white and turn a photo upright; a 16-bit
-    colour file restore run refuses is refused by read_view too, rather than seen through its high bytes (black)."""
+    """restore bench's 64x64 crops and read_view take a 12-bit scan at its own white and turn a photo upright; a
+    compressed 16-bit colour TIFF, which restore run refuses (it cannot write it back), is seen at full depth as its
+    uncompressed copy is, not through its high bytes (black), and restore masks finds the damage in it."""
     tifffile = pytest.importorskip("tifffile")
     from restore.eval.datasets import load_64, square
     from restore.io.decode import read_view
@@ -360,9 +361,29 @@ def test_what_only_reads_photos_sees_them_as_restore_run_does(tmp_path):
     upright_rgb = np.rot90(smooth_photo(40, 52), -1)
     np.testing.assert_array_equal(read_view(tmp_path / "turned.png"), upright_rgb)
     np.testing.assert_array_equal(load_64(tmp_path / "turned.png"), np.asarray(square(Image.fromarray(upright_rgb))))
-    tifffile.imwrite(tmp_path / "packed.tif", deep_photo(20, 24, 3) >> 4, photometric="rgb", compression="zlib")
-    with pytest.raises(PhotoError, match="compressed or tiled 16-bit colour TIFF"):
-        read_view(tmp_path / "packed.tif")
+    twelve = deep_photo(20, 24, 3) >> 4
+    tifffile.imwrite(tmp_path / "packed.tif", twelve, photometric="rgb", compression="zlib")
+    tifffile.imwrite(tmp_path / "plain.tif", twelve, photometric="rgb")
+    assert read_view(tmp_path / "packed.tif").max() > 200
+    np.testing.assert_array_equal(read_view(tmp_path / "packed.tif"), read_view(tmp_path / "plain.tif"))
+    tifffile.imwrite(tmp_path / "cmyk.tif", deep_photo(20, 24, 4), photometric="separated")
+    with pytest.raises(PhotoError, match="16-bit CMYK TIFF"):  # cannot be seen as restore run would see it
+        read_view(tmp_path / "cmyk.tif")
+    # restore masks --detect-damage reads it so: the detector's mask of the compressed file is the uncompressed one's.
+    from restore import hub
+    from restore.damage.detector import DamageDetector, DetectorConfig
+
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(1)
+    hub.save_pretrained(DamageDetector(DetectorConfig(widths=(4, 8, 8), grow=0, min_area=1, threshold=0.5)).eval(),
+                        tmp_path / "detector")
+    masks = {}
+    for name in ("packed", "plain"):
+        res = CliRunner().invoke(main, ["masks", str(tmp_path / f"{name}.tif"), "-o", str(tmp_path / name),
+                                        "--detect-damage", "--damage-model", str(tmp_path / "detector")])
+        assert res.exit_code == 0, res.output
+        masks[name] = np.asarray(Image.open(tmp_path / name / f"{name}_mask.png"))
+    np.testing.assert_array_equal(masks["packed"], masks["plain"])
 
 
 @pytest.mark.parametrize("channels", [1, 3])

@@ -61,9 +61,9 @@ def open_photo(path: Path) -> tuple[Image.Image, str, list[str]]:
 def read_view(path: Path) -> np.ndarray:
     """The 8-bit RGB view of a photo file that the networks and the detector see, upright, as `restore run` reads it:
     a 16-bit colour file's from its full-depth samples at their white (photos.deep_view), so that a 12-bit scan is
-    not seen black. A 16-bit colour file that restore run refuses (one it cannot read at full depth and write back)
-    is refused here too, with the same message: Pillow alone would show it only its high bytes."""
-    src, im, _, _, pixels16 = decode_photo(path)
+    not seen black; a compressed 16-bit colour TIFF too, which restore run cannot write back but restore masks can
+    find the damage of."""
+    src, im, _, _, pixels16 = decode_photo(path, write_back=False)
     if pixels16 is None:
         return photo_rgb(im)
     return deep_view(upright(pixels16, orientation(src)))[0]
@@ -74,11 +74,12 @@ def orientation(src: Image.Image) -> int:
     return src.getexif().get(0x0112, 1)
 
 
-def decode_photo(path: Path, keep_depth: bool = True) -> tuple[Image.Image, Image.Image, str, list[str], np.ndarray | None]:
+def decode_photo(path: Path, keep_depth: bool = True, write_back: bool = True,
+                 ) -> tuple[Image.Image, Image.Image, str, list[str], np.ndarray | None]:
     """(the image as decoded, the same turned upright, its format, warnings, and for a 16-bit colour
     PNG or TIFF its uint16 pixels as stored: the decoded image holds only their high bytes). With
-    `keep_depth` (the photo will be written back, or seen as it would be), a deep colour file that cannot be is a
-    PhotoError."""
+    `keep_depth` (the photo will be written back, or seen as it would be), a deep colour file that cannot be written
+    back at full depth is a PhotoError, unless `write_back` is False (it will only be seen)."""
     notes = []
     try:
         im = open_checked(path)
@@ -90,7 +91,7 @@ def decode_photo(path: Path, keep_depth: bool = True) -> tuple[Image.Image, Imag
             im.seek(0)
         raw = rawmode(im)
         check_decodable(im, raw, path)
-        deep = keep_depth and is_deep(im, raw, path)
+        deep = keep_depth and is_deep(im, raw, path, write_back)
         im.load()
         pixels16 = read_deep(path, np.asarray(im)) if deep else None
     except PhotoError:

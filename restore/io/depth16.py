@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import struct
+import sys
 import zlib
 from pathlib import Path
 
@@ -54,9 +55,10 @@ def check_decodable(im: Image.Image, raw: str | None, path: Path) -> None:
                          "save it with its channels interleaved (contiguous, uncompressed), or as a 16-bit PNG, first")
 
 
-def is_deep(im: Image.Image, raw: str | None, path: Path) -> bool:
+def is_deep(im: Image.Image, raw: str | None, path: Path, write_back: bool = True) -> bool:
     """Whether `im` is a 16-bit colour PNG or TIFF this module keeps at 16 bits; a PhotoError for
-    deep colour files that would lose bits."""
+    deep colour files that would lose bits. Without `write_back` (the photo is only looked at: restore masks, the
+    bench), a compressed, tiled or turned 16-bit colour TIFF is read at full depth too."""
     if raw is None or not SAMPLES16.match(raw) or im.mode.startswith("I") or im.mode == "F":
         return False  # 8 bits a sample (BGR;16 is 5-6-5 bits a pixel), or 16-bit gray (I;16), which Pillow keeps whole
     colour = im.mode in COLOUR and raw.split(";")[0] in COLOUR
@@ -64,6 +66,8 @@ def is_deep(im: Image.Image, raw: str | None, path: Path) -> bool:
         return True
     if im.format == "TIFF" and colour:
         tags = im.tag_v2
+        if not write_back and raw[-1] in "BLN":
+            return True
         if tags.get(274, 1) != 1:
             raise PhotoError(f"{path}: a 16-bit colour TIFF with an orientation tag ({tags[274]}), which restore "
                              "cannot yet write back at 16 bits; save it upright (orientation 1), or as a 16-bit PNG, "
@@ -81,7 +85,8 @@ def is_deep(im: Image.Image, raw: str | None, path: Path) -> bool:
 def read_deep(path: Path, high: np.ndarray) -> np.ndarray:
     """The file's pixels as uint16 (H, W, C) as stored, from `high` (Pillow's 8-bit decode) and a
     second decode that keeps the low bytes."""
-    swap = {"B": "L", "L": "B"}
+    # libtiff's decoder (compressed TIFFs) gives the samples in the machine's own order ("N")
+    swap = {"B": "L", "L": "B", "N": "B" if sys.byteorder == "little" else "L"}
     with Image.open(path) as im:
         # With the byte order swapped, the unpacker takes each sample's other byte: the low one.
         im.tile = [t._replace(args=(t.args[:-1] + swap[t.args[-1]]) if isinstance(t.args, str)
