@@ -354,9 +354,11 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
     runner = Runner(restorer, seed, overwrite, strict_masks, holes,
                     photos_per_batch=batch_size, dilate=dilate, jpeg_quality=jpeg_quality, detector=detector, device=dev)
     counts = {"restored": 0, "skipped": 0, "failed": 0}
+    kept = 0
     with tqdm(total=len(jobs), unit="photo", desc="restoring", file=sys.stderr, dynamic_ncols=True) as bar:
         for outcome in runner.run(jobs):
             counts[outcome.status] += 1
+            kept += outcome.kept
             for note in outcome.notes:
                 bar.write(f"note: {note}", file=sys.stderr)
             for w in outcome.warnings:
@@ -367,6 +369,9 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
                                                                                   or outcome.job.paired):
                 bar.write(f"skipped: {outcome.message}", file=sys.stderr)  # no mask; existing outputs skip quietly
             bar.update(1)
+    if kept:  # quiet one by one (a re-run after an interruption skips most of a folder), said once here
+        click.echo(f"note: {kept} photo{'s' if kept > 1 else ''} skipped, {'their outputs' if kept > 1 else 'its output'} "
+                   f"being in {output} already; --overwrite replaces them", err=True)
     click.echo(f"{counts['restored']} restored, {counts['skipped']} skipped, {counts['failed']} failed")
     if counts["failed"]:
         sys.exit(1)

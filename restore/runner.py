@@ -39,6 +39,7 @@ class Job:
     compare_out: Path | None = None  # where the --concat comparison is saved
     shared_mask: bool = False  # mask_file is one mask for every photo (--masks FILE): scaled to fit
     paired: bool = False  # masks were given (--masks): a photo without one is skipped, or detected only
+    mask_sought: str = ""  # with a masks folder: the names its mask could have, and where, for the message without one
     clash: Path | None = None  # an earlier photo of this run that writes to the same output
     clash_file: Path | None = None  # the file both would write (the output, its mask or its comparison)
 
@@ -50,6 +51,7 @@ class Outcome:
     message: str = ""
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the run did on its own (how a mask was read)
+    kept: bool = False  # skipped because its output exists (no --overwrite)
 
 
 def plan(photos: list[tuple[Path, Path]], out_dir: Path, masks: Path | None, recursive: bool = False,
@@ -84,6 +86,8 @@ def plan(photos: list[tuple[Path, Path]], out_dir: Path, masks: Path | None, rec
             key = mask_key(rel)
             job.mask_file = index.get(key)
             used.add(key)
+            names = f"{rel.stem}_mask.*" if beside else f"{rel.stem}.* or {rel.stem}_mask.*"
+            job.mask_sought = f"no mask named {names} in {masks / rel.parent}"
         targets = [t for t in (job.out, job.mask_out, job.compare_out) if t is not None]
         job.clash_file = next((t for t in targets if t in claimed), None)
         job.clash = claimed[job.clash_file] if job.clash_file is not None else None
@@ -189,8 +193,9 @@ class Runner:
             self._said.add(key)
             return [text]
 
-    def _mask(self, job: Job, width: int, height: int) -> tuple[np.ndarray, list[str]]:
-        """The job's mask at the photo's size, and the notes reading it gave."""
+    def _mask(self, job: Job, width: int, height: int, turned: int = 1) -> tuple[np.ndarray, list[str]]:
+        """The job's mask at the photo's size (upright), and the notes reading it gave; `turned` is the EXIF orientation
+        the photo was stored in."""
         if job.shared_mask:
             if job.mask_file not in self._shared_masks:
                 self._shared_masks[job.mask_file] = decode_mask(job.mask_file)
@@ -218,6 +223,10 @@ class Runner:
                                 f"(nearest neighbour) for {job.photo} and any other photo of that size")
             mask = scaled(mask, (width, height))
         else:
+            if turned in (5, 6, 7, 8) and width != height and mask.shape == (width, height):
+                raise MaskError(f"{job.mask_file}: mask is {mask.shape[1]}x{mask.shape[0]}, the size of {job.photo} as "
+                                f"stored, which its EXIF orientation ({turned}) turns upright to {width}x{height}; draw "
+                                "the mask on the photo as viewers show it, or turn the mask the same way")
             check_size(mask, job.mask_file, (width, height))
         return mask, notes
 
@@ -228,7 +237,7 @@ class Runner:
                                                   f"rename one of them or restore them in separate runs")
             return item
         if job.out.exists() and not self.overwrite:
-            item.outcome = Outcome(job, "skipped", f"{job.out}: exists (use --overwrite to replace it)")
+            item.outcome = Outcome(job, "skipped", f"{job.out}: exists (use --overwrite to replace it)", kept=True)
             return item
         notes: list[str] = []
         info: list[str] = []
@@ -243,21 +252,21 @@ class Runner:
                 from .damage.detector import detect
 
                 if job.mask_file is None and job.paired and self.strict_masks:
-                    item.outcome = Outcome(job, "failed", f"{job.photo}: no mask with the same name in the masks folder")
+                    item.outcome = Outcome(job, "failed", f"{job.photo}: {job.mask_sought}")
                     return item
                 rgb = _view(item, im)
                 mask = detect(self.detector, rgb, self.device)
                 if job.mask_file is not None:
-                    given, info = self._mask(job, w, h)
+                    given, info = self._mask(job, w, h, orientation(src))
                     mask |= given
             elif job.mask_out is not None:
                 mask = draw_mask(self.seed, job.rel, h, w, self.holes)
             elif job.mask_file is None:
                 status = "failed" if self.strict_masks else "skipped"
-                item.outcome = Outcome(job, status, f"{job.photo}: no mask with the same name in the masks folder")
+                item.outcome = Outcome(job, status, f"{job.photo}: {job.mask_sought}")
                 return item
             else:
-                mask, info = self._mask(job, w, h)
+                mask, info = self._mask(job, w, h, orientation(src))
             mask = grow(mask, self.dilate)
             if rgb is None or item.deep is not None or im.mode in WIDE:  # more than 8 bits: at its known pixels' white
                 rgb = _view(item, im, ~mask)

@@ -48,7 +48,7 @@ def test_photos_and_their_masks_side_by_side(tmp_path, model_dir):
     assert res.exit_code == 0, res.output
     assert res.stdout.strip().splitlines()[-1] == "1 restored, 1 skipped, 0 failed"  # b has no mask: skipped
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png"]  # a_mask.png is a mask, not a photo
-    assert "b.png: no mask with the same name" in res.stderr
+    assert f"b.png: no mask named b_mask.* in {both}" in res.stderr  # beside the photos only _mask names are masks
 
 
 def test_output_over_the_masks_is_refused_and_they_are_kept(folder, tmp_path, model_dir):
@@ -84,6 +84,13 @@ def test_masks_named_after_no_photo_are_an_error_not_a_quiet_skip(folder, tmp_pa
     res = run("run", tmp_path / "deep", "--recursive", "--masks", tmp_path / "flat", "-o", tmp_path / "out",
               "--model", model_dir)
     assert res.exit_code == 2 and "the mask of sub/a.jpg is sub/a.png" in res.output
+    # A photo of a sub-folder without its mask: the skip says where its mask was looked for.
+    write_mask(tmp_path / "flat" / "sub" / "a.png", 30, 30)
+    write_photo(tmp_path / "deep" / "sub" / "b.png", 30, 30)
+    res = run("run", tmp_path / "deep", "--recursive", "--masks", tmp_path / "flat", "-o", tmp_path / "out",
+              "--model", model_dir)
+    assert res.exit_code == 0 and res.stdout.strip().splitlines()[-1] == "1 restored, 1 skipped, 0 failed"
+    assert f"b.png: no mask named b.* or b_mask.* in {tmp_path / 'flat' / 'sub'}" in res.stderr
 
 
 def test_run_with_masks(folder, tmp_path, model_dir):
@@ -112,9 +119,11 @@ def test_second_run_skips_and_overwrite_replaces(folder, tmp_path, model_dir):
     stamp = (out / "a.png").stat().st_mtime_ns
     res = run("run", photos, "--masks", masks, "-o", out, "--model", model_dir)
     assert res.stdout.strip().splitlines()[-1] == "0 restored, 4 skipped, 0 failed"
+    assert f"note: 4 photos skipped, their outputs being in {out} already; --overwrite replaces them" in res.stderr
     assert (out / "a.png").stat().st_mtime_ns == stamp
     res = run("run", photos, "--masks", masks, "-o", out, "--model", model_dir, "--overwrite")
     assert res.stdout.strip().splitlines()[-1] == "4 restored, 0 skipped, 0 failed"
+    assert "--overwrite replaces" not in res.stderr
 
 
 def test_drawn_masks_are_saved_and_reproducible(folder, tmp_path, model_dir):
@@ -154,7 +163,7 @@ def test_photo_without_mask_is_skipped_or_strict_failure(folder, tmp_path, model
     res = run("run", photos, "--masks", masks, "-o", tmp_path / "o", "--model", model_dir)
     assert res.exit_code == 0
     assert res.stdout.strip().splitlines()[-1] == "4 restored, 1 skipped, 0 failed"
-    assert "lonely.png: no mask with the same name" in res.stderr
+    assert f"lonely.png: no mask named lonely.* or lonely_mask.* in {masks}" in res.stderr
     assert "orphan.png: mask has no photo" in res.stderr
     res = CliRunner().invoke(main, ["run", str(photos), "--masks", str(masks), "-o", str(tmp_path / "o2"),
                                     "--model", str(model_dir), "--strict-masks"])
@@ -479,3 +488,18 @@ def test_devices_restore_does_not_run_on_are_one_line_errors():
     for name in ("meta", "mps"):
         with pytest.raises(DeviceError, match=f"--device {name}: "):
             pick_device(name)
+
+
+def test_a_mask_of_a_turned_photo_drawn_as_stored_is_told_to_turn(tmp_path, model_dir):
+    """A photo stored sideways with an EXIF orientation, and its mask drawn in an editor that ignores it: the error says
+    so, rather than 'resize the mask' (which would stretch it)."""
+    photos, masks = tmp_path / "p", tmp_path / "m"
+    photos.mkdir()
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(np.full((30, 40, 3), 120, np.uint8)).save(photos / "a.png", exif=exif.tobytes())  # upright 30x40
+    write_mask(masks / "a.png", 30, 40)  # 40x30, as stored
+    res = run("run", photos, "--masks", masks, "-o", tmp_path / "o", "--model", model_dir)
+    assert res.exit_code == 1
+    assert (f"{masks / 'a.png'}: mask is 40x30, the size of {photos / 'a.png'} as stored, which its EXIF orientation "
+            "(6) turns upright to 30x40") in res.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import threading
 import warnings
 from collections.abc import Iterator
@@ -34,12 +35,17 @@ def pixel_limit(megapixels: float | None) -> Iterator[None]:
         Image.MAX_IMAGE_PIXELS = before
 
 
-def too_many_pixels(path: Path) -> str:
-    """The one-line refusal of a file over the pixel limit."""
-    limit = Image.MAX_IMAGE_PIXELS / 1e6
-    return (f"{path}: more than {limit:,.1f}" if limit >= 0.1 else f"{path}: more than {limit:.2g}") + (
-        " megapixels, the limit of a safe decode; for a large scan of your own, restore run and restore masks raise it "
-        "with --max-megapixels (a 108-megapixel scan with --detect-damage peaked at 5.8 GB of memory), or downscale it")
+def too_many_pixels(path: Path, e: BaseException) -> str:
+    """The one-line refusal of a file over the pixel limit, from Pillow's warning or error `e` (which holds its size)."""
+    def mp(n: float) -> str:
+        return f"{n / 1e6:,.1f}" if n >= 1e5 else f"{n / 1e6:.2g}"
+
+    found = re.search(r"\((\d+) pixels\)", str(e))
+    size = f"{mp(int(found.group(1)))} megapixels" if found else "more megapixels"
+    return (f"{path}: {size}, over the limit of {mp(Image.MAX_IMAGE_PIXELS)} (a safeguard against files that decode "
+            "to more memory than the machine has); for a large scan of your own, restore run and restore masks raise "
+            "it with --max-megapixels (a 108-megapixel scan with --detect-damage peaked at 5.8 GB of memory), or "
+            "downscale the file")
 
 
 def open_checked(path: Path) -> Image.Image:
@@ -96,8 +102,8 @@ def decode_photo(path: Path, keep_depth: bool = True, write_back: bool = True,
         pixels16 = read_deep(path, np.asarray(im)) if deep else None
     except PhotoError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise PhotoError(too_many_pixels(path)) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise PhotoError(too_many_pixels(path, e)) from None
     except Exception as e:  # noqa: BLE001 - a damaged file makes Pillow's decoders raise almost anything
         raise PhotoError(f"{path}: {unreadable(path, e)}") from None
     try:

@@ -33,8 +33,8 @@ def decode_mask(path: str | Path) -> tuple[np.ndarray, str]:
             return mask_from_image(im)
     except MaskError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise MaskError(too_many_pixels(path)) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise MaskError(too_many_pixels(path, e)) from None
     except Exception as e:  # noqa: BLE001 - a damaged file makes Pillow's decoders raise almost anything
         raise MaskError(f"{path}: cannot read mask ({first_line(e)}); masks must be image files") from None
 
