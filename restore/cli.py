@@ -190,6 +190,19 @@ def _limit_pixels(megapixels: float | None) -> None:
     click.get_current_context().with_resource(pixel_limit(megapixels))
 
 
+def _remove_if_empty(folder: Path) -> None:
+    """`folder` and the folders below it removed, as long as they hold no file (another process's output stays)."""
+    for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        try:
+            sub.rmdir()
+        except OSError:
+            pass
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
+
+
 def _named(paths: list[Path]) -> str:
     return ", ".join(str(p) for p in paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
 
@@ -338,6 +351,7 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
     net, dev = _load_model(model, device, threads, precision)
     detector = (_load_detector(damage_model, dev, detect_side, damage_threshold, detect_enlarge, precision)
                 if detect_damage else None)
+    made = not out_dir.exists()
     try:  # made once the models load, so a bad --model or --device leaves no empty folder behind
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -373,6 +387,8 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
         click.echo(f"note: {kept} photo{'s' if kept > 1 else ''} skipped, {'their outputs' if kept > 1 else 'its output'} "
                    f"being in {output} already; --overwrite replaces them", err=True)
     click.echo(f"{counts['restored']} restored, {counts['skipped']} skipped, {counts['failed']} failed")
+    if made and not counts["restored"] and shard is None:  # (shards may share the folder as it fills)
+        _remove_if_empty(out_dir)  # a run that restored nothing leaves no empty folder behind either
     if counts["failed"]:
         sys.exit(1)
 

@@ -328,3 +328,18 @@ def test_photos_are_grouped_by_count_and_by_pixels(monkeypatch):
     assert [len(b) for b in runner._batches([], None)] == [3, 3, 1]  # 18 megapixels reach the limit
     monkeypatch.setattr(runner, "_loaded", loaded([(64, 64)] * 130))
     assert [len(b) for b in runner._batches([], None)] == [64, 64, 2]
+
+
+def test_a_run_that_restores_nothing_leaves_no_empty_output_folder(tmp_path, model_dir):
+    photos = tmp_path / "p"
+    photos.mkdir()
+    (photos / "bad.png").write_bytes(b"not an image")
+    (photos / "sub").mkdir()
+    (photos / "sub" / "bad.jpg").write_bytes(b"")
+    res = invoke("run", photos, "-r", "-o", tmp_path / "out", "--model", model_dir)
+    assert res.exit_code == 1 and last_line(res) == "0 restored, 0 skipped, 2 failed"
+    assert not (tmp_path / "out").exists()
+    # An output folder that was there before the run stays, whatever the run did.
+    (tmp_path / "kept").mkdir()
+    res = invoke("run", photos, "-r", "-o", tmp_path / "kept", "--model", model_dir)
+    assert res.exit_code == 1 and (tmp_path / "kept").is_dir()
