@@ -497,6 +497,9 @@ def masks(inputs, output, seed, holes, recursive, overwrite, detect_damage, dama
             bar.write(f"error: {e}", file=sys.stderr)
             failed += 1
     bar.close()
+    if skipped:
+        click.echo(f"note: {skipped} photo{'s' if skipped > 1 else ''} skipped, {'their masks' if skipped > 1 else 'its mask'} "
+                   f"being in {output} already; --overwrite replaces them", err=True)
     click.echo(f"{written} mask{'' if written == 1 else 's'} written, {skipped} skipped, {failed} failed")
     if failed:
         sys.exit(1)

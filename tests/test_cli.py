@@ -139,6 +139,9 @@ def test_drawn_masks_are_saved_and_reproducible(folder, tmp_path, model_dir):
     res = run("masks", photos, "-o", tmp_path / "m", "--seed", "7")
     assert res.exit_code == 0 and "4 masks written" in res.stdout
     assert np.array_equal(m1, np.asarray(Image.open(tmp_path / "m" / "a_mask.png")))
+    res = run("masks", photos, "-o", tmp_path / "m", "--seed", "7")  # again: the masks there are kept, and it says so
+    assert res.exit_code == 0 and res.stdout.strip().splitlines()[-1] == "0 masks written, 4 skipped, 0 failed"
+    assert f"note: 4 photos skipped, their masks being in {tmp_path / 'm'} already; --overwrite replaces them" in res.stderr
 
 
 def test_bad_file_does_not_stop_the_batch(folder, tmp_path, model_dir):
