@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -179,7 +180,7 @@ def test_a_mask_file_over_the_pixel_limit_is_refused_in_one_line(tmp_path, model
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10_000)  # 14,400 px: over the limit, under twice it
     res = invoke("run", photos, "-o", tmp_path / "o", "--masks", mask, "--model", model_dir)
     assert res.exit_code != 0 and "Traceback" not in res.output and "DecompressionBombWarning" not in res.output
-    assert f"{mask}: 0.014 megapixels, over the limit of 0.01" in res.output and "--max-megapixels" in res.output
+    assert f"{mask}: 0.0144 megapixels, over the limit of 0.01" in res.output and "--max-megapixels" in res.output
     res = invoke("run", photos, "-o", tmp_path / "o", "--masks", mask, "--model", model_dir, "--max-megapixels", "0.1")
     assert res.exit_code == 0 and last_line(res) == "1 restored, 0 skipped, 0 failed"
 
@@ -343,3 +344,15 @@ def test_a_run_that_restores_nothing_leaves_no_empty_output_folder(tmp_path, mod
     (tmp_path / "kept").mkdir()
     res = invoke("run", photos, "-r", "-o", tmp_path / "kept", "--model", model_dir)
     assert res.exit_code == 1 and (tmp_path / "kept").is_dir()
+
+
+def test_the_pixel_refusal_shows_a_size_and_a_limit_that_differ(monkeypatch):
+    from restore.io.decode import too_many_pixels
+
+    for limit, pixels, said in [(100_000, 102_400, "0.102 megapixels, over the limit of 0.1 "),
+                                (1_000_000, 1_000_001, "1.000001 megapixels, over the limit of 1 "),
+                                (89_478_485, 108_000_000, "108.0 megapixels, over the limit of 89.5 ")]:
+        monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", limit)
+        message = too_many_pixels(Path("scan.tif"), Image.DecompressionBombError(
+            f"Image size ({pixels} pixels) exceeds limit of {2 * limit} pixels, could be decompression bomb DOS attack."))
+        assert message.startswith(f"scan.tif: {said}"), message

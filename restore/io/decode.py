@@ -37,12 +37,14 @@ def pixel_limit(megapixels: float | None) -> Iterator[None]:
 
 def too_many_pixels(path: Path, e: BaseException) -> str:
     """The one-line refusal of a file over the pixel limit, from Pillow's warning or error `e` (which holds its size)."""
-    def mp(n: float) -> str:
-        return f"{n / 1e6:,.1f}" if n >= 1e5 else f"{n / 1e6:.2g}"
+    def mp(n: float, digits: int = 3) -> str:
+        return f"{n / 1e6:,.1f}" if n >= 1e7 else f"{n / 1e6:.{digits}g}"
 
     found = re.search(r"\((\d+) pixels\)", str(e))
-    size = f"{mp(int(found.group(1)))} megapixels" if found else "more megapixels"
-    return (f"{path}: {size}, over the limit of {mp(Image.MAX_IMAGE_PIXELS)} (a safeguard against files that decode "
+    pixels, limit = (int(found.group(1)) if found else None), Image.MAX_IMAGE_PIXELS
+    digits = next((d for d in (3, 6, 9) if pixels is None or mp(pixels, d) != mp(limit, d)), 9)
+    size = f"{mp(pixels, digits)} megapixels" if pixels is not None else "more megapixels"
+    return (f"{path}: {size}, over the limit of {mp(limit, digits)} (a safeguard against files that decode "
             "to more memory than the machine has); for a large scan of your own, restore run and restore masks raise "
             "it with --max-megapixels (a 108-megapixel scan with --detect-damage peaked at 5.8 GB of memory), or "
             "downscale the file")
