@@ -33,7 +33,7 @@ from PIL import Image
 from . import hub
 from .inpainting.pipeline import Restorer
 from .inpainting.tone import luma
-from .io.masks import MaskError, decode_mask, mask_from_image
+from .io.masks import FAINT, MaskError, decode_mask, mask_from_image
 from .io.photos import PhotoError, eight_bits, from_eight_bits, merge_into, photo_rgb, white_level
 from .precision import check as check_precision
 
@@ -145,8 +145,7 @@ def _mask(mask, size: tuple[int, int]) -> np.ndarray:
             holes = holes.any(axis=2)
         holes = holes != 0
     if source == "faint":
-        warnings.warn("mask: no hole: its values are 0 and 1 (a label image?); holes are white "
-                      "(over 127): multiply its values by 255, or give it as a numpy array", stacklevel=3)
+        warnings.warn(f"mask: {FAINT}, or give it as a numpy array", stacklevel=3)
     if holes.shape != size:
         shape = "x".join(map(str, holes.shape[::-1])) if holes.ndim != 2 else f"{holes.shape[1]}x{holes.shape[0]}"
         raise MaskError(f"mask is {shape} but the image is {size[1]}x{size[0]}; give a mask of the image's size")

@@ -190,6 +190,14 @@ def _limit_pixels(megapixels: float | None) -> None:
     click.get_current_context().with_resource(pixel_limit(megapixels))
 
 
+def _say_kept(count: int, what: str, output: Path) -> None:
+    """The note, once at the end of a run, for the photos skipped because their `what` (output, mask) was there."""
+    if count:
+        whose = f"their {what}s" if count > 1 else f"its {what}"
+        click.echo(f"note: {count} photo{'s' if count > 1 else ''} skipped, {whose} being in {output} already; "
+                   "--overwrite replaces them", err=True)
+
+
 def _remove_if_empty(folder: Path) -> None:
     """`folder` and the folders below it removed, as long as they hold no file (another process's output stays)."""
     for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
@@ -383,9 +391,7 @@ def run(inputs, output, masks, dilate, concat, jpeg_quality, seed, holes, overwr
                                                                                   or outcome.job.paired):
                 bar.write(f"skipped: {outcome.message}", file=sys.stderr)  # no mask; existing outputs skip quietly
             bar.update(1)
-    if kept:  # quiet one by one (a re-run after an interruption skips most of a folder), said once here
-        click.echo(f"note: {kept} photo{'s' if kept > 1 else ''} skipped, {'their outputs' if kept > 1 else 'its output'} "
-                   f"being in {output} already; --overwrite replaces them", err=True)
+    _say_kept(kept, "output", output)  # quiet one by one (a re-run after an interruption skips most of a folder)
     click.echo(f"{counts['restored']} restored, {counts['skipped']} skipped, {counts['failed']} failed")
     if made and not counts["restored"] and shard is None:  # (shards may share the folder as it fills)
         _remove_if_empty(out_dir)  # a run that restored nothing leaves no empty folder behind either
@@ -497,9 +503,7 @@ def masks(inputs, output, seed, holes, recursive, overwrite, detect_damage, dama
             bar.write(f"error: {e}", file=sys.stderr)
             failed += 1
     bar.close()
-    if skipped:
-        click.echo(f"note: {skipped} photo{'s' if skipped > 1 else ''} skipped, {'their masks' if skipped > 1 else 'its mask'} "
-                   f"being in {output} already; --overwrite replaces them", err=True)
+    _say_kept(skipped, "mask", output)
     click.echo(f"{written} mask{'' if written == 1 else 's'} written, {skipped} skipped, {failed} failed")
     if failed:
         sys.exit(1)

@@ -24,7 +24,7 @@ from .io.atomic import atomic_save, atomic_write_bytes
 from .io.decode import decode_photo, orientation
 from .io.depth16 import deep_bytes, stored, upright
 from .io.files import COMPARE_SUFFIX, index_masks, mask_key
-from .io.masks import MaskError, check_size, decode_mask, save_mask, scaled
+from .io.masks import FAINT, MaskError, check_size, decode_mask, save_mask, scaled
 from .io.metadata import read_carried
 from .io.photos import WIDE, PhotoError, deep_view, from_eight_bits, merge_into, photo_rgb
 
@@ -213,8 +213,7 @@ class Runner:
             notes += self._once(source, f"{job.mask_file}: masks whose alpha channel is constant are read from their "
                                         "colours in this run (white = hole)")
         elif source == "faint":
-            notes.append(f"{job.mask_file}: no hole: its values are 0 and 1 (a label image?); holes "
-                         "are white (over 127): multiply its values by 255")
+            notes.append(f"{job.mask_file}: {FAINT}")
         if job.shared_mask and mask.shape != (height, width):
             if self.strict_masks:
                 check_size(mask, job.mask_file, (width, height), job.photo)
@@ -243,9 +242,10 @@ class Runner:
         info: list[str] = []
         try:
             src, im, fmt, notes, pixels16 = decode_photo(job.photo)
+            turned = orientation(src)
             if pixels16 is not None:
-                item.orientation = orientation(src)
-                item.deep = upright(pixels16, item.orientation)
+                item.orientation = turned
+                item.deep = upright(pixels16, turned)
             rgb = None  # the networks' view, made once the mask is known unless the detector needs it first
             h, w = im.height, im.width
             if self.detector is not None:  # the damage found, and the holes of the photo's mask when it has one
@@ -257,7 +257,7 @@ class Runner:
                 rgb = _view(item, im)
                 mask = detect(self.detector, rgb, self.device)
                 if job.mask_file is not None:
-                    given, info = self._mask(job, w, h, orientation(src))
+                    given, info = self._mask(job, w, h, turned)
                     mask |= given
             elif job.mask_out is not None:
                 mask = draw_mask(self.seed, job.rel, h, w, self.holes)
@@ -266,7 +266,7 @@ class Runner:
                 item.outcome = Outcome(job, status, f"{job.photo}: {job.mask_sought}")
                 return item
             else:
-                mask, info = self._mask(job, w, h, orientation(src))
+                mask, info = self._mask(job, w, h, turned)
             mask = grow(mask, self.dilate)
             if rgb is None or item.deep is not None or im.mode in WIDE:  # more than 8 bits: at its known pixels' white
                 rgb = _view(item, im, ~mask)

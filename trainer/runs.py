@@ -123,6 +123,9 @@ def lock_run(run_dir: Path) -> None:
     _LOCKS[key] = f
 
 
+BEFORE_TRAINING = ("config.json", "command.txt", "split.json")  # what a run writes before its first step
+
+
 def holds_run(run_dir: Path) -> bool:
     """Whether `run_dir` holds a run that began: its config.json and anything more than the command log and the
     split of its photos. A first start that failed before training (a wrong --data-dir, a photo that cannot be read)
@@ -130,9 +133,6 @@ def holds_run(run_dir: Path) -> bool:
     if not (run_dir / "config.json").exists():
         return False
     return any(p.name not in BEFORE_TRAINING and not p.name.startswith(".") for p in run_dir.iterdir())
-
-
-BEFORE_TRAINING = ("config.json", "command.txt", "split.json")  # what a run writes before its first step
 
 
 def setup_run(run_dir: Path | None, resume: Path | None, overrides: dict, invocation: str, cls, default: str):

@@ -19,6 +19,9 @@ from PIL import Image
 from .atomic import atomic_save
 from .decode import first_line, open_checked, too_many_pixels
 
+# What a 0/1 label image given as a mask is told (mask_from_image's 'faint'): its marks of 1 are black, no hole.
+FAINT = "no hole: its values are 0 and 1 (a label image?); holes are white (over 127): multiply its values by 255"
+
 
 class MaskError(ValueError):
     """A mask file that cannot be used for its photo."""
