@@ -69,8 +69,8 @@ def open_photo(path: Path) -> tuple[Image.Image, str, list[str]]:
 def read_view(path: Path) -> np.ndarray:
     """The 8-bit RGB view of a photo file that the networks and the detector see, upright, as `restore run` reads it:
     a 16-bit colour file's from its full-depth samples at their white (photos.deep_view), so that a 12-bit scan is
-    not seen black; a compressed 16-bit colour TIFF too, which restore run cannot write back but restore masks can
-    find the damage of."""
+    not seen black; a 16-bit colour TIFF that restore run cannot write back (one with an orientation tag) too, which
+    restore masks can find the damage of."""
     src, im, _, _, pixels16 = decode_photo(path, write_back=False)
     if pixels16 is None:
         return photo_rgb(im)

@@ -8,15 +8,18 @@ restored file is the original with its pixel data replaced: every known pixel ke
 bits, the fill is scaled up to 16 bits, and everything else is copied byte for byte (a PNG's
 other chunks: colour profile, gamma, text, EXIF; an uncompressed TIFF's tags and its other
 pages). Pixels are written in the orientation they were stored in, so an EXIF orientation stays
-true.
+true. A compressed or tiled TIFF's first page is encoded again (Deflate) with a directory of its
+own, every other byte of the file kept (tiffpage.py); the written file is decoded again and must
+give back exactly the pixels meant, or nothing is written.
 
-Deep files that cannot be written back this way (a compressed or tiled 16-bit colour TIFF, a
-16-bit CMYK TIFF, a 16-bit gray + alpha PNG) are refused rather than silently brought down to
-8 bits.
+Deep files that cannot be written back this way (a 16-bit colour TIFF with an orientation tag or
+stored channel by channel, a 16-bit CMYK TIFF, a 16-bit gray + alpha PNG) are refused rather than
+silently brought down to 8 bits.
 """
 
 from __future__ import annotations
 
+import io
 import re
 import struct
 import sys
@@ -28,6 +31,7 @@ from PIL import Image
 
 from .photos import PhotoError
 from .png import SIGNATURE, make_chunk, read_chunks
+from .tiffpage import TiffLayoutError, rewrite_first_page
 
 COLOUR = {"RGB", "RGBA"}  # the modes kept at 16 bits
 SAMPLES16 = re.compile(r"^[A-Za-z]+;16[BLN]$")  # 16 bits a sample, in some byte order
@@ -58,7 +62,7 @@ def check_decodable(im: Image.Image, raw: str | None, path: Path) -> None:
 def is_deep(im: Image.Image, raw: str | None, path: Path, write_back: bool = True) -> bool:
     """Whether `im` is a 16-bit colour PNG or TIFF this module keeps at 16 bits; a PhotoError for
     deep colour files that would lose bits. Without `write_back` (the photo is only looked at: restore masks, the
-    bench), a compressed, tiled or turned 16-bit colour TIFF is read at full depth too."""
+    bench), a turned 16-bit colour TIFF is read at full depth too."""
     if raw is None or not SAMPLES16.match(raw) or im.mode.startswith("I") or im.mode == "F":
         return False  # 8 bits a sample (BGR;16 is 5-6-5 bits a pixel), or 16-bit gray (I;16), which Pillow keeps whole
     colour = im.mode in COLOUR and raw.split(";")[0] in COLOUR
@@ -72,19 +76,19 @@ def is_deep(im: Image.Image, raw: str | None, path: Path, write_back: bool = Tru
             raise PhotoError(f"{path}: a 16-bit colour TIFF with an orientation tag ({tags[274]}), which restore "
                              "cannot yet write back at 16 bits; save it upright (orientation 1), or as a 16-bit PNG, "
                              "first")
-        if (raw[-1] in "BL" and tags.get(259, 1) == 1 and tags.get(284, 1) == 1 and 273 in tags
-                and all(t.codec_name == "raw" for t in im.tile)):
-            return True
-        raise PhotoError(f"{path}: a compressed or tiled 16-bit colour TIFF, which restore cannot write back without "
-                         "losing 8 of its bits; save it uncompressed, or as a 16-bit PNG, first")
+        if raw[-1] in "BLN" and tags.get(284, 1) == 1:
+            return True  # uncompressed strips are overwritten in place, anything else encoded again (tiffpage.py)
+        raise PhotoError(f"{path}: a 16-bit colour TIFF stored channel by channel (planar), which restore cannot "
+                         "write back without losing 8 of its bits; save it with its channels interleaved, or as a "
+                         "16-bit PNG, first")
     kind = "gray + alpha PNG" if raw.startswith("LA") else f"{raw.split(';')[0]} {im.format or 'image'}"
     raise PhotoError(f"{path}: a 16-bit {kind}, which restore cannot write back without losing 8 of its bits; "
                      "save it as a 16-bit RGB PNG (or as 8-bit) first")
 
 
-def read_deep(path: Path, high: np.ndarray) -> np.ndarray:
+def read_deep(path, high: np.ndarray) -> np.ndarray:
     """The file's pixels as uint16 (H, W, C) as stored, from `high` (Pillow's 8-bit decode) and a
-    second decode that keeps the low bytes."""
+    second decode that keeps the low bytes; `path` is a file's path or a file object."""
     # libtiff's decoder (compressed TIFFs) gives the samples in the machine's own order ("N")
     swap = {"B": "L", "L": "B", "N": "B" if sys.byteorder == "little" else "L"}
     with Image.open(path) as im:
@@ -101,15 +105,18 @@ def deep_bytes(source: Path, fmt: str, pixels: np.ndarray) -> bytes:
 
 
 def deep_tiff_bytes(source: Path, pixels: np.ndarray) -> bytes:
-    """An uncompressed TIFF with the first page's strips overwritten by `pixels`; every tag, and
-    every other page, stays as it was."""
+    """A TIFF with the first page's pixels replaced by `pixels`; every tag, and every other page, stays as it was.
+    An uncompressed TIFF's strips are overwritten; a compressed or tiled one's first page is encoded again."""
     data = bytearray(Path(source).read_bytes())
     endian = {b"II": "<", b"MM": ">"}.get(bytes(data[:2]))  # the byte order the TIFF header declares
-    with Image.open(source) as im:
+    with Image.open(io.BytesIO(data)) as im:
         tags = im.tag_v2
         h, w = im.size[1], im.size[0]
-        offsets, counts = list(tags[273]), list(tags[279])
+        in_place = tags.get(259, 1) == 1 and 273 in tags and 322 not in tags and endian is not None
+        offsets, counts = list(tags.get(273, ())), list(tags.get(279, ()))
         per = int(tags.get(278, h))
+    if not in_place:
+        return _encoded_again(source, bytes(data), pixels)
     if pixels.shape[:2] != (h, w) or pixels.shape[2] not in (3, 4):
         raise PhotoError(f"{source}: its TIFF header does not match the pixels to write")
     samples = pixels.astype(f"{endian}u2")
@@ -119,6 +126,25 @@ def deep_tiff_bytes(source: Path, pixels: np.ndarray) -> bytes:
             raise PhotoError(f"{source}: its TIFF header does not match the pixels to write")
         data[offset : offset + count] = strip
     return bytes(data)
+
+
+def _encoded_again(source: Path, data: bytes, pixels: np.ndarray) -> bytes:
+    """`data` with its first page encoded again from `pixels` (tiffpage.py), checked by decoding it."""
+    why = "its layout is not one restore can write"
+    try:
+        out = rewrite_first_page(data, np.ascontiguousarray(pixels))
+        with Image.open(io.BytesIO(out)) as im:
+            im.load()
+            back = read_deep(io.BytesIO(out), np.asarray(im))
+        if np.array_equal(back, pixels):
+            return out
+        why = "the written file did not read back as the restored pixels"
+    except TiffLayoutError as e:
+        why = str(e)
+    except Exception as e:  # noqa: BLE001 - Pillow failing on the written file: the check failed
+        why = f"the written file could not be read back ({type(e).__name__})"
+    raise PhotoError(f"{source}: cannot write this compressed 16-bit colour TIFF back at 16 bits ({why}); save it "
+                     "uncompressed, or as a 16-bit PNG, first")
 
 
 # EXIF orientation -> the numpy steps that turn stored pixels upright (as ImageOps.exif_transpose)

@@ -1,0 +1,129 @@
+"""A TIFF's first page given new 16-bit pixels, written back compressed, the rest of the file kept.
+
+A compressed or tiled TIFF cannot have its pixels overwritten in place as an uncompressed one can
+(depth16.deep_tiff_bytes): the new pixels compress to other lengths. Here the first page's strips
+or tiles are encoded again with Deflate (TIFF compression 8, read by libtiff, Photoshop, GIMP and
+Pillow) and horizontal differencing (predictor 2), and the page gets a new directory (IFD), a copy
+of the old one with those tags changed, at the end of the file; the header points to it. Every
+other byte stays where it was, so every other tag (colour profile, EXIF and GPS directories, XMP,
+resolution, text) and every other page reads as before. Each encoded strip goes where the old one
+was when it fits there, and at the end of the file otherwise, so the file grows by little more
+than the directory. Python's zlib is enough: no codec package is needed, whatever the input's
+compression was (LZW, Deflate, PackBits, ZSTD: whatever Pillow reads).
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+
+COMPRESSION, PREDICTOR, FILL_ORDER = 259, 317, 266
+STRIPS, STRIP_BYTES, ROWS_PER_STRIP = 273, 279, 278
+TILE_WIDTH, TILE_LENGTH, TILES, TILE_BYTES = 322, 323, 324, 325
+DEFLATE, HORIZONTAL = 8, 2
+SHORT, LONG = 3, 4
+SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4}  # bytes per value, by type
+CODES = {1: "B", 3: "H", 4: "I", 6: "b", 8: "h", 9: "i", 13: "I"}
+
+
+class TiffLayoutError(ValueError):
+    """The file is not a TIFF whose first page this module can write (BigTIFF, planar, odd tags)."""
+
+
+def rewrite_first_page(data: bytes, pixels: np.ndarray, level: int = 6) -> bytes:
+    """`data` (a whole TIFF file) with its first page's pixels replaced by `pixels` (uint16 (H, W, C), as
+    stored, the page's size and samples per pixel), Deflate-compressed; see the module's docstring."""
+    e = {b"II": "<", b"MM": ">"}.get(bytes(data[:2]))
+    if e is None or struct.unpack(e + "H", data[2:4])[0] != 42:
+        raise TiffLayoutError("it is a BigTIFF, which restore does not encode")
+    first = struct.unpack(e + "I", data[4:8])[0]
+    entries, next_ifd = _read_ifd(data, e, first)
+    value = lambda tag, default=None: _values(data, e, entries[tag]) if tag in entries else default  # noqa: E731
+    h, w, c = pixels.shape
+    if value(256) != [w] or value(257) != [h] or value(277, [1]) != [c]:
+        raise TiffLayoutError("its first page is not the size of the pixels to write")
+    if value(284, [1]) != [1] or set(value(258, [16])) != {16}:
+        raise TiffLayoutError("its samples are not 16-bit and interleaved")
+    if TILES in entries:
+        tw, tl = value(TILE_WIDTH)[0], value(TILE_LENGTH)[0]
+        boxes = [(y, x, tl, tw) for y in range(0, h, tl) for x in range(0, w, tw)]
+        where, sizes = value(TILES), value(TILE_BYTES)
+    else:
+        per = min(value(ROWS_PER_STRIP, [h])[0], h)
+        boxes = [(y, 0, min(per, h - y), w) for y in range(0, h, per)]
+        where, sizes = value(STRIPS), value(STRIP_BYTES)
+    if not (len(boxes) == len(where or []) == len(sizes or [])):
+        raise TiffLayoutError("its strip or tile tags do not match its size")
+
+    out = bytearray(data)
+    taken: set[int] = set()  # an old strip's place is reused once (some writers share identical tiles)
+    offsets, counts = [], []
+    for (y, x, bh, bw), old, old_size in zip(boxes, where, sizes, strict=True):
+        block = np.zeros((bh, bw, c), np.uint16)  # tiles at the right and bottom edges are padded
+        part = pixels[y : y + bh, x : x + bw]
+        block[: part.shape[0], : part.shape[1]] = part
+        block[:, 1:] -= block[:, :-1].copy()  # horizontal differencing, sample by sample (wraps at 16 bits)
+        encoded = zlib.compress(block.astype(e + "u2").tobytes(), level)
+        if len(encoded) <= old_size and old not in taken and old + old_size <= len(data):
+            out[old : old + len(encoded)] = encoded
+            taken.add(old)
+            offsets.append(old)
+        else:
+            offsets.append(_append(out, encoded))
+        counts.append(len(encoded))
+
+    changed = {COMPRESSION: (SHORT, [DEFLATE]), PREDICTOR: (SHORT, [HORIZONTAL]),
+               TILES if TILES in entries else STRIPS: (LONG, offsets),
+               TILE_BYTES if TILES in entries else STRIP_BYTES: (LONG, counts)}
+    if FILL_ORDER in entries:
+        changed[FILL_ORDER] = (SHORT, [1])  # the new data's bits are in the usual order
+    new_entries = dict(entries)
+    for tag, (kind, values) in changed.items():
+        raw = struct.pack(f"{e}{len(values)}{CODES[kind]}", *values)
+        field = raw.ljust(4, b"\0") if len(raw) <= 4 else struct.pack(e + "I", _append(out, raw))
+        new_entries[tag] = (kind, len(values), field)
+    table = struct.pack(e + "H", len(new_entries)) + b"".join(
+        struct.pack(e + "HHI", tag, kind, count) + field for tag, (kind, count, field) in sorted(new_entries.items())
+    ) + struct.pack(e + "I", next_ifd)
+    out[4:8] = struct.pack(e + "I", _append(out, table))
+    if len(out) >= 2**32:
+        raise TiffLayoutError("it would grow past the 4 GB a classic TIFF can hold")
+    return bytes(out)
+
+
+def _read_ifd(data: bytes, e: str, at: int) -> tuple[dict[int, tuple[int, int, bytes]], int]:
+    """An IFD's entries {tag: (type, count, its 4-byte value or offset field)} and the next IFD's offset."""
+    if at + 2 > len(data):
+        raise TiffLayoutError("its first directory lies past the end of the file")
+    n = struct.unpack(e + "H", data[at : at + 2])[0]
+    end = at + 2 + 12 * n
+    if end + 4 > len(data):
+        raise TiffLayoutError("its first directory is cut short")
+    entries = {}
+    for i in range(n):
+        tag, kind, count = struct.unpack(e + "HHI", data[at + 2 + 12 * i : at + 10 + 12 * i])
+        entries[tag] = (kind, count, bytes(data[at + 10 + 12 * i : at + 14 + 12 * i]))
+    return entries, struct.unpack(e + "I", data[end : end + 4])[0]
+
+
+def _values(data: bytes, e: str, entry: tuple[int, int, bytes]) -> list[int]:
+    """An integer entry's values, from the entry itself or from where it points."""
+    kind, count, field = entry
+    if kind not in CODES:
+        raise TiffLayoutError(f"a tag of type {kind} where numbers were expected")
+    size = SIZES[kind] * count
+    raw = field[:size] if size <= 4 else data[(at := struct.unpack(e + "I", field)[0]) : at + size]
+    if len(raw) != size:
+        raise TiffLayoutError("a tag's values lie past the end of the file")
+    return list(struct.unpack(f"{e}{count}{CODES[kind]}", raw))
+
+
+def _append(out: bytearray, raw: bytes) -> int:
+    """Put `raw` at the end of `out`, on a word boundary as TIFF asks; returns where."""
+    if len(out) % 2:
+        out.append(0)
+    at = len(out)
+    out += raw
+    return at
