@@ -115,6 +115,12 @@ DEFAULT_MODEL = "photo"
 DEFAULT_DETECTOR = "damage"
 KINDS = {"inpaint": ("an inpainting model", "--model"), "damage": ("a damage detector", "--damage-model"),
          "texture": ("a texture stage", "--texture")}
+PYTHON = {"inpaint": "inpaint(model=...)", "damage": "detect_damage(model=...)", "texture": "inpaint(texture=...)"}
+
+
+def _lead(spec: str, kind: str, python: bool) -> str:
+    """How a message names the value it is about: `--model NAME`, or `model='NAME'` from Python."""
+    return f"{PYTHON[kind].split('(')[1].split('=')[0]}={spec!r}" if python else f"{KINDS[kind][1]} {spec}"
 
 
 def sha256_file(path: Path) -> str:
@@ -208,14 +214,18 @@ class Resolved:
     expected: dict | None  # sha256 to verify, when known
 
 
-def resolve(spec: str, kind: str = "inpaint") -> Resolved:
+def resolve(spec: str, kind: str = "inpaint", python: bool = False) -> Resolved:
     """Find the folder a --model value (or, by `kind`, a --damage-model or --texture value) refers to (no network
-    unless spec is hf:...); errors name the option that took it, and the released models of its kind."""
-    option = KINDS[kind][1]
+    unless spec is hf:...); errors name the option that took it (with `python`, the argument of restore.inpaint or
+    restore.detect_damage), and the released models of its kind."""
+    lead = _lead(spec, kind, python)
+    known = ", ".join(n for n, r in REGISTRY.items() if r.kind == kind) or "none released yet"
+    if not spec.strip():
+        raise ModelError(f"{lead}: empty; give a released model (known: {known}), a model folder or hf:OWNER/REPO")
     if spec.startswith("hf:"):
         repo, _, rev = spec[3:].partition("@")
         if repo.count("/") != 1:
-            raise ModelError(f"{option} {spec}: expected hf:OWNER/REPO[@REVISION]")
+            raise ModelError(f"{lead}: expected hf:OWNER/REPO[@REVISION]")
         known = next((r for r in REGISTRY.values() if r.repo_id == repo and (not rev or r.revision == rev)), None)
         return Resolved(_hub_download(repo, rev or None), "hub", known.sha256 if known else None)
     # A released name is always the release, even beside a folder of that name (a folder of texture photos
@@ -230,8 +240,7 @@ def resolve(spec: str, kind: str = "inpaint") -> Resolved:
     if path.exists():
         folder = path.parent if path.is_file() else path
         return Resolved(folder, "path", None)
-    known = ", ".join(n for n, r in REGISTRY.items() if r.kind == kind) or "none released yet"
-    raise ModelError(f"{option} {spec}: no such file or folder, and not a released model (known: {known})")
+    raise ModelError(f"{lead}: no such file or folder, and not a released model (known: {known})")
 
 
 def download(name: str) -> Path:
@@ -321,15 +330,16 @@ def load_pretrained(folder: Path, expected: dict | None = None, device="cpu"):
     return model.eval().to(device)
 
 
-def load(spec: str = DEFAULT_MODEL, device="cpu", kind: str = "inpaint"):
+def load(spec: str = DEFAULT_MODEL, device="cpu", kind: str = "inpaint", python: bool = False):
     """Resolve, verify and load a --model (or, with kind='damage', a --damage-model) value; returns
-    (model, Resolved). A model of the other kind is refused with a message that says which option takes it."""
-    where = resolve(spec, kind)
+    (model, Resolved). A model of the other kind is refused with a message that says which option (with `python`,
+    which argument) takes it."""
+    where = resolve(spec, kind, python)
     model = load_pretrained(where.folder, where.expected, device)
     found = kind_of(model)
     if found != kind:
-        what, option = KINDS[found]
-        raise ModelError(f"{KINDS[kind][1]} {spec}: this is {what}; give it to {option}")
+        raise ModelError(f"{_lead(spec, kind, python)}: this is {KINDS[found][0]}; give it to "
+                         f"{PYTHON[found] if python else KINDS[found][1]}")
     return model, where
 
 
@@ -341,11 +351,11 @@ def texture_spec(spec: str | None) -> str | None:
     return "" if spec.strip().lower() in ("none", "off", "") else spec
 
 
-def load_texture(model, spec: str | None = None, device="cpu"):
+def load_texture(model, spec: str | None = None, device="cpu", python: bool = False):
     """The texture stage to run over `model`'s fills: `spec` (a released name or a folder; none as `texture_spec`
     reads it), or when None the one the model's config.json names; None when there is none."""
     spec = model.cfg.texture if spec is None else texture_spec(spec)
     if not spec:
         return None
-    net, _ = load(spec, device, kind="texture")
+    net, _ = load(spec, device, kind="texture", python=python)
     return net

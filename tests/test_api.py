@@ -78,7 +78,9 @@ def test_what_does_not_fit_is_said_in_one_line(inpaint):
     rgb = smooth_photo(40, 50)
     with pytest.raises(MaskError, match="mask is 60x40 but the image is 50x40"):
         inpaint(rgb, np.zeros((40, 60), bool))
-    with pytest.raises(PhotoError, match="give uint8 or uint16"):
+    with pytest.raises(PhotoError, match="give uint8, uint16 or float"):
+        inpaint(rgb.astype(np.int64), np.zeros((40, 50), bool))
+    with pytest.raises(PhotoError, match="float32 array with values outside 0 to 1 .from 28 to 227"):
         inpaint(rgb.astype(np.float32), np.zeros((40, 50), bool))
     with pytest.raises(MaskError, match="mask: None; give a PIL image, a numpy array"):
         inpaint(rgb, None)
@@ -144,3 +146,108 @@ def test_python_values_a_user_would_pass_are_taken_or_refused_in_one_line(inpain
         inpaint(rgb, m.astype(np.uint8))  # a 0/1 array is nonzero = hole, as OpenCV takes it: no warning
     with pytest.raises(PhotoError, match=r"shape \(0, 10, 3\)"):
         inpaint(np.zeros((0, 10, 3), np.uint8), np.zeros((0, 10), bool))
+
+
+def test_inpaint_many_gives_what_inpaint_gives_for_each_and_names_a_bad_pair(model_dir):
+    from restore import inpaint, inpaint_many
+
+    kw = dict(model=str(model_dir), device="cpu")
+    rgb, gray = smooth_photo(60, 70), smooth_photo(48, 40)[..., 1]
+    m1, m2 = rect_mask(60, 70, [(15, 20, 40, 50)]), rect_mask(48, 40, [(5, 5, 30, 20)])
+    pairs = [(rgb, m1), (gray, m2), (Image.fromarray(rgb), m1)]
+    many = inpaint_many(pairs, **kw)
+    assert np.array_equal(many[0], inpaint(rgb, m1, **kw)) and np.array_equal(many[1], inpaint(gray, m2, **kw))
+    assert isinstance(many[2], Image.Image) and np.array_equal(np.asarray(many[2]), many[0])
+    assert inpaint_many([], **kw) == []
+    with pytest.raises(MaskError, match=r"^pairs\[1\]: mask is 70x60 but the image is 40x48"):
+        inpaint_many([(rgb, m1), (gray, m1)], **kw)
+    with pytest.raises(ValueError, match=r"^pairs\[0\]: a ndarray; give \(image, mask\) pairs"):
+        inpaint_many([rgb], **kw)
+    with pytest.raises(TypeError, match="unknown keyword argument 'mask'"):
+        inpaint_many(pairs, mask=m1, **kw)
+
+
+def test_float_and_one_channel_arrays_come_back_as_they_went_in(inpaint):
+    """A float image in [0, 1] (scikit-image's img_as_float) is filled as its 8-bit copy is and keeps its known values
+    exactly; an (H, W, 1) array keeps its shape."""
+    rgb = smooth_photo(60, 70)
+    m = rect_mask(60, 70, [(15, 20, 40, 50)])
+    eight = inpaint(rgb, m)
+    for dtype in (np.float32, np.float64):
+        f = rgb.astype(dtype) / 255
+        f[m] = np.nan  # what lies under the hole is never read
+        out = inpaint(f, m)
+        assert out.dtype == dtype and out.shape == f.shape
+        assert np.array_equal(out[~m], f[~m])
+        np.testing.assert_allclose(out[m] * 255, eight[m], atol=1e-3)
+    gray = rgb[..., 1:2]
+    out = inpaint(gray, m)
+    assert out.shape == gray.shape and np.array_equal(out[..., 0], inpaint(gray[..., 0], m))
+
+
+def test_wide_gray_images_outside_the_range_restore_reads_are_refused_not_clipped(inpaint, model_dir, tmp_path):
+    """A float image past 255 or with NaN, or a 32-bit integer one past 16 bits, would get a fill clipped to another
+    range than the photo around it: refused in one line, by inpaint and by restore run (a float TIFF)."""
+    from click.testing import CliRunner
+
+    from restore.cli import main
+
+    gray = smooth_photo(40, 50)[..., 1]
+    m = rect_mask(40, 50, [(10, 10, 25, 30)])
+    with pytest.raises(PhotoError, match="^image: a 32-bit floating-point image with values from .* to 908"):
+        inpaint(Image.fromarray(gray.astype(np.float32) * 4, "F"), m)
+    nan = gray.astype(np.float32)
+    nan[0, 0] = np.nan
+    with pytest.raises(PhotoError, match="NaN or infinite values"):
+        inpaint(Image.fromarray(nan, "F"), m)
+    nan[m] = np.nan  # under the hole: never read
+    nan[0, 0] = 1
+    assert np.isfinite(np.asarray(inpaint(Image.fromarray(nan, "F"), m))).all()
+    with pytest.raises(PhotoError, match="32-bit integer image with values from .* to 1135000; restore reads"):
+        inpaint(Image.fromarray(gray.astype(np.int32) * 5000, "I"), m)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(gray.astype(np.float32) * 4, "F").save(photos / "depth.tif")
+    Image.fromarray(m.astype(np.uint8) * 255).save(tmp_path / "m.png")
+    res = CliRunner().invoke(main, ["run", str(photos), "--masks", str(tmp_path / "m.png"), "-o", str(tmp_path / "o"),
+                                    "--model", str(model_dir)])
+    assert res.exit_code == 1 and "depth.tif: a 32-bit floating-point image with values from" in res.stderr
+    assert not (tmp_path / "o" / "depth.tif").exists()
+
+
+def test_wrong_arguments_are_named_as_python_names_them(inpaint, model_dir):
+    """Messages from Python name the argument (model=, device=), not restore run's options, and say what to give."""
+    from restore import detect_damage
+
+    rgb = smooth_photo(40, 50)
+    m = rect_mask(40, 50, [(10, 10, 25, 30)])
+    from restore import inpaint as raw
+
+    for bad, message in [(dict(model=None), "model=None: give a released model's name"),
+                         (dict(model=""), "model='': empty; give a released model"),
+                         (dict(model="no-such-model"), "model='no-such-model': no such file or folder"),
+                         (dict(device=5), "device=5: give 'auto', 'cpu' or 'cuda'"),
+                         (dict(device="tpu"), "device='tpu': unknown device"),
+                         (dict(texture=True), "texture=True: give a texture stage's name")]:
+        with pytest.raises(ValueError, match=f"^{message}"):
+            raw(rgb, m, **{"model": str(model_dir), "device": "cpu", **bad})
+    with pytest.raises(ValueError, match=r"this is an inpainting model; give it to inpaint\(model=...\)"):
+        detect_damage(rgb, model=str(model_dir), device="cpu")
+    assert np.array_equal(raw(rgb, m, model=str(model_dir), device=None), inpaint(rgb, m))  # None: auto
+
+
+def test_masks_of_no_use_say_so(inpaint):
+    rgb = smooth_photo(40, 50)
+    for mask, message in [(5, r"mask: a int64 array of shape \(\)"), (np.ones((1, 40, 50)), r"shape \(1, 40, 50\)"),
+                          (np.full((40, 50), np.nan), "mask: it holds NaN values"),
+                          (np.zeros((50, 40), bool), "mask is 40x50 but the image is 50x40; .* turned a quarter")]:
+        with pytest.raises(MaskError, match=message):
+            inpaint(rgb, mask)
+    with pytest.warns(UserWarning, match="covers the whole image"):
+        inpaint(rgb, np.ones((40, 50), bool))
+
+
+def test_dir_lists_the_api():
+    import restore
+
+    assert {"inpaint", "inpaint_many", "detect_damage"} <= set(dir(restore))

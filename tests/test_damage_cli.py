@@ -356,8 +356,10 @@ def test_detect_damage_from_python(detectors):
     assert mask.dtype == bool and mask.shape == (33, 40) and mask.all()
     assert not restore.detect_damage(Image.fromarray(rgb).convert("L"), model=str(detectors / "none")).any()
     assert not restore.detect_damage(rgb.astype(np.uint16) * 257, model=str(detectors / "none")).any()
-    with pytest.raises(ValueError, match="give uint8 or uint16"):
+    with pytest.raises(ValueError, match="give uint8, uint16 or float"):
         restore.detect_damage(np.zeros((4, 4, 2), np.uint8), model=str(detectors / "none"))
+    # a float image in [0, 1] is seen as its 8-bit copy is
+    assert restore.detect_damage(rgb / 255.0, model=str(detectors / "all")).all()
 
 
 def test_models_of_the_other_kind_are_refused(tmp_path, model_dir, detectors):
@@ -372,7 +374,7 @@ def test_models_of_the_other_kind_are_refused(tmp_path, model_dir, detectors):
     res = run("run", photos, "-o", tmp_path / "out", "--model", model_dir, "--detect-damage", "--damage-model", "nope")
     assert res.exit_code == 1
     assert "--damage-model nope: no such file or folder, and not a released model (known: damage)" in res.output
-    with pytest.raises(ValueError, match="--damage-model nope: no such file"):
+    with pytest.raises(ValueError, match="^model='nope': no such file or folder, and not a released model .known: dam"):
         restore.detect_damage(np.zeros((8, 8, 3), np.uint8), model="nope")
 
 

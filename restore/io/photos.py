@@ -46,8 +46,22 @@ def deep_view(samples: np.ndarray, known: np.ndarray | None = None) -> tuple[np.
 
 
 def _gray_white(im: Image.Image, a: np.ndarray, known: np.ndarray | None = None) -> float:
+    """The white of a gray image of more than 8 bits, from its `known` pixels (all when None): 1 or 255 for floats,
+    white_level for integers. Values restore cannot bring to 8 bits and back (negative, past 16 bits, not finite) are
+    a PhotoError: clipped, the fill would not match the photo around it."""
+    s = a[known] if known is not None and known.any() else a
     if im.mode == "F":
-        return 1.0 if a.max() <= 1 else 255.0
+        if s.size and not np.isfinite(s).all():
+            raise PhotoError("a 32-bit floating-point image with NaN or infinite values; replace them (numpy's "
+                             "nan_to_num) first")
+        top = float(s.max()) if s.size else 0.0
+        if s.size and (s.min() < 0 or top > 255):
+            raise PhotoError(f"a 32-bit floating-point image with values from {float(s.min()):g} to {top:g}; restore "
+                             "reads floats from 0 to 1 (or to 255): scale it into that range first")
+        return 1.0 if top <= 1 else 255.0
+    if s.size and (s.min() < 0 or s.max() > 65535):
+        raise PhotoError(f"a 32-bit integer image with values from {int(s.min())} to {int(s.max())}; restore reads "
+                         "integer samples from 0 to 65535: scale it into that range first")
     return float(white_level(a, known))
 
 
@@ -58,7 +72,8 @@ def photo_rgb(im: Image.Image, like: Image.Image | None = None, known: np.ndarra
         raise PhotoError(f"unsupported image mode {im.mode}; convert the photo to RGB first")
     if im.mode in WIDE:
         a = np.asarray(im)
-        g = eight_bits(a, _gray_white(im, a, known) if like is None else _gray_white(like, np.asarray(like), known))
+        g = eight_bits(np.nan_to_num(a) if im.mode == "F" else a,  # (a hole may hold anything)
+                       _gray_white(im, a, known) if like is None else _gray_white(like, np.asarray(like), known))
         return np.repeat(g[..., None], 3, axis=2)
     return np.asarray(im.convert("RGB"))
 
