@@ -1,6 +1,7 @@
 """16-bit colour PNGs and TIFFs (uncompressed, compressed or tiled) come out at 16 bits, with the rest of the file
 as it was; deep files restore cannot write back are refused, not brought down to 8 bits."""
 
+import io
 import struct
 import zlib
 
@@ -232,10 +233,81 @@ def test_a_tiff_that_would_not_read_back_as_restored_is_not_written(tmp_path, mo
     res = run(tmp_path, model_dir)
     assert res.exit_code == 1
     assert res.stdout.strip().splitlines()[-1] == "0 restored, 0 skipped, 2 failed"
-    assert ("scan.tif: cannot write this compressed 16-bit colour TIFF back at 16 bits (the written file did not "
-            "read back as the restored pixels)") in res.stderr
-    assert "big.tif: cannot write this compressed 16-bit colour TIFF back at 16 bits (it is a BigTIFF" in res.stderr
+    assert ("scan.tif: cannot write this 16-bit colour TIFF back at 16 bits (the written file did not read back as "
+            "the restored pixels)") in res.stderr
+    assert "big.tif: cannot write this 16-bit colour TIFF back at 16 bits (it is a BigTIFF" in res.stderr
     assert not (tmp_path / "out" / "scan.tif").exists() and not (tmp_path / "out" / "big.tif").exists()
+
+
+def test_the_old_page_is_gone_and_what_other_pages_share_with_it_is_kept(tmp_path, model_dir):
+    """The restored page's old strips are overwritten or zeroed (a fill often removes something: it must not stay
+    in the file), except where another page points into them too (writers may share identical strips), which
+    then reads as before."""
+    import struct
+
+    tifffile = pytest.importorskip("tifffile")
+    h, w = 48, 40
+    a = deep_photo(h, w, 3, seed=6)
+    src = tmp_path / "photos" / "scan.tif"
+    src.parent.mkdir()
+    with tifffile.TiffWriter(src) as tw:
+        for _ in range(2):
+            # packed tighter than restore's Deflate: the new strips do not all fit where the old ones were
+            tw.write(a, photometric="rgb", compression="zlib", compressionargs={"level": 9}, predictor=True, rowsperstrip=16, metadata=None)
+    data = bytearray(src.read_bytes())
+    with tifffile.TiffFile(src) as t:
+        p0, p1 = t.pages
+        old = list(zip(p0.dataoffsets, p0.databytecounts, strict=True))
+        first_ifd = struct.unpack("<I", data[4:8])[0]
+    shared = tmp_path / "photos" / "shared.tif"  # the second page points to the first page's strips
+    for tag in (273, 279):
+        n = 4 * len(old)
+        data[p1.tags[tag].valueoffset : p1.tags[tag].valueoffset + n] = data[p0.tags[tag].valueoffset :
+                                                                             p0.tags[tag].valueoffset + n]
+    shared.write_bytes(bytes(data))
+    (tmp_path / "masks").mkdir()
+    for name in ("scan", "shared"):
+        Image.fromarray(hole(h, w).astype(np.uint8) * 255).save(tmp_path / "masks" / f"{name}.png")
+    res = run(tmp_path, model_dir)
+    assert res.exit_code == 0, res.output
+    out = (tmp_path / "out" / "scan.tif").read_bytes()
+    before = src.read_bytes()
+    assert all(out[o : o + n] != before[o : o + n] for o, n in old)  # the old strips are gone...
+    assert len(out) <= 1.25 * len(before)  # ...the new ones mostly where they were, not the page twice over
+    stale = bytearray(out)
+    stale[4:8] = struct.pack("<I", first_ifd)  # the old directory, left unused: its pixels do not decode
+    try:
+        with tifffile.TiffFile(io.BytesIO(bytes(stale))) as t:
+            left = t.pages[0].asarray()
+    except Exception:  # noqa: BLE001 - whatever tifffile raises on zeroed Deflate data
+        left = None
+    assert left is None or not np.array_equal(left, a)
+    with tifffile.TiffFile(tmp_path / "out" / "shared.tif") as t:
+        m = hole(h, w)
+        assert np.array_equal(t.pages[0].asarray()[~m], a[~m]) and np.array_equal(t.pages[1].asarray(), a)
+
+
+def test_a_tiff_whose_tags_do_not_add_up_fails_alone(tmp_path, model_dir):
+    """An uncompressed 16-bit TIFF whose StripByteCounts lie past its end is one failed photo, not the batch's end."""
+    import struct
+
+    tifffile = pytest.importorskip("tifffile")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    tifffile.imwrite(photos / "a.tif", deep_photo(20, 24, 3), photometric="rgb", rowsperstrip=4, metadata=None)
+    data = bytearray((photos / "a.tif").read_bytes())
+    with tifffile.TiffFile(photos / "a.tif") as t:
+        at = t.pages[0].tags[279].offset
+    data[at + 4 : at + 8] = struct.pack("<I", 0x10000000)  # a count of values past the end of the file
+    (photos / "a.tif").write_bytes(bytes(data))
+    tifffile.imwrite(photos / "b.tif", deep_photo(20, 24, 3), photometric="rgb", compression="zlib")
+    (tmp_path / "masks").mkdir()
+    for name in ("a", "b"):
+        Image.fromarray(hole(20, 24).astype(np.uint8) * 255).save(tmp_path / "masks" / f"{name}.png")
+    res = run(tmp_path, model_dir)
+    assert "Traceback" not in res.output and "Error: " not in res.output
+    assert (tmp_path / "out" / "b.tif").exists()
+    assert res.stdout.strip().splitlines()[-1] in ("2 restored, 0 skipped, 0 failed", "1 restored, 0 skipped, 1 failed")
 
 
 def test_deep_files_that_cannot_be_written_back_are_refused(tmp_path, model_dir):

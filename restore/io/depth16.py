@@ -9,8 +9,8 @@ bits, the fill is scaled up to 16 bits, and everything else is copied byte for b
 other chunks: colour profile, gamma, text, EXIF; an uncompressed TIFF's tags and its other
 pages). Pixels are written in the orientation they were stored in, so an EXIF orientation stays
 true. A compressed or tiled TIFF's first page is encoded again (Deflate) with a directory of its
-own, every other byte of the file kept (tiffpage.py); the written file is decoded again and must
-give back exactly the pixels meant, or nothing is written.
+own, every other byte of the file kept (tiffpage.py). Either way the written file is decoded again
+and must give back exactly the pixels meant, or nothing is written.
 
 Deep files that cannot be written back this way (a 16-bit colour TIFF with an orientation tag or
 stored channel by channel, a 16-bit CMYK TIFF, a 16-bit gray + alpha PNG) are refused rather than
@@ -23,6 +23,7 @@ import io
 import re
 import struct
 import sys
+import warnings
 import zlib
 from pathlib import Path
 
@@ -106,45 +107,55 @@ def deep_bytes(source: Path, fmt: str, pixels: np.ndarray) -> bytes:
 
 def deep_tiff_bytes(source: Path, pixels: np.ndarray) -> bytes:
     """A TIFF with the first page's pixels replaced by `pixels`; every tag, and every other page, stays as it was.
-    An uncompressed TIFF's strips are overwritten; a compressed or tiled one's first page is encoded again."""
-    data = bytearray(Path(source).read_bytes())
+    An uncompressed TIFF's strips are overwritten; a compressed or tiled one's first page is encoded again
+    (tiffpage.py). Either way the written file is decoded again and must give back `pixels`, or it is a PhotoError."""
+    data = Path(source).read_bytes()
+    why = "its layout is not one restore can write"
+    try:
+        out = _overwritten(data, pixels)
+        if out is None:
+            out = rewrite_first_page(data, np.ascontiguousarray(pixels))
+    except TiffLayoutError as e:
+        why = str(e)
+    except (ValueError, TypeError, IndexError, KeyError, OverflowError, struct.error) as e:
+        why = f"{why} ({type(e).__name__})"
+    else:
+        try:
+            with warnings.catch_warnings():  # (Pillow's warnings about the file were given when it was read)
+                warnings.simplefilter("ignore")
+                with Image.open(io.BytesIO(out)) as im:
+                    im.load()
+                    back = read_deep(io.BytesIO(out), np.asarray(im))
+            if np.array_equal(back, pixels):
+                return bytes(out)
+            why = "the written file did not read back as the restored pixels"
+        except Exception as e:  # noqa: BLE001 - Pillow failing on the written file: the check failed
+            why = f"the written file could not be read back ({type(e).__name__})"
+    raise PhotoError(f"{source}: cannot write this 16-bit colour TIFF back at 16 bits ({why}); save it as a "
+                     "16-bit PNG, or an uncompressed TIFF, first")
+
+
+def _overwritten(data: bytes, pixels: np.ndarray) -> bytearray | None:
+    """An uncompressed, untiled TIFF with the first page's strips overwritten by `pixels` (same length: nothing else in
+    the file moves); None for any other TIFF, to be encoded again."""
     endian = {b"II": "<", b"MM": ">"}.get(bytes(data[:2]))  # the byte order the TIFF header declares
     with Image.open(io.BytesIO(data)) as im:
         tags = im.tag_v2
         h, w = im.size[1], im.size[0]
-        in_place = tags.get(259, 1) == 1 and 273 in tags and 322 not in tags and endian is not None
-        offsets, counts = list(tags.get(273, ())), list(tags.get(279, ()))
+        if tags.get(259, 1) != 1 or 273 not in tags or 279 not in tags or 322 in tags or endian is None:
+            return None
+        offsets, counts = list(tags[273]), list(tags[279])
         per = int(tags.get(278, h))
-    if not in_place:
-        return _encoded_again(source, bytes(data), pixels)
-    if pixels.shape[:2] != (h, w) or pixels.shape[2] not in (3, 4):
-        raise PhotoError(f"{source}: its TIFF header does not match the pixels to write")
+    if pixels.shape[:2] != (h, w) or pixels.shape[2] not in (3, 4) or len(offsets) != len(counts):
+        raise TiffLayoutError("its first page is not the size of the pixels to write")
+    out = bytearray(data)
     samples = pixels.astype(f"{endian}u2")
     for i, (offset, count) in enumerate(zip(offsets, counts, strict=True)):
         strip = samples[i * per : (i + 1) * per].tobytes()
-        if len(strip) != count:
-            raise PhotoError(f"{source}: its TIFF header does not match the pixels to write")
-        data[offset : offset + count] = strip
-    return bytes(data)
-
-
-def _encoded_again(source: Path, data: bytes, pixels: np.ndarray) -> bytes:
-    """`data` with its first page encoded again from `pixels` (tiffpage.py), checked by decoding it."""
-    why = "its layout is not one restore can write"
-    try:
-        out = rewrite_first_page(data, np.ascontiguousarray(pixels))
-        with Image.open(io.BytesIO(out)) as im:
-            im.load()
-            back = read_deep(io.BytesIO(out), np.asarray(im))
-        if np.array_equal(back, pixels):
-            return out
-        why = "the written file did not read back as the restored pixels"
-    except TiffLayoutError as e:
-        why = str(e)
-    except Exception as e:  # noqa: BLE001 - Pillow failing on the written file: the check failed
-        why = f"the written file could not be read back ({type(e).__name__})"
-    raise PhotoError(f"{source}: cannot write this compressed 16-bit colour TIFF back at 16 bits ({why}); save it "
-                     "uncompressed, or as a 16-bit PNG, first")
+        if len(strip) != count or offset + count > len(data):
+            return None  # strips not where and as long as their rows: encoded again instead
+        out[offset : offset + count] = strip
+    return out
 
 
 # EXIF orientation -> the numpy steps that turn stored pixels upright (as ImageOps.exif_transpose)

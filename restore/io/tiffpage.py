@@ -6,10 +6,15 @@ or tiles are encoded again with Deflate (TIFF compression 8, read by libtiff, Ph
 Pillow) and horizontal differencing (predictor 2), and the page gets a new directory (IFD), a copy
 of the old one with those tags changed, at the end of the file; the header points to it. Every
 other byte stays where it was, so every other tag (colour profile, EXIF and GPS directories, XMP,
-resolution, text) and every other page reads as before. Each encoded strip goes where the old one
-was when it fits there, and at the end of the file otherwise, so the file grows by little more
-than the directory. Python's zlib is enough: no codec package is needed, whatever the input's
-compression was (LZW, Deflate, PackBits, ZSTD: whatever Pillow reads).
+resolution, text) and every other page reads as before. Python's zlib is enough: no codec package
+is needed, whatever the input's compression was (LZW, Deflate, PackBits, ZSTD: whatever Pillow reads).
+
+The old page's pixels must not stay in the file (a fill often removes something), and nothing else
+may be overwritten. So every directory the file holds is walked (the chain of pages, SubIFDs, the
+EXIF, GPS and Interop directories) and every byte range something points to is noted; the old
+strips, less those ranges, are free space. The encoded strips are placed in it first (they are
+usually smaller: Deflate compresses better than LZW), then at the end of the file, and what is
+left of the free space is zeroed. Previews stored in other pages or SubIFDs are kept as they were.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ import zlib
 import numpy as np
 
 COMPRESSION, PREDICTOR, FILL_ORDER = 259, 317, 266
+POINTERS = {330, 34665, 34853, 40965}  # tags whose values are offsets of further directories
+DATA = {(273, 279), (324, 325), (513, 514)}  # (offsets, byte counts) of strips, tiles and a JPEG thumbnail
 STRIPS, STRIP_BYTES, ROWS_PER_STRIP = 273, 279, 278
 TILE_WIDTH, TILE_LENGTH, TILES, TILE_BYTES = 322, 323, 324, 325
 DEFLATE, HORIZONTAL = 8, 2
@@ -32,7 +39,7 @@ class TiffLayoutError(ValueError):
     """The file is not a TIFF whose first page this module can write (BigTIFF, planar, odd tags)."""
 
 
-def rewrite_first_page(data: bytes, pixels: np.ndarray, level: int = 6) -> bytes:
+def rewrite_first_page(data: bytes, pixels: np.ndarray, level: int = 6) -> bytearray:
     """`data` (a whole TIFF file) with its first page's pixels replaced by `pixels` (uint16 (H, W, C), as
     stored, the page's size and samples per pixel), Deflate-compressed; see the module's docstring."""
     e = {b"II": "<", b"MM": ">"}.get(bytes(data[:2]))
@@ -57,22 +64,24 @@ def rewrite_first_page(data: bytes, pixels: np.ndarray, level: int = 6) -> bytes
     if not (len(boxes) == len(where or []) == len(sizes or [])):
         raise TiffLayoutError("its strip or tile tags do not match its size")
 
+    free = _free_space(data, e, first, list(zip(where, sizes, strict=True)))
     out = bytearray(data)
-    taken: set[int] = set()  # an old strip's place is reused once (some writers share identical tiles)
     offsets, counts = [], []
-    for (y, x, bh, bw), old, old_size in zip(boxes, where, sizes, strict=True):
+    for y, x, bh, bw in boxes:
         block = np.zeros((bh, bw, c), np.uint16)  # tiles at the right and bottom edges are padded
         part = pixels[y : y + bh, x : x + bw]
         block[: part.shape[0], : part.shape[1]] = part
         block[:, 1:] -= block[:, :-1].copy()  # horizontal differencing, sample by sample (wraps at 16 bits)
         encoded = zlib.compress(block.astype(e + "u2").tobytes(), level)
-        if len(encoded) <= old_size and old not in taken and old + old_size <= len(data):
-            out[old : old + len(encoded)] = encoded
-            taken.add(old)
-            offsets.append(old)
+        at = _place(free, len(encoded))
+        if at is None:
+            at = _append(out, encoded)
         else:
-            offsets.append(_append(out, encoded))
+            out[at : at + len(encoded) + len(encoded) % 2] = encoded + bytes(len(encoded) % 2)
+        offsets.append(at)
         counts.append(len(encoded))
+    for start, end in free:  # what is left of the old pixels
+        out[start:end] = bytes(end - start)
 
     changed = {COMPRESSION: (SHORT, [DEFLATE]), PREDICTOR: (SHORT, [HORIZONTAL]),
                TILES if TILES in entries else STRIPS: (LONG, offsets),
@@ -88,9 +97,55 @@ def rewrite_first_page(data: bytes, pixels: np.ndarray, level: int = 6) -> bytes
         struct.pack(e + "HHI", tag, kind, count) + field for tag, (kind, count, field) in sorted(new_entries.items())
     ) + struct.pack(e + "I", next_ifd)
     out[4:8] = struct.pack(e + "I", _append(out, table))
-    if len(out) >= 2**32:
-        raise TiffLayoutError("it would grow past the 4 GB a classic TIFF can hold")
-    return bytes(out)
+    return out
+
+
+def _free_space(data: bytes, e: str, first: int, strips: list[tuple[int, int]]) -> list[list[int]]:
+    """The first page's old strips (offset, byte count) less every byte range that anything else in the file points
+    to, as sorted [start, end) intervals on word boundaries."""
+    taken: list[tuple[int, int]] = [(0, 8)]
+    seen: set[int] = set()
+    todo = [(first, True)]  # (directory, whether it is the first page's)
+    while todo:
+        at, page0 = todo.pop()
+        if at in seen or not 8 <= at < len(data) or len(seen) > 100_000:
+            continue
+        seen.add(at)
+        entries, following = _read_ifd(data, e, at)
+        taken.append((at, at + 6 + 12 * len(entries)))
+        for tag, (kind, count, field) in entries.items():
+            size = SIZES.get(kind, 1) * count
+            if size > 4:
+                start = struct.unpack(e + "I", field)[0]
+                taken.append((start, start + size))
+            if tag in POINTERS and kind in (4, 13):
+                todo += [(o, False) for o in _values(data, e, (kind, count, field))]
+        for offset_tag, count_tag in DATA:
+            if (not page0 or offset_tag == 513) and offset_tag in entries and count_tag in entries:
+                taken += [(o, o + n) for o, n in zip(_values(data, e, entries[offset_tag]),
+                                                     _values(data, e, entries[count_tag]), strict=False)]
+        if following:
+            todo.append((following, False))
+    free: list[list[int]] = []
+    for start, end in sorted((o + o % 2, min(o + n, len(data))) for o, n in strips):
+        if free and start <= free[-1][1]:
+            free[-1][1] = max(free[-1][1], end)
+        elif start < end:
+            free.append([start, end])
+    for t0, t1 in taken:
+        free = [piece for a, b in free for piece in ([a, min(b, t0)], [max(a, t1 + t1 % 2), b]) if piece[0] < piece[1]]
+    return free
+
+
+def _place(free: list[list[int]], size: int) -> int | None:
+    """Where `size` bytes go in the free space (the first interval that holds them, on a word boundary), taken out
+    of it; None when none does."""
+    for interval in free:
+        if interval[1] - interval[0] >= size:
+            at = interval[0]
+            interval[0] = min(interval[1], at + size + size % 2)
+            return at
+    return None
 
 
 def _read_ifd(data: bytes, e: str, at: int) -> tuple[dict[int, tuple[int, int, bytes]], int]:
@@ -122,6 +177,8 @@ def _values(data: bytes, e: str, entry: tuple[int, int, bytes]) -> list[int]:
 
 def _append(out: bytearray, raw: bytes) -> int:
     """Put `raw` at the end of `out`, on a word boundary as TIFF asks; returns where."""
+    if len(out) + len(raw) + 1 >= 2**32:
+        raise TiffLayoutError("it would grow past the 4 GB a classic TIFF can hold")
     if len(out) % 2:
         out.append(0)
     at = len(out)
