@@ -305,3 +305,43 @@ def test_unreadable_files_are_told_apart_from_damaged_ones():
     said = unreadable(Path("/nonexistent/x.png"), PermissionError(13, "Permission denied"))
     assert said == "cannot open the file (Permission denied); check that it can be read"
     assert "save it again" in unreadable(Path("/nonexistent/x.png"), OSError("image file is truncated"))
+
+
+def exif_with_thumbnail(thumbnail: bytes, byteorder: str = "<") -> bytes:
+    """An EXIF block as a camera writes it: IFD0 (the maker, its string out of line), then IFD1 pointing to a JPEG
+    thumbnail of the photo."""
+    import struct
+
+    e, make = byteorder, b"Camera\0\0"
+    ifd1 = 8 + 2 + 12 + 4
+    make_at = ifd1 + 2 + 2 * 12 + 4
+    thumb_at = make_at + len(make)
+    tiff = (b"II*\0" if e == "<" else b"MM\0*") + struct.pack(e + "I", 8)
+    tiff += struct.pack(e + "HHHII", 1, 0x010F, 2, len(make), make_at) + struct.pack(e + "I", ifd1)
+    tiff += struct.pack(e + "HHHIIHHII", 2, 513, 4, 1, thumb_at, 514, 4, 1, len(thumbnail)) + struct.pack(e + "I", 0)
+    return b"Exif\0\0" + tiff + make + thumbnail
+
+
+@pytest.mark.parametrize("byteorder", ["<", ">"])
+def test_the_exif_thumbnail_of_the_photo_as_it_was_is_not_carried(tmp_path, model_dir, byteorder):
+    """The thumbnail would still show what the fill removed: it is cut off (its bytes zeroed, IFD0 pointing nowhere),
+    the rest of the block kept as it was, offsets and all."""
+    import io
+
+    from restore.io.thumbnail import without_thumbnail
+
+    photos = tmp_path / "p"
+    photos.mkdir()
+    thumb = io.BytesIO()
+    Image.fromarray(smooth_photo(48, 64, seed=3)).resize((32, 24)).save(thumb, "JPEG")
+    block = exif_with_thumbnail(thumb.getvalue(), byteorder)
+    Image.fromarray(smooth_photo(48, 64)).save(photos / "cam.jpg", exif=block)
+    assert Image.open(photos / "cam.jpg").info["exif"] == block
+    _run(tmp_path, model_dir, photos, 48, 64)
+    out = Image.open(tmp_path / "o" / "cam.jpg")
+    carried = out.info["exif"]
+    assert len(carried) == len(block) and thumb.getvalue() not in carried
+    assert out.getexif().get(0x010F).rstrip("\0") == "Camera"
+    assert carried == without_thumbnail(block) and without_thumbnail(carried) == carried
+    plain = exif_with_artist().tobytes()  # no thumbnail: as it was, to the byte
+    assert without_thumbnail(plain) == plain and without_thumbnail(b"Exif\0\0junk") == b"Exif\0\0junk"

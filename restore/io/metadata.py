@@ -25,6 +25,7 @@ from pathlib import Path
 from PIL import Image, JpegImagePlugin, PngImagePlugin, TiffImagePlugin
 
 from .png import read_chunks
+from .thumbnail import without_thumbnail
 
 # Ancillary PNG chunks copied byte for byte (text keeps its compression and language tags).
 PNG_CHUNKS = (b"tEXt", b"zTXt", b"iTXt", b"gAMA", b"cHRM", b"sRGB", b"cICP")
@@ -148,7 +149,7 @@ def read_carried(src: Image.Image, upright: Image.Image, path: Path, fmt: str,
     if fmt in ("JPEG", "PNG", "TIFF", "WEBP") and info.get("icc_profile"):
         params["icc_profile"] = info["icc_profile"]
     if fmt in ("JPEG", "PNG", "WEBP") and info.get("exif"):
-        params["exif"] = info["exif"]
+        params["exif"] = without_thumbnail(info["exif"])  # it would still show what the fill removed
     if fmt in ("JPEG", "WEBP") and info.get("xmp"):
         params["xmp"] = info["xmp"]
     if fmt in ("JPEG", "PNG", "BMP") and "dpi" in info and (fmt != "JPEG" or _jpeg_states_dpi(info)):

@@ -46,8 +46,8 @@ def rewrite_first_page(data: bytes, pixels: np.ndarray, level: int = 6) -> bytea
     if e is None or struct.unpack(e + "H", data[2:4])[0] != 42:
         raise TiffLayoutError("it is a BigTIFF, which restore does not encode")
     first = struct.unpack(e + "I", data[4:8])[0]
-    entries, next_ifd = _read_ifd(data, e, first)
-    value = lambda tag, default=None: _values(data, e, entries[tag]) if tag in entries else default  # noqa: E731
+    entries, next_ifd = read_ifd(data, e, first)
+    value = lambda tag, default=None: values(data, e, entries[tag]) if tag in entries else default  # noqa: E731
     h, w, c = pixels.shape
     if value(256) != [w] or value(257) != [h] or value(277, [1]) != [c]:
         raise TiffLayoutError("its first page is not the size of the pixels to write")
@@ -89,10 +89,10 @@ def rewrite_first_page(data: bytes, pixels: np.ndarray, level: int = 6) -> bytea
     if FILL_ORDER in entries:
         changed[FILL_ORDER] = (SHORT, [1])  # the new data's bits are in the usual order
     new_entries = dict(entries)
-    for tag, (kind, values) in changed.items():
-        raw = struct.pack(f"{e}{len(values)}{CODES[kind]}", *values)
+    for tag, (kind, numbers) in changed.items():
+        raw = struct.pack(f"{e}{len(numbers)}{CODES[kind]}", *numbers)
         field = raw.ljust(4, b"\0") if len(raw) <= 4 else struct.pack(e + "I", _append(out, raw))
-        new_entries[tag] = (kind, len(values), field)
+        new_entries[tag] = (kind, len(numbers), field)
     table = struct.pack(e + "H", len(new_entries)) + b"".join(
         struct.pack(e + "HHI", tag, kind, count) + field for tag, (kind, count, field) in sorted(new_entries.items())
     ) + struct.pack(e + "I", next_ifd)
@@ -111,7 +111,7 @@ def _free_space(data: bytes, e: str, first: int, strips: list[tuple[int, int]]) 
         if at in seen or not 8 <= at < len(data) or len(seen) > 100_000:
             continue
         seen.add(at)
-        entries, following = _read_ifd(data, e, at)
+        entries, following = read_ifd(data, e, at)
         taken.append((at, at + 6 + 12 * len(entries)))
         for tag, (kind, count, field) in entries.items():
             size = SIZES.get(kind, 1) * count
@@ -119,11 +119,11 @@ def _free_space(data: bytes, e: str, first: int, strips: list[tuple[int, int]]) 
                 start = struct.unpack(e + "I", field)[0]
                 taken.append((start, start + size))
             if tag in POINTERS and kind in (4, 13):
-                todo += [(o, False) for o in _values(data, e, (kind, count, field))]
+                todo += [(o, False) for o in values(data, e, (kind, count, field))]
         for offset_tag, count_tag in DATA:
             if (not page0 or offset_tag == 513) and offset_tag in entries and count_tag in entries:
-                taken += [(o, o + n) for o, n in zip(_values(data, e, entries[offset_tag]),
-                                                     _values(data, e, entries[count_tag]), strict=False)]
+                taken += [(o, o + n) for o, n in zip(values(data, e, entries[offset_tag]),
+                                                     values(data, e, entries[count_tag]), strict=False)]
         if following:
             todo.append((following, False))
     free: list[list[int]] = []
@@ -148,7 +148,7 @@ def _place(free: list[list[int]], size: int) -> int | None:
     return None
 
 
-def _read_ifd(data: bytes, e: str, at: int) -> tuple[dict[int, tuple[int, int, bytes]], int]:
+def read_ifd(data: bytes, e: str, at: int) -> tuple[dict[int, tuple[int, int, bytes]], int]:
     """An IFD's entries {tag: (type, count, its 4-byte value or offset field)} and the next IFD's offset."""
     if at + 2 > len(data):
         raise TiffLayoutError("its first directory lies past the end of the file")
@@ -163,7 +163,7 @@ def _read_ifd(data: bytes, e: str, at: int) -> tuple[dict[int, tuple[int, int, b
     return entries, struct.unpack(e + "I", data[end : end + 4])[0]
 
 
-def _values(data: bytes, e: str, entry: tuple[int, int, bytes]) -> list[int]:
+def values(data: bytes, e: str, entry: tuple[int, int, bytes]) -> list[int]:
     """An integer entry's values, from the entry itself or from where it points."""
     kind, count, field = entry
     if kind not in CODES:
