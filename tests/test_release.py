@@ -110,3 +110,28 @@ def test_bundled_texture_stage_verifies_loads_and_is_trained(monkeypatch, tmp_pa
     # noise from untrained weights would cost far more.
     assert np.mean(err_tex) < 1.25 * np.mean(err_plain), (err_plain, err_tex)
     assert np.mean(grad_tex) > 1.05 * np.mean(grad_plain), (grad_plain, grad_tex)
+
+
+def test_every_command_on_a_model_card_is_one_restore_train_takes():
+    """The cards say how each release was made; an option renamed or dropped since would make them unrepeatable.
+    Each `restore-train` line parses against today's CLI (run folders that are not on this machine aside)."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    import click
+
+    from trainer.cli import main
+
+    cards = (Path(__file__).parent.parent / "restore" / "weights").glob("*/README.md")
+    lines = [re.sub(r"^20[0-9-]+ [0-9:]+ +", "", line.strip()) for card in cards for line in card.read_text().splitlines()]
+    commands = [shlex.split(line.split(" #")[0])[1:] for line in lines if line.startswith("restore-train ")]
+    assert len(commands) >= 25
+    for args in commands:
+        try:
+            with main.make_context("restore-train", list(args)) as ctx:
+                main.get_command(ctx, args[0]).make_context(args[0], args[1:], parent=ctx)
+        except click.BadParameter as e:
+            assert "does not exist" in e.format_message(), (args, e.format_message())
+        except click.ClickException as e:
+            raise AssertionError(f"restore-train {' '.join(args)}: {e.format_message()}") from None
