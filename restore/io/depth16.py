@@ -100,12 +100,12 @@ def read_deep(path, high: np.ndarray) -> np.ndarray:
     return (high.astype(np.uint16) << 8) | low
 
 
-def deep_bytes(source: Path, fmt: str, pixels: np.ndarray) -> bytes:
+def deep_bytes(source: Path, fmt: str, pixels: np.ndarray) -> bytes | bytearray:
     """`source`'s file with its pixels replaced by `pixels` (uint16 (H, W, C) as stored)."""
     return deep_png_bytes(source, pixels) if fmt == "PNG" else deep_tiff_bytes(source, pixels)
 
 
-def deep_tiff_bytes(source: Path, pixels: np.ndarray) -> bytes:
+def deep_tiff_bytes(source: Path, pixels: np.ndarray) -> bytes | bytearray:
     """A TIFF with the first page's pixels replaced by `pixels`; every tag, and every other page, stays as it was.
     An uncompressed TIFF's strips are overwritten; a compressed or tiled one's first page is encoded again
     (tiffpage.py). Either way the written file is decoded again and must give back `pixels`, or it is a PhotoError."""
@@ -127,7 +127,7 @@ def deep_tiff_bytes(source: Path, pixels: np.ndarray) -> bytes:
                     im.load()
                     back = read_deep(io.BytesIO(out), np.asarray(im))
             if np.array_equal(back, pixels):
-                return bytes(out)
+                return out  # (a bytearray: a large scan is not copied once more)
             why = "the written file did not read back as the restored pixels"
         except Exception as e:  # noqa: BLE001 - Pillow failing on the written file: the check failed
             why = f"the written file could not be read back ({type(e).__name__})"
