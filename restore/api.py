@@ -36,6 +36,7 @@ from .inpainting.pipeline import Restorer
 from .inpainting.tone import luma
 from .io.masks import FAINT, MaskError, decode_mask, mask_from_image
 from .io.photos import PhotoError, eight_bits, from_eight_bits, merge_into, photo_rgb, white_level
+from .io.thumbnail import without_thumbnail
 from .precision import check as check_precision
 
 
@@ -66,10 +67,10 @@ def inpaint(image, mask, model: str | os.PathLike = hub.DEFAULT_MODEL, device="a
     precision: as `restore run --precision`: auto (bfloat16 on a CPU that computes it natively, about twice as
         fast, else float32), float32 or bfloat16.
     """
-    restorer = _settings(model, device, context, detail, mirror, tile_thin, smooth_thin, texture, blend_thin,
+    settings = _settings(model, device, context, detail, mirror, tile_thin, smooth_thin, texture, blend_thin,
                          precision)
-    rgb, holes, finish = _prepare(image, mask)
-    return finish(restorer.restore(rgb, holes))
+    rgb, holes, finish = _prepare(image, mask)  # the image and the mask are checked before a model is loaded
+    return finish(_restorer(*settings).restore(rgb, holes))
 
 
 def inpaint_many(pairs, model: str | os.PathLike = hub.DEFAULT_MODEL, device="auto", **options) -> list:
@@ -78,7 +79,7 @@ def inpaint_many(pairs, model: str | os.PathLike = hub.DEFAULT_MODEL, device="au
     through the networks in shared batches, as `restore run` sends a folder's: on a GPU much faster than a loop over
     `inpaint`. Every image is held in memory together, so give a long folder's worth a few dozen at a time.
     `options` are `inpaint`'s keyword arguments. A pair that is not right is a ValueError naming its place."""
-    restorer = _settings(model, device, options.pop("context", None), options.pop("detail", None),
+    settings = _settings(model, device, options.pop("context", None), options.pop("detail", None),
                          options.pop("mirror", None), options.pop("tile_thin", None), options.pop("smooth_thin", 0.0),
                          options.pop("texture", None), options.pop("blend_thin", None),
                          options.pop("precision", "auto"))
@@ -92,13 +93,13 @@ def inpaint_many(pairs, model: str | os.PathLike = hub.DEFAULT_MODEL, device="au
             prepared.append(_prepare(*pair))
         except (PhotoError, MaskError) as e:
             raise type(e)(f"pairs[{i}]: {e}") from None
-    filled = restorer.restore_many([(rgb, holes) for rgb, holes, _ in prepared]) if prepared else []
+    filled = _restorer(*settings).restore_many([(rgb, holes) for rgb, holes, _ in prepared]) if prepared else []
     return [finish(f) for (_, _, finish), f in zip(prepared, filled, strict=True)]
 
 
 def _settings(model, device, context, detail, mirror, tile_thin, smooth_thin, texture, blend_thin,
-              precision) -> Restorer:
-    """The cached pipeline for these arguments of `inpaint`, each checked first (a ValueError says which is wrong)."""
+              precision) -> tuple:
+    """These arguments of `inpaint`, each checked (a ValueError says which is wrong), as `_restorer` takes them."""
     check_precision(precision)
     model, device = _spec(model, "model"), _device(device)
     if texture is True:
@@ -117,8 +118,7 @@ def _settings(model, device, context, detail, mirror, tile_thin, smooth_thin, te
         raise ValueError(f"smooth_thin {smooth_thin!r}: the thickness in pixels up to which holes are interpolated "
                          "(0 for none)")
     texture = hub.texture_spec(texture)  # one cached pipeline for every spelling of none
-    return _restorer(model, device, context, detail, mirror, tile_thin, float(smooth_thin), texture, blend_thin,
-                     precision)
+    return model, device, context, detail, mirror, tile_thin, float(smooth_thin), texture, blend_thin, precision
 
 
 def _prepare(image, mask):
@@ -130,6 +130,8 @@ def _prepare(image, mask):
         def finish(filled: np.ndarray) -> Image.Image:
             out = merge_into(image, filled, holes)
             out.info.update({k: v for k, v in image.info.items() if k not in out.info})  # EXIF, XMP, PNG text, ...
+            if isinstance(out.info.get("exif"), bytes):  # as restore run writes it: no thumbnail of the photo as it was
+                out.info["exif"] = without_thumbnail(out.info["exif"])
             return out
 
         try:

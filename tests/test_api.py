@@ -251,3 +251,13 @@ def test_dir_lists_the_api():
     import restore
 
     assert {"inpaint", "inpaint_many", "detect_damage"} <= set(dir(restore))
+
+
+def test_the_image_and_mask_are_checked_before_a_model_is_loaded(model_dir):
+    from restore import inpaint
+    from restore.api import _restorer
+
+    _restorer.cache_clear()
+    with pytest.raises(MaskError, match="mask is 60x40 but the image is 50x40"):
+        inpaint(smooth_photo(40, 50), np.zeros((40, 60), bool), model="no-such-model")  # not the model's error
+    assert _restorer.cache_info().currsize == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from PIL import Image, ImageCms, PngImagePlugin
+from PIL import ExifTags, Image, ImageCms, PngImagePlugin
 
 from restore.cli import main
 from restore.io.metadata import png_chunks
@@ -307,19 +307,22 @@ def test_unreadable_files_are_told_apart_from_damaged_ones():
     assert "save it again" in unreadable(Path("/nonexistent/x.png"), OSError("image file is truncated"))
 
 
-def exif_with_thumbnail(thumbnail: bytes, byteorder: str = "<") -> bytes:
-    """An EXIF block as a camera writes it: IFD0 (the maker, its string out of line), then IFD1 pointing to a JPEG
-    thumbnail of the photo."""
+def exif_with_thumbnail(thumbnail: bytes, byteorder: str = "<", tags=(513, 514), at: int | None = None,
+                        repeat: bool = False) -> bytes:
+    """An EXIF block as a camera writes it: IFD0 (the maker, its string out of line; with `repeat` a second entry of
+    the same tag, as some writers leave), then IFD1 pointing to a thumbnail of the photo (`tags`: a JPEG's, or an
+    uncompressed one's strip) at its place after the maker's string, or at `at`."""
     import struct
 
-    e, make = byteorder, b"Camera\0\0"
-    ifd1 = 8 + 2 + 12 + 4
+    e, make, n0 = byteorder, b"Camera\0\0", 2 if repeat else 1
+    ifd1 = 8 + 2 + 12 * n0 + 4
     make_at = ifd1 + 2 + 2 * 12 + 4
-    thumb_at = make_at + len(make)
+    thumb_at = make_at + len(make) if at is None else at
     tiff = (b"II*\0" if e == "<" else b"MM\0*") + struct.pack(e + "I", 8)
-    tiff += struct.pack(e + "HHHII", 1, 0x010F, 2, len(make), make_at) + struct.pack(e + "I", ifd1)
-    tiff += struct.pack(e + "HHHIIHHII", 2, 513, 4, 1, thumb_at, 514, 4, 1, len(thumbnail)) + struct.pack(e + "I", 0)
-    return b"Exif\0\0" + tiff + make + thumbnail
+    tiff += struct.pack(e + "H", n0) + struct.pack(e + "HHII", 0x010F, 2, len(make), make_at) * n0
+    tiff += struct.pack(e + "I", ifd1)
+    tiff += struct.pack(e + "HHHIIHHII", 2, tags[0], 4, 1, thumb_at, tags[1], 4, 1, len(thumbnail))
+    return b"Exif\0\0" + tiff + struct.pack(e + "I", 0) + make + thumbnail
 
 
 @pytest.mark.parametrize("byteorder", ["<", ">"])
@@ -341,7 +344,45 @@ def test_the_exif_thumbnail_of_the_photo_as_it_was_is_not_carried(tmp_path, mode
     out = Image.open(tmp_path / "o" / "cam.jpg")
     carried = out.info["exif"]
     assert len(carried) == len(block) and thumb.getvalue() not in carried
-    assert out.getexif().get(0x010F).rstrip("\0") == "Camera"
-    assert carried == without_thumbnail(block) and without_thumbnail(carried) == carried
+    exif = out.getexif()
+    assert exif.get(0x010F).rstrip("\0") == "Camera" and exif.get_ifd(ExifTags.IFD.IFD1) == {}  # IFD0 links no IFD1
+    assert without_thumbnail(carried) == carried
     plain = exif_with_artist().tobytes()  # no thumbnail: as it was, to the byte
     assert without_thumbnail(plain) == plain and without_thumbnail(b"Exif\0\0junk") == b"Exif\0\0junk"
+
+
+def test_a_thumbnail_is_cut_off_whatever_its_directory_says():
+    """An uncompressed thumbnail's strip is zeroed as a JPEG one is; a thumbnail said to lie over the header and IFD0
+    zeroes none of them; a repeated tag in IFD0 does not hide the link to IFD1."""
+    from restore.io.thumbnail import without_thumbnail
+
+    pixels = bytes(range(1, 97))
+    for block in (exif_with_thumbnail(pixels, tags=(273, 279)), exif_with_thumbnail(pixels, repeat=True)):
+        cut = without_thumbnail(block)
+        assert pixels not in cut and len(cut) == len(block)
+        exif = Image.Exif()
+        exif.load(cut)
+        assert exif.get(0x010F).rstrip("\0") == "Camera" and exif.get_ifd(ExifTags.IFD.IFD1) == {}
+    over_header = exif_with_thumbnail(pixels, at=0)
+    cut = without_thumbnail(over_header)
+    exif = Image.Exif()
+    exif.load(cut)  # the header and IFD0 are whole
+    assert cut[:14] == over_header[:14] and exif.get(0x010F).rstrip("\0") == "Camera"
+    assert exif.get_ifd(ExifTags.IFD.IFD1) == {}
+
+
+def test_the_python_api_hands_back_no_thumbnail_either(model_dir):
+    """restore.inpaint's PIL image carries its input's info; its EXIF block is the one restore run would write."""
+    import io
+
+    from restore import inpaint
+
+    thumb = io.BytesIO()
+    Image.fromarray(smooth_photo(48, 64, seed=3)).resize((32, 24)).save(thumb, "JPEG")
+    buf = io.BytesIO()
+    Image.fromarray(smooth_photo(48, 64)).save(buf, "JPEG", exif=exif_with_thumbnail(thumb.getvalue()))
+    im = Image.open(io.BytesIO(buf.getvalue()))
+    m = np.zeros((48, 64), bool)
+    m[10:30, 20:40] = True
+    out = inpaint(im, m, model=str(model_dir), device="cpu")
+    assert thumb.getvalue() in im.info["exif"] and thumb.getvalue() not in out.info["exif"]

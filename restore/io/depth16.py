@@ -32,7 +32,8 @@ from PIL import Image
 
 from .photos import PhotoError
 from .png import SIGNATURE, make_chunk, read_chunks
-from .tiffpage import TiffLayoutError, rewrite_first_page
+from .thumbnail import without_thumbnail
+from .tiffpage import TiffLayoutError, referenced, rewrite_first_page
 
 COLOUR = {"RGB", "RGBA"}  # the modes kept at 16 bits
 SAMPLES16 = re.compile(r"^[A-Za-z]+;16[BLN]$")  # 16 bits a sample, in some byte order
@@ -78,6 +79,9 @@ def is_deep(im: Image.Image, raw: str | None, path: Path, write_back: bool = Tru
                              "cannot yet write back at 16 bits; save it upright (orientation 1), or as a 16-bit PNG, "
                              "first")
         if raw[-1] in "BLN" and tags.get(284, 1) == 1:
+            if _bigtiff(path) and (tags.get(259, 1) != 1 or 322 in tags):
+                raise PhotoError(f"{path}: a compressed or tiled 16-bit colour BigTIFF, which restore cannot write back "
+                                 "at 16 bits; save it as a 16-bit PNG, or as an uncompressed TIFF, first")
             return True  # uncompressed strips are overwritten in place, anything else encoded again (tiffpage.py)
         raise PhotoError(f"{path}: a 16-bit colour TIFF stored channel by channel (planar), which restore cannot "
                          "write back without losing 8 of its bits; save it with its channels interleaved, or as a "
@@ -85,6 +89,15 @@ def is_deep(im: Image.Image, raw: str | None, path: Path, write_back: bool = Tru
     kind = "gray + alpha PNG" if raw.startswith("LA") else f"{raw.split(';')[0]} {im.format or 'image'}"
     raise PhotoError(f"{path}: a 16-bit {kind}, which restore cannot write back without losing 8 of its bits; "
                      "save it as a 16-bit RGB PNG (or as 8-bit) first")
+
+
+def _bigtiff(path: Path) -> bool:
+    """Whether the file is a BigTIFF (tiffpage.py writes classic TIFFs only)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) in (b"II+\0", b"MM\0+")
+    except OSError:
+        return False
 
 
 def read_deep(path, high: np.ndarray) -> np.ndarray:
@@ -131,8 +144,8 @@ def deep_tiff_bytes(source: Path, pixels: np.ndarray) -> bytes | bytearray:
             why = "the written file did not read back as the restored pixels"
         except Exception as e:  # noqa: BLE001 - Pillow failing on the written file: the check failed
             why = f"the written file could not be read back ({type(e).__name__})"
-    raise PhotoError(f"{source}: cannot write this 16-bit colour TIFF back at 16 bits ({why}); save it as a "
-                     "16-bit PNG, or an uncompressed TIFF, first")
+    raise PhotoError(f"{source}: cannot write this 16-bit colour TIFF back at 16 bits ({why}); save it again as a "
+                     "16-bit PNG, or as a TIFF from another program, first")
 
 
 def _overwritten(data: bytes, pixels: np.ndarray) -> bytearray | None:
@@ -148,6 +161,10 @@ def _overwritten(data: bytes, pixels: np.ndarray) -> bytearray | None:
         per = int(tags.get(278, h))
     if pixels.shape[:2] != (h, w) or pixels.shape[2] not in (3, 4) or len(offsets) != len(counts):
         raise TiffLayoutError("its first page is not the size of the pixels to write")
+    first = struct.unpack(endian + "I", data[4:8])[0]
+    others = referenced(data, endian, first, first, {(273, 279)})
+    if any(o < t1 and t0 < o + n for o, n in zip(offsets, counts, strict=True) for t0, t1 in others):
+        return None  # another page or tag points into these strips (writers may share them): encoded again instead
     out = bytearray(data)
     samples = pixels.astype(f"{endian}u2")
     for i, (offset, count) in enumerate(zip(offsets, counts, strict=True)):
@@ -213,6 +230,8 @@ def deep_png_bytes(source: Path, pixels: np.ndarray) -> bytes:
             if not wrote:
                 out.append(make_chunk(b"IDAT", zlib.compress(_paeth_rows(pixels), 6)))
                 wrote = True
+        elif kind == b"eXIf":  # without the thumbnail of the photo as it was (thumbnail.py)
+            out.append(make_chunk(b"eXIf", without_thumbnail(whole[8:-4])))
         elif kind not in ANIMATION:
             out.append(whole)
     return b"".join(out)

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import struct
 
-from .tiffpage import TiffLayoutError, read_ifd, values
+from .tiffpage import TiffLayoutError, free_space, read_ifd, values
 
 PREFIX = b"Exif\x00\x00"  # before the TIFF header in a JPEG's APP1 segment, and in Pillow's info["exif"]
-THUMBNAIL = [(513, 514), (273, 279)]  # (offsets, byte counts): a JPEG thumbnail, or an uncompressed one's strips
+THUMBNAIL = ((513, 514), (273, 279))  # (offsets, byte counts): a JPEG thumbnail, or an uncompressed one's strips
 
 
 def without_thumbnail(exif: bytes) -> bytes:
-    """`exif` (Pillow's info["exif"], with or without the Exif prefix) with IFD1 cut off and its image zeroed; a block
-    without one, or one that cannot be read, as it is."""
+    """`exif` (Pillow's info["exif"], with or without the Exif prefix) with IFD1 cut off and its image zeroed (only
+    bytes nothing else in the block points to); a block without one, or one that cannot be read, as it is."""
     start = len(PREFIX) if exif.startswith(PREFIX) else 0
     tiff = bytearray(exif[start:])
     e = {b"II": "<", b"MM": ">"}.get(bytes(tiff[:2]))
@@ -28,18 +28,16 @@ def without_thumbnail(exif: bytes) -> bytes:
         return exif
     try:
         first = struct.unpack(e + "I", tiff[4:8])[0]
-        entries, second = read_ifd(tiff, e, first)
+        _, second, link = read_ifd(tiff, e, first)
         if not second:
             return exif
-        pointer = first + 2 + 12 * len(entries)  # IFD0's link to the next directory
-        thumb, _ = read_ifd(tiff, e, second)
-        ranges = [(o, o + n) for offsets, counts in THUMBNAIL if offsets in thumb and counts in thumb
-                  for o, n in zip(values(tiff, e, thumb[offsets]), values(tiff, e, thumb[counts]), strict=False)]
+        thumb, _, _ = read_ifd(tiff, e, second)
+        image = [(o, n) for offsets, counts in THUMBNAIL if offsets in thumb and counts in thumb
+                 for o, n in zip(values(tiff, e, thumb[offsets]), values(tiff, e, thumb[counts]), strict=False)]
+        free = free_space(tiff, e, first, second, set(THUMBNAIL), image)
     except TiffLayoutError:
         return exif
-    tiff[pointer : pointer + 4] = bytes(4)
-    for a, b in ranges:
-        a, b = max(a, 0), min(b, len(tiff))
-        if a < b:
-            tiff[a:b] = bytes(b - a)
+    tiff[link : link + 4] = bytes(4)  # IFD0 -> IFD1
+    for a, b in free:
+        tiff[a:b] = bytes(b - a)
     return bytes(exif[:start]) + bytes(tiff)

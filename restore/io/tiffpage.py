@@ -46,7 +46,7 @@ def rewrite_first_page(data: bytes, pixels: np.ndarray, level: int = 6) -> bytea
     if e is None or struct.unpack(e + "H", data[2:4])[0] != 42:
         raise TiffLayoutError("it is a BigTIFF, which restore does not encode")
     first = struct.unpack(e + "I", data[4:8])[0]
-    entries, next_ifd = read_ifd(data, e, first)
+    entries, next_ifd, _ = read_ifd(data, e, first)
     value = lambda tag, default=None: values(data, e, entries[tag]) if tag in entries else default  # noqa: E731
     h, w, c = pixels.shape
     if value(256) != [w] or value(257) != [h] or value(277, [1]) != [c]:
@@ -64,7 +64,8 @@ def rewrite_first_page(data: bytes, pixels: np.ndarray, level: int = 6) -> bytea
     if not (len(boxes) == len(where or []) == len(sizes or [])):
         raise TiffLayoutError("its strip or tile tags do not match its size")
 
-    free = _free_space(data, e, first, list(zip(where, sizes, strict=True)))
+    free = free_space(data, e, first, first, {(STRIPS, STRIP_BYTES), (TILES, TILE_BYTES)},
+                      list(zip(where, sizes, strict=True)))
     out = bytearray(data)
     offsets, counts = [], []
     for y, x, bh, bw in boxes:
@@ -100,39 +101,48 @@ def rewrite_first_page(data: bytes, pixels: np.ndarray, level: int = 6) -> bytea
     return out
 
 
-def _free_space(data: bytes, e: str, first: int, strips: list[tuple[int, int]]) -> list[list[int]]:
-    """The first page's old strips (offset, byte count) less every byte range that anything else in the file points
-    to, as sorted [start, end) intervals on word boundaries."""
+def referenced(data: bytes, e: str, first: int, own: int, pairs: set[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Every byte range [start, end) that something in the TIFF `data` points to: the header, each directory (the
+    chain of pages from `first`, SubIFDs, EXIF, GPS, Interop) and its values out of line, and each directory's
+    strips, tiles or thumbnail, except the data `pairs` (offsets tag, byte counts tag) of the directory at `own`,
+    the data about to be replaced."""
     taken: list[tuple[int, int]] = [(0, 8)]
     seen: set[int] = set()
-    todo = [(first, True)]  # (directory, whether it is the first page's)
+    todo = [first]
     while todo:
-        at, page0 = todo.pop()
+        at = todo.pop()
         if at in seen or not 8 <= at < len(data) or len(seen) > 100_000:
             continue
         seen.add(at)
-        entries, following = read_ifd(data, e, at)
-        taken.append((at, at + 6 + 12 * len(entries)))
+        entries, following, link = read_ifd(data, e, at)
+        taken.append((at, link + 4))
         for tag, (kind, count, field) in entries.items():
             size = SIZES.get(kind, 1) * count
             if size > 4:
                 start = struct.unpack(e + "I", field)[0]
                 taken.append((start, start + size))
             if tag in POINTERS and kind in (4, 13):
-                todo += [(o, False) for o in values(data, e, (kind, count, field))]
+                todo += values(data, e, (kind, count, field))
         for offset_tag, count_tag in DATA:
-            if (not page0 or offset_tag == 513) and offset_tag in entries and count_tag in entries:
+            if (at != own or (offset_tag, count_tag) not in pairs) and offset_tag in entries and count_tag in entries:
                 taken += [(o, o + n) for o, n in zip(values(data, e, entries[offset_tag]),
                                                      values(data, e, entries[count_tag]), strict=False)]
         if following:
-            todo.append((following, False))
+            todo.append(following)
+    return taken
+
+
+def free_space(data: bytes, e: str, first: int, own: int, pairs: set[tuple[int, int]],
+               old: list[tuple[int, int]]) -> list[list[int]]:
+    """The ranges `old` (offset, byte count) less everything `referenced` keeps, as sorted [start, end) intervals
+    that start on a word boundary."""
     free: list[list[int]] = []
-    for start, end in sorted((o + o % 2, min(o + n, len(data))) for o, n in strips):
+    for start, end in sorted((o + o % 2, min(o + n, len(data))) for o, n in old):
         if free and start <= free[-1][1]:
             free[-1][1] = max(free[-1][1], end)
         elif start < end:
             free.append([start, end])
-    for t0, t1 in taken:
+    for t0, t1 in referenced(data, e, first, own, pairs):
         free = [piece for a, b in free for piece in ([a, min(b, t0)], [max(a, t1 + t1 % 2), b]) if piece[0] < piece[1]]
     return free
 
@@ -141,26 +151,27 @@ def _place(free: list[list[int]], size: int) -> int | None:
     """Where `size` bytes go in the free space (the first interval that holds them, on a word boundary), taken out
     of it; None when none does."""
     for interval in free:
-        if interval[1] - interval[0] >= size:
+        if interval[1] - interval[0] >= size + size % 2:  # (the padding byte is written too)
             at = interval[0]
             interval[0] = min(interval[1], at + size + size % 2)
             return at
     return None
 
 
-def read_ifd(data: bytes, e: str, at: int) -> tuple[dict[int, tuple[int, int, bytes]], int]:
-    """An IFD's entries {tag: (type, count, its 4-byte value or offset field)} and the next IFD's offset."""
+def read_ifd(data: bytes, e: str, at: int) -> tuple[dict[int, tuple[int, int, bytes]], int, int]:
+    """An IFD's entries {tag: (type, count, its 4-byte value or offset field)}, the next IFD's offset, and where that
+    link lies (after every entry of the table, a repeated tag's too)."""
     if at + 2 > len(data):
-        raise TiffLayoutError("its first directory lies past the end of the file")
+        raise TiffLayoutError("a directory lies past the end of the file")
     n = struct.unpack(e + "H", data[at : at + 2])[0]
     end = at + 2 + 12 * n
     if end + 4 > len(data):
-        raise TiffLayoutError("its first directory is cut short")
+        raise TiffLayoutError("a directory is cut short")
     entries = {}
     for i in range(n):
         tag, kind, count = struct.unpack(e + "HHI", data[at + 2 + 12 * i : at + 10 + 12 * i])
-        entries[tag] = (kind, count, bytes(data[at + 10 + 12 * i : at + 14 + 12 * i]))
-    return entries, struct.unpack(e + "I", data[end : end + 4])[0]
+        entries.setdefault(tag, (kind, count, bytes(data[at + 10 + 12 * i : at + 14 + 12 * i])))
+    return entries, struct.unpack(e + "I", data[end : end + 4])[0], end
 
 
 def values(data: bytes, e: str, entry: tuple[int, int, bytes]) -> list[int]:
