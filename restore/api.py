@@ -34,7 +34,7 @@ from PIL import Image
 from . import hub
 from .inpainting.pipeline import Restorer
 from .inpainting.tone import luma
-from .io.masks import FAINT, MaskError, decode_mask, mask_from_image
+from .io.masks import DIM, FAINT, MaskError, decode_mask, mask_from_image
 from .io.photos import PhotoError, eight_bits, from_eight_bits, merge_into, photo_rgb, white_level
 from .io.thumbnail import without_thumbnail
 from .precision import check as check_precision
@@ -224,7 +224,10 @@ def _mask(mask, size: tuple[int, int]) -> np.ndarray:
     if isinstance(mask, (str, os.PathLike)):
         holes, source = decode_mask(mask)  # as restore run reads mask files
     elif isinstance(mask, Image.Image):
-        holes, source = mask_from_image(mask)
+        try:
+            holes, source = mask_from_image(mask)
+        except MaskError as e:
+            raise MaskError(f"mask: {e}") from None
     else:
         holes, source = np.asarray(mask), ""
         if (holes.dtype.kind not in "biuf" or holes.ndim not in (2, 3)
@@ -238,8 +241,9 @@ def _mask(mask, size: tuple[int, int]) -> np.ndarray:
         elif holes.ndim == 3:
             holes = holes.any(axis=2)
         holes = holes != 0
-    if source == "faint":
-        warnings.warn(f"mask: {FAINT}, or give it as a numpy array", stacklevel=4)
+    if source in ("faint", "dim"):
+        warnings.warn(f"mask: {FAINT}, or give it as a numpy array" if source == "faint" else f"mask: {DIM}",
+                      stacklevel=4)
     if holes.shape != size:
         turned = ("; it is the image turned a quarter: draw it on the pixels as stored, or give the image turned "
                   "upright (PIL.ImageOps.exif_transpose)" if holes.shape == size[::-1] else "")

@@ -24,7 +24,7 @@ from .io.atomic import atomic_save, atomic_write_bytes
 from .io.decode import decode_photo, orientation
 from .io.depth16 import deep_bytes, stored, upright
 from .io.files import COMPARE_SUFFIX, index_masks, mask_key
-from .io.masks import FAINT, MaskError, check_size, decode_mask, save_mask, scaled
+from .io.masks import DIM, FAINT, MaskError, check_size, decode_mask, save_mask, scaled
 from .io.metadata import read_carried
 from .io.photos import WIDE, PhotoError, deep_view, from_eight_bits, merge_into, photo_rgb
 
@@ -214,6 +214,8 @@ class Runner:
                                         "colours in this run (white = hole)")
         elif source == "faint":
             notes.append(f"{job.mask_file}: {FAINT}")
+        elif source == "dim":
+            notes.append(f"{job.mask_file}: {DIM}")
         if job.shared_mask and mask.shape != (height, width):
             if self.strict_masks:
                 check_size(mask, job.mask_file, (width, height), job.photo)
@@ -227,6 +229,12 @@ class Runner:
                                 f"stored, which its EXIF orientation ({turned}) turns upright to {width}x{height}; draw "
                                 "the mask on the photo as viewers show it, or turn the mask the same way")
             check_size(mask, job.mask_file, (width, height))
+        if mask.all():
+            raise MaskError(f"{job.mask_file}: the mask marks all of {job.photo} as hole, leaving nothing to fill it "
+                            "from; holes are white (or opaque) on black (or transparent)")
+        if mask.mean() > 0.5:
+            notes.append(f"{job.mask_file}: marks {mask.mean():.0%} of {job.photo} as hole; holes are white: if this "
+                         "mask's holes are black on white, invert it")
         return mask, notes
 
     def _load(self, job: Job) -> _Loaded:

@@ -53,10 +53,12 @@ def test_mask_edge_cases(tmp_path, model_dir):
     Image.new("L", (40, 30), 255).save(masks / "all.png")
     write_mask(masks / "ok.png", 30, 40)
     res = invoke("run", photos, "--masks", masks, "-o", tmp_path / "o", "--model", model_dir)
-    assert res.exit_code == 0, res.output
-    assert last_line(res) == "3 restored, 0 skipped, 0 failed"
+    assert res.exit_code == 1, res.output
+    assert last_line(res) == "2 restored, 0 skipped, 1 failed"
     assert (tmp_path / "o" / "none.png").read_bytes() == (photos / "none.png").read_bytes()  # copied unchanged
-    assert f"warning: {photos / 'all.png'}: the mask covers the whole photo" in res.stderr
+    # a mask of nothing but hole leaves nothing to fill from (an inverted mask, most often): that photo fails
+    assert f"error: {masks / 'all.png'}: the mask marks all of {photos / 'all.png'} as hole" in res.stderr
+    assert not (tmp_path / "o" / "all.png").exists()
 
 
 @pytest.mark.parametrize("kind", ["16bit", "palette", "LA", "cmyk_jpeg", "gif", "tiny"])

@@ -10,12 +10,12 @@ from restore.io.masks import MaskError, decode_mask, read_mask, scaled
 def test_white_is_hole_and_threshold(tmp_path):
     a = np.zeros((10, 12), np.uint8)
     a[2:5, 3:7] = 255
-    a[8, 8] = 127  # not white enough
+    a[8, 1] = 127  # not white enough (and no hole's soft edge: it touches none)
     a[9, 9] = 128
     Image.fromarray(a).save(tmp_path / "m.png")
     m = read_mask(tmp_path / "m.png", (12, 10))
     assert m.dtype == bool and m.sum() == 12 + 1
-    assert m[3, 4] and not m[8, 8] and m[9, 9]
+    assert m[3, 4] and not m[8, 1] and m[9, 9]
 
 
 def test_rgba_mask_uses_alpha(tmp_path):
@@ -131,3 +131,57 @@ def test_stroke_masks_within_coverage():
     rng = np.random.default_rng(0)
     cov = [stroke_mask(rng).mean() for _ in range(50)]
     assert min(cov) >= 0.024 and max(cov) <= 0.10
+
+
+def test_a_soft_brush_edge_is_hole_too_where_it_joins_a_hole(tmp_path):
+    """An editor's brush leaves an anti-aliased edge; cut at 127 it would leave the removed object's own edge, a halo,
+    around the fill. The edge down to SOFT is hole where it joins one; a faint speck elsewhere is not."""
+    from scipy import ndimage
+
+    from restore.io.masks import SOFT, decode_mask
+
+    hard = np.zeros((40, 50), np.uint8)
+    hard[12:28, 15:35] = 255
+    soft = ndimage.gaussian_filter(hard.astype(float), 2.0).round().astype(np.uint8)  # feathered by a blur
+    soft[2, 2] = 100  # a faint speck on its own
+    Image.fromarray(soft).save(tmp_path / "soft.png")
+    holes, _ = decode_mask(tmp_path / "soft.png")
+    assert np.array_equal(holes, (soft > SOFT) & ~((np.arange(40)[:, None] < 5) & (np.arange(50)[None] < 5)))
+    assert holes.sum() > (soft > 127).sum() + 60 and not holes[2, 2] and holes[12:28, 15:35].all()
+    Image.fromarray(hard).save(tmp_path / "hard.png")  # black and white: as it always was read
+    assert np.array_equal(decode_mask(tmp_path / "hard.png")[0], hard > 127)
+
+
+def test_a_stroke_of_any_bright_colour_is_a_hole(tmp_path):
+    rgb = np.zeros((20, 24, 3), np.uint8)
+    rgb[5:9, 4:20] = (255, 0, 0)  # red paint on black: dark as gray (76), bright in its own channel
+    Image.fromarray(rgb).save(tmp_path / "red.png")
+    assert np.array_equal(read_mask(tmp_path / "red.png"), rgb[..., 0] > 127)
+
+
+def test_a_photo_given_as_a_mask_is_refused_and_a_mask_of_no_hole_says_why(tmp_path, model_dir):
+    from click.testing import CliRunner
+
+    from restore.cli import main
+    from restore.io.masks import MaskError
+
+    from .conftest import smooth_photo, write_photo
+
+    Image.fromarray(smooth_photo(30, 40)).save(tmp_path / "photo_as_mask.png")
+    with pytest.raises(MaskError, match=r"photo_as_mask.png: \d+% of its pixels are gray, neither black nor white"):
+        read_mask(tmp_path / "photo_as_mask.png")
+    photos, masks = tmp_path / "p", tmp_path / "m"
+    for name in ("dim", "inverted"):
+        write_photo(photos / f"{name}.png", 30, 40)
+    masks.mkdir()
+    dim = np.zeros((30, 40), np.uint8)
+    dim[10:20, 10:30] = 102  # a brush at 40 % opacity
+    Image.fromarray(dim).save(masks / "dim.png")
+    inverted = np.full((30, 40), 255, np.uint8)
+    inverted[10:20, 10:30] = 0  # black on white
+    Image.fromarray(inverted).save(masks / "inverted.png")
+    res = CliRunner().invoke(main, ["run", str(photos), "--masks", str(masks), "-o", str(tmp_path / "o"),
+                                    "--model", str(model_dir)])
+    assert res.exit_code == 0, res.output
+    assert "dim.png: no hole: nothing in it is brighter than 127" in res.stderr
+    assert "inverted.png: marks 83% of" in res.stderr and "if this mask's holes are black on white, invert it" in res.stderr
