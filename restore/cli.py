@@ -259,8 +259,8 @@ def main():
 @click.option("--overwrite", is_flag=True, help="replace outputs that already exist (otherwise they are skipped)")
 @click.option("-r", "--recursive", is_flag=True, help="descend into sub-folders")
 @click.option("--strict-masks", is_flag=True,
-              help="a photo without a mask is a failure, not a skip; a single --masks FILE of another size is an "
-                   "error instead of being scaled")
+              help="a photo without a mask is a failure, not a skip; a mask of another size (a single --masks FILE, "
+                   "or a paired mask of its photo's shape) is an error instead of being scaled")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
               help="64x64 windows per forward pass, and photos read ahead together (at most 16 megapixels of them): "
                    "lower it to use less memory")

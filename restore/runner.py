@@ -70,6 +70,9 @@ def plan(photos: list[tuple[Path, Path]], out_dir: Path, masks: Path | None, rec
                      for photo, _ in photos)
         index = index_masks(masks, recursive, marked_only=beside)
     used: set[str] = set()
+    folded: dict[str, list[str]] = {}  # names that differ in case only: IMG_0001.JPG and img_0001_mask.png pair
+    for key in index or ():
+        folded.setdefault(key.casefold(), []).append(key)
     jobs = []
     claimed: dict[Path, Path] = {}  # output file -> the photo that writes it
     for photo, rel in photos:
@@ -84,6 +87,8 @@ def plan(photos: list[tuple[Path, Path]], out_dir: Path, masks: Path | None, rec
             job.mask_file, job.shared_mask = masks, True
         else:
             key = mask_key(rel)
+            if key not in index and len(folded.get(key.casefold(), ())) == 1:
+                key = folded[key.casefold()][0]
             job.mask_file = index.get(key)
             used.add(key)
             names = f"{rel.stem}_mask.*" if beside else f"{rel.stem}.* or {rel.stem}_mask.*"
@@ -228,6 +233,12 @@ class Runner:
                 raise MaskError(f"{job.mask_file}: mask is {mask.shape[1]}x{mask.shape[0]}, the size of {job.photo} as "
                                 f"stored, which its EXIF orientation ({turned}) turns upright to {width}x{height}; draw "
                                 "the mask on the photo as viewers show it, or turn the mask the same way")
+            mh, mw = mask.shape
+            if (mask.shape != (height, width) and not self.strict_masks and mh and mw
+                    and abs(mw * height - width * mh) <= max(mh, mw)):  # the photo's shape, to a pixel: a smaller copy
+                notes.append(f"{job.mask_file}: the {mw}x{mh} mask is scaled to {width}x{height}, the size of "
+                             f"{job.photo} (nearest neighbour)")
+                mask = scaled(mask, (width, height))
             check_size(mask, job.mask_file, (width, height))
         if mask.all():
             raise MaskError(f"{job.mask_file}: the mask marks all of {job.photo} as hole, leaving nothing to fill it "

@@ -151,13 +151,36 @@ def test_bad_file_does_not_stop_the_batch(folder, tmp_path, model_dir):
     (photos / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
     write_mask(masks / "broken.png", 10, 10)
     write_photo(photos / "e.png", 33, 33)
-    write_mask(masks / "e.png", 20, 20)  # wrong size
+    write_mask(masks / "e.png", 20, 30)  # another shape: not a smaller copy of the photo's
     res = CliRunner().invoke(main, ["run", str(photos), "--masks", str(masks), "-o", str(tmp_path / "o"),
                                     "--model", str(model_dir)])
     assert res.exit_code == 1
     assert res.stdout.strip().splitlines()[-1] == "4 restored, 0 skipped, 2 failed"
     assert f"error: {photos / 'broken.png'}: cannot read image" in res.stderr
-    assert "e.png: mask is 20x20 but its photo is 33x33" in res.stderr
+    assert "e.png: mask is 30x20 but its photo is 33x33" in res.stderr
+
+
+def test_a_mask_drawn_on_a_smaller_copy_or_named_in_another_case_is_paired(tmp_path, model_dir):
+    """A mask drawn on a preview of the photo (its shape, another size) is scaled to it with a note, or refused with
+    --strict-masks; a mask whose name differs from its photo's in case only pairs with it when no other does."""
+    photos, masks = tmp_path / "p", tmp_path / "m"
+    write_photo(photos / "big.png", 60, 80)
+    write_photo(photos / "IMG_0001.png", 30, 40)
+    masks.mkdir()
+    half = np.zeros((30, 40), np.uint8)
+    half[10:20, 10:25] = 255
+    Image.fromarray(half).save(masks / "big.png")
+    write_mask(masks / "img_0001_Mask.png", 30, 40)
+    res = run("run", photos, "--masks", masks, "-o", tmp_path / "o", "--model", model_dir)
+    assert res.exit_code == 0, res.output
+    assert res.stdout.strip().splitlines()[-1] == "2 restored, 0 skipped, 0 failed"
+    assert f"big.png: the 40x30 mask is scaled to 80x60, the size of {photos / 'big.png'}" in res.stderr
+    src, out = np.asarray(Image.open(photos / "big.png")), np.asarray(Image.open(tmp_path / "o" / "big.png"))
+    changed = (src != out).any(axis=2)
+    assert changed[20:40, 20:50].any() and not changed[:18].any() and not changed[42:].any()
+    assert "no photo" not in res.stderr  # the mask named in another case found its photo
+    res = run("run", photos, "--masks", masks, "-o", tmp_path / "o2", "--model", model_dir, "--strict-masks")
+    assert res.exit_code == 1 and "big.png: mask is 40x30 but its photo is 80x60" in res.stderr
     assert "Traceback" not in res.output
 
 

@@ -121,6 +121,6 @@ def mask_stem(path: Path) -> str:
     """The photo stem a mask file belongs to: ``a.png`` and ``a_mask.png`` both give ``a``."""
     stem = path.stem
     for suffix in MASK_SUFFIXES:
-        if stem.endswith(suffix) and len(stem) > len(suffix):
+        if stem.lower().endswith(suffix) and len(stem) > len(suffix):  # a_mask, a_Mask, a_MASK
             return stem[: -len(suffix)]
     return stem
