@@ -315,3 +315,34 @@ def test_windows_are_scaled_up_and_joined_a_chunk_at_a_time_with_the_same_result
     monkeypatch.setattr(pipeline, "JOIN_PIXELS", 1)  # one window a chunk
     alone = restorer.restore_many(items)
     assert all(np.array_equal(a, b) for a, b in zip(together, alone, strict=True))
+
+
+def test_the_cells_of_a_thick_long_hole_are_blended_into_each_other(monkeypatch):
+    """A hole too long for one window is cut into cells, each filled from its own window; where it is thick (a person
+    to remove), neighbouring cells' fills are blended across their border instead of meeting in a line. Each window
+    here fills with a flat colour of its own, so a hard border would be a step of the colours' difference."""
+    from restore.inpainting import windows as windows_module
+
+    rgb = smooth_photo(1200, 500)
+    m = np.zeros((1200, 500), bool)
+    m[100:1100, 180:280] = True  # 100 px thick, 1000 px long
+    cells = make_windows(0, rgb, m, context=2)
+    assert len(cells) > 2 and all(w.weight is not None for w in cells)
+    total = np.zeros(m.shape, np.float32)
+    for w in cells:
+        x0, y0, x1, y1 = w.box
+        assert np.all(w.weight[w.paste] == 1) and not w.weight[~m[y0:y1, x0:x1]].any()
+        total[y0:y1, x0:x1] += w.weight
+    assert (total[m] >= 1).all()  # every hole pixel is filled, near a border by more than one window
+
+    restorer = Restorer(tiny_model(), "cpu", context=2, detail=False, texture=None)
+    monkeypatch.setattr(restorer, "infer", lambda images, masks, **_: np.stack(
+        [np.full((64, 64, 3), 20 + 20 * (i % 11), np.uint8) for i in range(len(images))]))
+    monkeypatch.setattr(restorer, "_join", staticmethod(lambda ups, photos, boxes: np.stack(ups)))
+    out = restorer.restore(rgb, m).astype(int)
+    column = out[100:1100, 230, 0]
+    assert np.abs(np.diff(column)).max() <= 3  # a ramp between the cells' colours, no step
+    assert column.max() - column.min() >= 20 * (min(len(cells), 11) - 2)  # the cells' own colours are all there
+    monkeypatch.setattr(windows_module, "BLEND_FROM", 10**6)  # cut, not blended: the step it removes
+    hard = restorer.restore(rgb, m).astype(int)[100:1100, 230, 0]
+    assert np.abs(np.diff(hard)).max() >= 15

@@ -74,6 +74,37 @@ def smooth_fill(values: np.ndarray, known: np.ndarray, limit: int | None = None)
     return out[0] if one else out
 
 
+class _Blend:
+    """The fills of the cells of thick holes (windows with a weight, windows.py), summed by weight over the box that
+    holds all of a photo's such windows, and written as their weighted mean: neighbouring cells meet without a line."""
+
+    def __init__(self, windows: list[Window]):
+        self.boxes: dict[int, tuple[int, int, int, int]] = {}
+        for w in windows:
+            if w.weight is not None:
+                x0, y0, x1, y1 = w.box
+                b = self.boxes.get(w.item, w.box)
+                self.boxes[w.item] = (min(b[0], x0), min(b[1], y0), max(b[2], x1), max(b[3], y1))
+        self.sums: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def add(self, w: Window, fill: np.ndarray) -> None:
+        bx0, by0, bx1, by1 = self.boxes[w.item]
+        if w.item not in self.sums:
+            self.sums[w.item] = (np.zeros((by1 - by0, bx1 - bx0, 3), np.float32), np.zeros((by1 - by0, bx1 - bx0), np.float32))
+        total, weights = self.sums[w.item]
+        x0, y0, x1, y1 = w.box
+        part = (slice(y0 - by0, y1 - by0), slice(x0 - bx0, x1 - bx0))
+        total[part] += w.weight[..., None] * fill
+        weights[part] += w.weight
+
+    def write(self, outs: list[np.ndarray]) -> None:
+        for item, (total, weights) in self.sums.items():
+            x0, y0, x1, y1 = self.boxes[item]
+            some = weights > 0
+            outs[item][y0:y1, x0:x1][some] = np.clip(np.rint(total[some] / weights[some][:, None]), 0, 255).astype(np.uint8)
+        self.sums.clear()
+
+
 class Restorer:
     """Runs an Inpainter over uint8 photos with bool masks, batching windows across photos."""
 
@@ -185,12 +216,16 @@ class Restorer:
         # of one size (a folder of same-size photos) together, so that memory holds one chunk's
         # full-size arrays: a few faces, or one window of a large photo.
         by_size: dict[tuple[int, int], list[tuple[Window, np.ndarray]]] = {}
+        blend = _Blend(windows)
         for i, (w, f) in enumerate(zip(windows, filled[: len(windows)], strict=True)):
             x0, y0, x1, y1 = w.box
             if not w.scaled:
                 if self.detail and items[w.item][1].shape != (SIZE, SIZE):
                     f = self._native_detail(f, *items[w.item], w.box)
-                outs[w.item][y0:y1, x0:x1][w.paste] = f[w.paste]
+                if w.weight is not None:
+                    blend.add(w, f)
+                else:
+                    outs[w.item][y0:y1, x0:x1][w.paste] = f[w.paste]
                 continue
             f = (f.astype(np.float32) + mirrored[i][:, ::-1]) / 2 if i in mirrored else f.astype(np.float32)
             by_size.setdefault((x1 - x0, y1 - y0), []).append((w, f))
@@ -203,7 +238,11 @@ class Restorer:
                 del ups
                 for (w, _), f in zip(chunk, joined, strict=True):
                     x0, y0, x1, y1 = w.box
-                    outs[w.item][y0:y1, x0:x1][w.paste] = np.clip(np.rint(f[w.paste]), 0, 255).astype(np.uint8)
+                    if w.weight is not None:
+                        blend.add(w, f)
+                    else:
+                        outs[w.item][y0:y1, x0:x1][w.paste] = np.clip(np.rint(f[w.paste]), 0, 255).astype(np.uint8)
+        blend.write(outs)
         if self.texture is not None:
             from .texture import add_texture
 

@@ -4,7 +4,9 @@ For every hole (connected component; holes close together are merged) a window o
 `context` times the hole's size is cut around it and brought to 64x64. Windows are never
 enlarged beyond native resolution: a small hole in a big photo is seen at 64x64 pixels of its
 real surroundings, as during training. A long thin hole (a scratch) is cut into cells, each
-with its own window at native resolution along it.
+with its own window at native resolution along it. Where such a hole is thick enough for the
+border between two cells to show (BLEND_FROM), each window also carries a weight that is 1 on its
+cell and falls to 0 half a cell beyond it, and the fills of neighbouring cells are blended there.
 
 The photo's own pixels under the mask are never read: before a window is scaled down, it is
 filtered from its known pixels only, since a scaling filter would otherwise carry the hole's old
@@ -24,6 +26,11 @@ from .holes import hole_box
 
 SIZE = 64
 MANY_HOLES = 256  # more separate holes than this are grouped in one pass over the mask, not one by one
+# Holes at least this thick (px) that are cut into cells get their cells' fills blended across the cells' borders:
+# filled each from its own window, cells meet in a visible line (a person-shaped hole 551 px wide in a 4000x3000
+# photo: a step of 10 gray levels across the fill). Thinner cells (scratches) keep their hard borders, a few
+# pixels long, and need no buffers of their own.
+BLEND_FROM = 64
 
 
 @dataclass
@@ -33,6 +40,9 @@ class Window:
     paste: np.ndarray  # bool (y1-y0, x1-x0): the hole pixels this window fills
     image: np.ndarray  # uint8 (64, 64, 3)
     mask: np.ndarray  # bool (64, 64): every hole pixel inside the window
+    # float (y1-y0, x1-x0) for a cell of a thick hole: the weight of this window's fill at each hole pixel of its box,
+    # blended with its neighbours' (1 on its cell, falling to 0 half a cell beyond); None: `paste` is written as it is
+    weight: np.ndarray | None = None
 
     @property
     def scaled(self) -> bool:
@@ -110,12 +120,14 @@ def _place(center: float, side: int, limit: int) -> tuple[int, int]:
     return start, start + side
 
 
-def _tiles(group: HoleGroup, context: float, tile_thin: bool = True) -> list[tuple[tuple[int, int, int, int], np.ndarray]]:
-    """Windows (x0, y0, x1, y1) for one hole group, each with the group pixels it fills.
+def _tiles(group: HoleGroup, context: float, tile_thin: bool = True,
+           ) -> list[tuple[tuple[int, int, int, int], np.ndarray, np.ndarray | None]]:
+    """Windows (x0, y0, x1, y1) for one hole group, each with the group pixels it fills, and its blending weight.
 
     A compact hole gets one window of `context` times its size. A long thin hole (a scratch)
     would then be shrunk to a hairline at 64x64, so with `tile_thin` it is cut into cells instead,
-    each filled from a window of `context` times the hole's thickness centred on the cell.
+    each filled from a window of `context` times the hole's thickness centred on the cell; cells of a
+    hole at least BLEND_FROM thick are blended into each other (the weight; None where not).
     """
     from scipy import ndimage
 
@@ -133,10 +145,11 @@ def _tiles(group: HoleGroup, context: float, tile_thin: bool = True) -> list[tup
             # side to 64, centre crop), not stretched, nor shifted to wherever the hole is.
             top = int(np.clip((h - short) // 2, y1 - short, y0))
             left = int(np.clip((w - short) // 2, x1 - short, x0))
-            return [((left, top, left + short, top + short), group.region(top, top + short, left, left + short))]
+            return [((left, top, left + short, top + short), group.region(top, top + short, left, left + short), None)]
         (left, right), (top, bottom) = _place((x0 + x1) / 2, whole, w), _place((y0 + y1) / 2, whole, h)
-        return [((left, top, right, bottom), group.region(top, bottom, left, right))]
+        return [((left, top, right, bottom), group.region(top, bottom, left, right), None)]
     core = side // 2
+    ramp = max(1, core // 4) if thickness >= BLEND_FROM else 0
     tiles = []
     for cy in range(y0, y1, core):
         for cx in range(x0, x1, core):
@@ -147,7 +160,14 @@ def _tiles(group: HoleGroup, context: float, tile_thin: bool = True) -> list[tup
             (top, bottom) = _place(cy + cell.shape[0] / 2, side, h)
             paste = np.zeros((bottom - top, right - left), bool)
             paste[cy - top : cy - top + cell.shape[0], cx - left : cx - left + cell.shape[1]] = cell
-            tiles.append(((left, top, right, bottom), paste))
+            weight = None
+            if ramp:  # 1 on the cell, falling linearly to 0 at `ramp` beyond it; on the group's pixels only
+                ys, xs = np.arange(top, bottom), np.arange(left, right)
+                beyond_y = np.maximum(np.maximum(cy - ys, ys - (cy + cell.shape[0] - 1)), 0)
+                beyond_x = np.maximum(np.maximum(cx - xs, xs - (cx + cell.shape[1] - 1)), 0)
+                wy, wx = np.clip(1 - beyond_y / ramp, 0, 1), np.clip(1 - beyond_x / ramp, 0, 1)
+                weight = (wy[:, None] * wx[None, :]).astype(np.float32) * group.region(top, bottom, left, right)
+            tiles.append(((left, top, right, bottom), paste, weight))
     return tiles
 
 
@@ -175,11 +195,16 @@ def make_windows(item: int, rgb: np.ndarray, mask: np.ndarray, context: float = 
         return []
     h, w = mask.shape
     # Every window of a 64x64 photo is the whole photo: one pass fills every hole.
-    tiles = [((0, 0, w, h), mask)] if (h, w) == (SIZE, SIZE) else [t for g in hole_groups(mask) for t in _tiles(g, context, tile_thin)]
+    tiles = ([((0, 0, w, h), mask, None)] if (h, w) == (SIZE, SIZE)
+             else [t for g in hole_groups(mask) for t in _tiles(g, context, tile_thin)])
     windows: dict[tuple[int, int, int, int], Window] = {}  # by box
-    for box, paste in tiles:
+    for box, paste, weight in tiles:
         if box in windows:  # the same window for another hole group: fill both at once
-            windows[box].paste = windows[box].paste | paste
+            other = windows[box]
+            if weight is not None or other.weight is not None:  # (the groups' pixels are apart: weights add)
+                other.weight = ((other.paste.astype(np.float32) if other.weight is None else other.weight)
+                                + (paste.astype(np.float32) if weight is None else weight))
+            other.paste = other.paste | paste
             continue
         x0, y0, x1, y1 = box
         crop, crop_mask = rgb[y0:y1, x0:x1], mask[y0:y1, x0:x1]
@@ -188,5 +213,5 @@ def make_windows(item: int, rgb: np.ndarray, mask: np.ndarray, context: float = 
             # A 64x64 pixel that covers any hole pixel is a hole: no unknown colour leaks into the context.
             m = Image.fromarray(crop_mask.astype(np.float32)).resize((SIZE, SIZE), Image.Resampling.BOX)
             crop_mask = np.asarray(m) > 0
-        windows[box] = Window(item, box, paste, crop, crop_mask)
+        windows[box] = Window(item, box, paste, crop, crop_mask, weight)
     return list(windows.values())
