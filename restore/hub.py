@@ -116,11 +116,12 @@ DEFAULT_DETECTOR = "damage"
 KINDS = {"inpaint": ("an inpainting model", "--model"), "damage": ("a damage detector", "--damage-model"),
          "texture": ("a texture stage", "--texture")}
 PYTHON = {"inpaint": "inpaint(model=...)", "damage": "detect_damage(model=...)", "texture": "inpaint(texture=...)"}
+ARGUMENT = {"inpaint": "model", "damage": "model", "texture": "texture"}  # the Python argument that takes each kind
 
 
 def _lead(spec: str, kind: str, python: bool) -> str:
     """How a message names the value it is about: `--model NAME`, or `model='NAME'` from Python."""
-    return f"{PYTHON[kind].split('(')[1].split('=')[0]}={spec!r}" if python else f"{KINDS[kind][1]} {spec}"
+    return f"{ARGUMENT[kind]}={spec!r}" if python else f"{KINDS[kind][1]} {spec}"
 
 
 def sha256_file(path: Path) -> str:

@@ -243,8 +243,8 @@ class Runner:
         if mask.all():
             raise MaskError(f"{job.mask_file}: the mask marks all of {job.photo} as hole, leaving nothing to fill it "
                             "from; holes are white (or opaque) on black (or transparent)")
-        if mask.mean() > 0.5:
-            notes.append(f"{job.mask_file}: marks {mask.mean():.0%} of {job.photo} as hole; holes are white: if this "
+        if (share := mask.mean()) > 0.5:
+            notes.append(f"{job.mask_file}: marks {share:.0%} of {job.photo} as hole; holes are white: if this "
                          "mask's holes are black on white, invert it")
         return mask, notes
 

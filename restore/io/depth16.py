@@ -33,7 +33,7 @@ from PIL import Image
 from .photos import PhotoError
 from .png import SIGNATURE, make_chunk, read_chunks
 from .thumbnail import without_thumbnail
-from .tiffpage import TiffLayoutError, referenced, rewrite_first_page
+from .tiffpage import STRIP_BYTES, STRIPS, TiffLayoutError, referenced, rewrite_first_page
 
 COLOUR = {"RGB", "RGBA"}  # the modes kept at 16 bits
 SAMPLES16 = re.compile(r"^[A-Za-z]+;16[BLN]$")  # 16 bits a sample, in some byte order
@@ -162,7 +162,7 @@ def _overwritten(data: bytes, pixels: np.ndarray) -> bytearray | None:
     if pixels.shape[:2] != (h, w) or pixels.shape[2] not in (3, 4) or len(offsets) != len(counts):
         raise TiffLayoutError("its first page is not the size of the pixels to write")
     first = struct.unpack(endian + "I", data[4:8])[0]
-    others = referenced(data, endian, first, first, {(273, 279)})
+    others = referenced(data, endian, first, first, {(STRIPS, STRIP_BYTES)})
     if any(o < t1 and t0 < o + n for o, n in zip(offsets, counts, strict=True) for t0, t1 in others):
         return None  # another page or tag points into these strips (writers may share them): encoded again instead
     out = bytearray(data)

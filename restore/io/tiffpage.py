@@ -43,7 +43,9 @@ def rewrite_first_page(data: bytes, pixels: np.ndarray, level: int = 6) -> bytea
     """`data` (a whole TIFF file) with its first page's pixels replaced by `pixels` (uint16 (H, W, C), as
     stored, the page's size and samples per pixel), Deflate-compressed; see the module's docstring."""
     e = {b"II": "<", b"MM": ">"}.get(bytes(data[:2]))
-    if e is None or struct.unpack(e + "H", data[2:4])[0] != 42:
+    if e is None:
+        raise TiffLayoutError("its header is not a TIFF's")
+    if struct.unpack(e + "H", data[2:4])[0] != 42:
         raise TiffLayoutError("it is a BigTIFF, which restore does not encode")
     first = struct.unpack(e + "I", data[4:8])[0]
     entries, next_ifd, _ = read_ifd(data, e, first)
