@@ -93,6 +93,15 @@ def hole(h, w) -> np.ndarray:
     return m
 
 
+def hole_masks(tmp_path, h, w, *names) -> np.ndarray:
+    """masks/NAME.png for each name, each the `hole` of an h x w photo, as a mask file is drawn; returns the hole."""
+    m = hole(h, w)
+    (tmp_path / "masks").mkdir(exist_ok=True)
+    for name in names:
+        Image.fromarray(m.astype(np.uint8) * 255).save(tmp_path / "masks" / f"{name}.png")
+    return m
+
+
 def run(tmp_path, model_dir, *extra):
     return CliRunner().invoke(main, ["run", str(tmp_path / "photos"), "--masks", str(tmp_path / "masks"),
                                      "-o", str(tmp_path / "out"), "--model", str(model_dir), *extra])
@@ -104,9 +113,7 @@ def test_a_16_bit_colour_png_keeps_its_16_bits_and_its_chunks(tmp_path, model_di
     pixels = deep_photo(h, w, channels)
     src = tmp_path / "photos" / "scan.png"
     write_png16(src, pixels)
-    m = hole(h, w)
-    (tmp_path / "masks").mkdir()
-    Image.fromarray(m.astype(np.uint8) * 255).save(tmp_path / "masks" / "scan.png")
+    m = hole_masks(tmp_path, h, w, "scan")
     before = src.read_bytes()
     res = run(tmp_path, model_dir, "--concat")
     assert res.exit_code == 0, res.output
@@ -138,9 +145,7 @@ def test_an_exif_rotated_16_bit_png_is_masked_upright_and_stored_as_it_was(tmp_p
     h, w = 30, 48  # as stored; orientation 6 shows it 48 high and 30 wide
     pixels = deep_photo(h, w, 3, seed=1)
     write_png16(tmp_path / "photos" / "turned.png", pixels, EXTRA + [(b"eXIf", exif_orientation(6))])
-    m_up = hole(w, h)  # the mask is drawn on the photo as it is seen
-    (tmp_path / "masks").mkdir()
-    Image.fromarray(m_up.astype(np.uint8) * 255).save(tmp_path / "masks" / "turned.png")
+    m_up = hole_masks(tmp_path, w, h, "turned")  # the mask is drawn on the photo as it is seen
     res = run(tmp_path, model_dir)
     assert res.exit_code == 0, res.output
     got = read_png16(tmp_path / "out" / "turned.png")
@@ -158,9 +163,7 @@ def test_an_uncompressed_16_bit_tiff_keeps_its_bits_tags_and_other_pages(tmp_pat
     src.parent.mkdir()
     tifffile.imwrite(src, pages, photometric="rgb", byteorder=byteorder, rowsperstrip=7, resolution=(600, 600),
                      description="a scanned print")
-    m = hole(h, w)
-    (tmp_path / "masks").mkdir()
-    Image.fromarray(m.astype(np.uint8) * 255).save(tmp_path / "masks" / "scan.png")
+    m = hole_masks(tmp_path, h, w, "scan")
     before = src.read_bytes()
     res = run(tmp_path, model_dir)
     assert res.exit_code == 0, res.output
@@ -195,9 +198,7 @@ def test_a_compressed_or_tiled_16_bit_tiff_keeps_its_bits_tags_and_other_pages(t
     src.parent.mkdir()
     tifffile.imwrite(src, pages, photometric="rgb", resolution=(600, 600), extratags=[(34675, 7, len(profile), profile,
                                                                                            True)], **layout)
-    m = hole(h, w)
-    (tmp_path / "masks").mkdir()
-    Image.fromarray(m.astype(np.uint8) * 255).save(tmp_path / "masks" / "scan.png")
+    m = hole_masks(tmp_path, h, w, "scan")
     before = src.read_bytes()
     res = run(tmp_path, model_dir)
     assert res.exit_code == 0, res.output
@@ -225,9 +226,7 @@ def test_a_tiff_that_would_not_read_back_as_restored_is_not_written(tmp_path, mo
     photos.mkdir()
     tifffile.imwrite(photos / "scan.tif", deep_photo(20, 24, 3), photometric="rgb", compression="zlib")
     tifffile.imwrite(photos / "big.tif", deep_photo(20, 24, 3), photometric="rgb", compression="zlib", bigtiff=True)
-    (tmp_path / "masks").mkdir()
-    for name in ("scan", "big"):
-        Image.fromarray(hole(20, 24).astype(np.uint8) * 255).save(tmp_path / "masks" / f"{name}.png")
+    hole_masks(tmp_path, 20, 24, "scan", "big")
     real = depth16.rewrite_first_page
     monkeypatch.setattr(depth16, "rewrite_first_page", lambda data, pixels: real(data, pixels ^ 1))
     res = run(tmp_path, model_dir)
@@ -265,9 +264,7 @@ def test_the_old_page_is_gone_and_what_other_pages_share_with_it_is_kept(tmp_pat
         data[p1.tags[tag].valueoffset : p1.tags[tag].valueoffset + n] = data[p0.tags[tag].valueoffset :
                                                                              p0.tags[tag].valueoffset + n]
     shared.write_bytes(bytes(data))
-    (tmp_path / "masks").mkdir()
-    for name in ("scan", "shared"):
-        Image.fromarray(hole(h, w).astype(np.uint8) * 255).save(tmp_path / "masks" / f"{name}.png")
+    hole_masks(tmp_path, h, w, "scan", "shared")
     res = run(tmp_path, model_dir)
     assert res.exit_code == 0, res.output
     out = (tmp_path / "out" / "scan.tif").read_bytes()
@@ -301,9 +298,7 @@ def test_a_tiff_whose_tags_do_not_add_up_fails_alone(tmp_path, model_dir):
     data[at + 4 : at + 8] = struct.pack("<I", 0x10000000)  # a count of values past the end of the file
     (photos / "a.tif").write_bytes(bytes(data))
     tifffile.imwrite(photos / "b.tif", deep_photo(20, 24, 3), photometric="rgb", compression="zlib")
-    (tmp_path / "masks").mkdir()
-    for name in ("a", "b"):
-        Image.fromarray(hole(20, 24).astype(np.uint8) * 255).save(tmp_path / "masks" / f"{name}.png")
+    hole_masks(tmp_path, 20, 24, "a", "b")
     res = run(tmp_path, model_dir)
     assert "Traceback" not in res.output and "Error: " not in res.output
     assert (tmp_path / "out" / "b.tif").exists() and not (tmp_path / "out" / "a.tif").exists()
@@ -333,8 +328,7 @@ def test_a_tag_that_points_into_the_restored_pages_strips_is_kept(tmp_path, mode
     data[tag.offset + 8 : tag.offset + 12] = struct.pack("<I", at)  # the entry's field: where the value lies
     expected = bytes(data[at : at + len(profile)])
     src.write_bytes(bytes(data))
-    (tmp_path / "masks").mkdir()
-    Image.fromarray(hole(h, w).astype(np.uint8) * 255).save(tmp_path / "masks" / "scan.png")
+    hole_masks(tmp_path, h, w, "scan")
     res = run(tmp_path, model_dir)
     assert res.exit_code == 0, res.output
     with tifffile.TiffFile(tmp_path / "out" / "scan.tif") as t:
@@ -356,8 +350,7 @@ def test_a_16_bit_png_keeps_no_exif_thumbnail(tmp_path, model_dir):
     thumb = bytes(range(7, 107))
     block = exif_with_thumbnail(thumb)[6:]  # an eXIf chunk holds the TIFF block without the Exif prefix
     write_png16(tmp_path / "photos" / "scan.png", deep_photo(20, 24, 3), extra=[*EXTRA, (b"eXIf", block)])
-    (tmp_path / "masks").mkdir()
-    Image.fromarray(hole(20, 24).astype(np.uint8) * 255).save(tmp_path / "masks" / "scan.png")
+    hole_masks(tmp_path, 20, 24, "scan")
     res = run(tmp_path, model_dir)
     assert res.exit_code == 0, res.output
     carried = dict(chunks((tmp_path / "out" / "scan.png").read_bytes()))[b"eXIf"]
@@ -432,9 +425,7 @@ def test_an_interlaced_16_bit_png_is_read_whole_and_written_progressive_no_more(
     h, w = 37, 29  # not multiples of 8: the last passes' partial rows and columns
     pixels = deep_photo(h, w, 3, seed=5)
     write_adam7(tmp_path / "photos" / "i.png", pixels)
-    m = hole(h, w)
-    (tmp_path / "masks").mkdir()
-    Image.fromarray(m.astype(np.uint8) * 255).save(tmp_path / "masks" / "i.png")
+    m = hole_masks(tmp_path, h, w, "i")
     res = run(tmp_path, model_dir)
     assert res.exit_code == 0, res.output
     got = read_png16(tmp_path / "out" / "i.png")  # the reference decoder reads non-interlaced files only
@@ -473,9 +464,7 @@ def test_a_scan_of_12_bits_in_a_16_bit_file_is_seen_and_filled_at_12_bits(tmp_pa
         Image.fromarray(pixels[..., 1]).save(src)  # I;16
     else:
         write_png16(src, pixels)
-    m = hole(h, w)
-    (tmp_path / "masks").mkdir()
-    Image.fromarray(m.astype(np.uint8) * 255).save(tmp_path / "masks" / "scan.png")
+    m = hole_masks(tmp_path, h, w, "scan")
     res = run(tmp_path, model_dir)
     assert res.exit_code == 0, res.output
     out = tmp_path / "out" / "scan.png"
